@@ -1,0 +1,3 @@
+//! The `jouleprint` binary's library: CLI, HTTP service, calibration runner.
+
+pub mod cli;

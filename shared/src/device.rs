@@ -1,0 +1,90 @@
+//! Device catalog (datasheet values with sources) and device profiles (the
+//! coefficients the energy model uses, from a datasheet or a measured calibration).
+
+use crate::units::MathMode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A catalog entry: what the vendor publishes, each value with its source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceSpec {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub vendor: &'static str,
+    /// Names NVML (or the vendor's SMI) reports for this device.
+    pub nvml_names: &'static [&'static str],
+    pub memory_gb: f64,
+    /// Peak memory bandwidth, GB/s.
+    pub mem_bw_gbs: f64,
+    /// Board power / TDP, W.
+    pub tdp_w: f64,
+    /// Dense (no sparsity) peak TFLOP/s (TOP/s for int8) per math mode; absent = unsupported.
+    pub dense_tflops: &'static [(MathMode, f64)],
+    /// Host power beyond the accelerators, per accelerator, W (CPUs, memory, fans, NICs).
+    pub host_w_per_device: f64,
+    /// Embodied emissions of one device, kgCO2e (manufacturing), and its service life in years.
+    pub embodied_kgco2e: f64,
+    pub service_years: f64,
+    /// Where each value comes from.
+    pub sources: &'static str,
+}
+
+/// Where a profile's coefficients come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSource {
+    /// `datasheet` or `measured`.
+    pub kind: String,
+    /// A citation, or the calibration run(s) it was derived from.
+    pub detail: String,
+    /// A version a scenario can pin (`datasheet-1`, `measured:<run uuid>`, or the backend's profile version).
+    pub version: String,
+}
+
+/// The coefficients of the energy model for one device (see `docs/energy-model.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceProfile {
+    pub id: String,
+    pub name: String,
+    pub source: ProfileSource,
+    pub memory_gb: f64,
+    pub power_limit_w: f64,
+    /// Power with a CUDA context open and nothing running, W.
+    pub idle_w: f64,
+    /// Power above idle while a stream of kernels keeps the device busy, before any work, W.
+    pub active_floor_w: f64,
+    /// Achieved large-GEMM throughput per math mode, TFLOP/s.
+    pub gemm_tflops: BTreeMap<MathMode, f64>,
+    /// Fixed time of one GEMM kernel beyond its FLOPs (fill and drain), microseconds.
+    pub gemm_latency_us: f64,
+    /// Marginal energy per FLOP above idle and floor, per math mode, pJ.
+    pub pj_per_flop: BTreeMap<MathMode, f64>,
+    /// Achieved bandwidth of a large element-wise kernel, GB/s.
+    pub mem_gbs: f64,
+    /// Marginal energy per byte moved above idle and floor, pJ.
+    pub pj_per_byte: f64,
+    /// Minimum device time of one small kernel, microseconds.
+    pub kernel_latency_us: f64,
+    /// Relative uncertainty of the coefficients themselves (widens the range).
+    pub uncertainty: f64,
+}
+
+impl DeviceProfile {
+    /// The math mode the device actually runs for a requested one (e.g. fp8 on a
+    /// V100 falls back to fp16), or `None` when nothing close is supported.
+    pub fn effective_math(&self, m: MathMode) -> Option<MathMode> {
+        let chain: &[MathMode] = match m {
+            MathMode::Fp8 => &[MathMode::Fp8, MathMode::Bf16, MathMode::Fp16],
+            MathMode::Int8 => &[MathMode::Int8, MathMode::Fp16, MathMode::Bf16],
+            MathMode::Bf16 => &[MathMode::Bf16, MathMode::Fp16],
+            MathMode::Tf32 => &[MathMode::Tf32, MathMode::Fp32],
+            MathMode::Fp16 => &[MathMode::Fp16],
+            MathMode::Fp32 => &[MathMode::Fp32],
+        };
+        chain
+            .iter()
+            .copied()
+            .find(|c| self.gemm_tflops.contains_key(c) && self.pj_per_flop.contains_key(c))
+    }
+}

@@ -1,0 +1,1 @@
+//! Expansion of an architecture into the ops of one step of a workload.

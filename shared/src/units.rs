@@ -1,0 +1,262 @@
+//! Typed quantities. Raw numbers are parsed into these once, at the edge.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! quantity {
+    ($(#[$m:meta])* $name:ident, $unit:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub f64);
+        impl $name {
+            pub const ZERO: Self = Self(0.0);
+            pub fn get(self) -> f64 { self.0 }
+        }
+        impl std::ops::Add for $name { type Output = Self; fn add(self, o: Self) -> Self { Self(self.0 + o.0) } }
+        impl std::ops::AddAssign for $name { fn add_assign(&mut self, o: Self) { self.0 += o.0 } }
+        impl std::ops::Sub for $name { type Output = Self; fn sub(self, o: Self) -> Self { Self(self.0 - o.0) } }
+        impl std::ops::Mul<f64> for $name { type Output = Self; fn mul(self, k: f64) -> Self { Self(self.0 * k) } }
+        impl std::ops::Div<f64> for $name { type Output = Self; fn div(self, k: f64) -> Self { Self(self.0 / k) } }
+        impl std::iter::Sum for $name { fn sum<I: Iterator<Item = Self>>(it: I) -> Self { Self(it.map(|x| x.0).sum()) } }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "{} {}", crate::units::si(self.0), $unit) }
+        }
+    };
+}
+
+quantity!(/// Floating-point operations (2 per multiply-add).
+    Flops, "FLOP");
+quantity!(/// Bytes moved to or from device memory.
+    Bytes, "B");
+quantity!(/// Energy.
+    Joules, "J");
+quantity!(/// Power.
+    Watts, "W");
+quantity!(/// Time.
+    Seconds, "s");
+
+impl Joules {
+    pub fn kwh(self) -> f64 {
+        self.0 / 3.6e6
+    }
+    pub fn from_millijoules(mj: u64) -> Self {
+        Joules(mj as f64 / 1000.0)
+    }
+}
+impl Watts {
+    pub fn from_milliwatts(mw: u32) -> Self {
+        Watts(mw as f64 / 1000.0)
+    }
+}
+impl std::ops::Mul<Seconds> for Watts {
+    type Output = Joules;
+    fn mul(self, s: Seconds) -> Joules {
+        Joules(self.0 * s.0)
+    }
+}
+impl std::ops::Div<Seconds> for Joules {
+    type Output = Watts;
+    fn div(self, s: Seconds) -> Watts {
+        Watts(self.0 / s.0)
+    }
+}
+
+/// Format with an SI prefix and 3 significant digits.
+pub fn si(x: f64) -> String {
+    let a = x.abs();
+    let (v, p) = if a >= 1e15 {
+        (x / 1e15, "P")
+    } else if a >= 1e12 {
+        (x / 1e12, "T")
+    } else if a >= 1e9 {
+        (x / 1e9, "G")
+    } else if a >= 1e6 {
+        (x / 1e6, "M")
+    } else if a >= 1e3 {
+        (x / 1e3, "k")
+    } else if a >= 1.0 || a == 0.0 {
+        (x, "")
+    } else if a >= 1e-3 {
+        (x * 1e3, "m")
+    } else if a >= 1e-6 {
+        (x * 1e6, "u")
+    } else {
+        (x * 1e9, "n")
+    };
+    format!("{} {p}", sig3(v)).trim_end().to_string()
+}
+
+/// Three significant digits, no exponent.
+pub fn sig3(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Numeric precision of a workload. Semantics follow the reference case format (`docs/scenario.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// fp32 matmuls without TF32 (PyTorch's default; convolutions may use TF32).
+    Fp32,
+    Tf32,
+    /// The whole model cast to fp16.
+    Fp16,
+    /// The whole model cast to bf16.
+    Bf16,
+    /// fp32 weights and optimizer, bf16 autocast for matmuls and convolutions.
+    Bf16Amp,
+    /// fp8 matmuls (Transformer-Engine style), bf16 elsewhere.
+    Fp8,
+    /// int8 matmuls (inference), fp16 elsewhere.
+    Int8,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 7] = [
+        Self::Fp32,
+        Self::Tf32,
+        Self::Fp16,
+        Self::Bf16,
+        Self::Bf16Amp,
+        Self::Fp8,
+        Self::Int8,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Tf32 => "tf32",
+            Self::Fp16 => "fp16",
+            Self::Bf16 => "bf16",
+            Self::Bf16Amp => "bf16-amp",
+            Self::Fp8 => "fp8",
+            Self::Int8 => "int8",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The arithmetic the matrix units run for this workload precision.
+    pub fn matmul_math(self) -> MathMode {
+        match self {
+            Self::Fp32 => MathMode::Fp32,
+            Self::Tf32 => MathMode::Tf32,
+            Self::Fp16 => MathMode::Fp16,
+            Self::Bf16 | Self::Bf16Amp => MathMode::Bf16,
+            Self::Fp8 => MathMode::Fp8,
+            Self::Int8 => MathMode::Int8,
+        }
+    }
+
+    /// Bytes of one activation element as stored between kernels.
+    pub fn activation_bytes(self) -> f64 {
+        match self {
+            Self::Fp32 | Self::Tf32 => 4.0,
+            _ => 2.0,
+        }
+    }
+
+    /// Bytes of one weight element as stored.
+    pub fn weight_bytes(self) -> f64 {
+        match self {
+            Self::Fp32 | Self::Tf32 | Self::Bf16Amp => 4.0,
+            Self::Int8 | Self::Fp8 => 1.0,
+            _ => 2.0,
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the matrix units compute in; device peaks are quoted per math mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MathMode {
+    Fp32,
+    Tf32,
+    Fp16,
+    Bf16,
+    Fp8,
+    Int8,
+}
+
+impl MathMode {
+    pub const ALL: [MathMode; 6] = [
+        Self::Fp32,
+        Self::Tf32,
+        Self::Fp16,
+        Self::Bf16,
+        Self::Fp8,
+        Self::Int8,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Tf32 => "tf32",
+            Self::Fp16 => "fp16",
+            Self::Bf16 => "bf16",
+            Self::Fp8 => "fp8",
+            Self::Int8 => "int8",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A range with a stated meaning: `low` and `high` bound the plausible value
+/// (see `docs/energy-model.md`), `expected` is the point estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub low: f64,
+    pub expected: f64,
+    pub high: f64,
+}
+
+impl Range {
+    pub fn exact(v: f64) -> Self {
+        Range {
+            low: v,
+            expected: v,
+            high: v,
+        }
+    }
+    /// `expected` with a symmetric relative uncertainty `rel` in log space: [v/(1+rel), v*(1+rel)].
+    pub fn around(v: f64, rel: f64) -> Self {
+        Range {
+            low: v / (1.0 + rel),
+            expected: v,
+            high: v * (1.0 + rel),
+        }
+    }
+    pub fn scale(self, k: f64) -> Self {
+        Range {
+            low: self.low * k,
+            expected: self.expected * k,
+            high: self.high * k,
+        }
+    }
+    pub fn add(self, o: Range) -> Self {
+        Range {
+            low: self.low + o.low,
+            expected: self.expected + o.expected,
+            high: self.high + o.high,
+        }
+    }
+    pub fn zero() -> Self {
+        Range::exact(0.0)
+    }
+}

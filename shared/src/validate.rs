@@ -1,0 +1,1 @@
+//! Validation cases (the reference JSONL format) and their evaluation.
