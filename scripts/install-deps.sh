@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, only when missing, what the build and the tests need on a fresh
+# Debian machine with rustup: Postgres, Chromium, wrk, the wasm target, trunk
+# and wasm-bindgen-cli (versions pinned to Cargo.lock), the e2e npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+if ! command -v trunk >/dev/null 2>&1 || ! trunk --version | grep -q '0.21'; then
+  cargo install --locked trunk --version '~0.21'
+fi
+WB_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p' | head -1)
+if [ -n "$WB_VERSION" ] && ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
+  cargo install wasm-bindgen-cli --version "=$WB_VERSION"
+fi
+
+if [ -f e2e/package.json ] && [ ! -d e2e/node_modules ]; then
+  (cd e2e && npm ci --no-audit --no-fund)
+fi

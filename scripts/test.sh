@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The one command that runs all the tests (README). Starts what the tests need
+# (a private Postgres in .local/pg unless JOULEPRINT_DATABASE_URL is set), runs
+# the Rust tests, then the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SQLX_OFFLINE=true
+
+if [ -f scripts/pg.sh ]; then
+  # shellcheck source=/dev/null
+  source scripts/pg.sh
+  pg_start
+  trap pg_stop EXIT
+fi
+
+cargo test --workspace --locked
+
+if [ -x scripts/e2e.sh ]; then
+  scripts/e2e.sh
+fi
