@@ -8,6 +8,7 @@ pub mod energy;
 pub mod error;
 pub mod estimate;
 pub mod grid;
+pub mod import;
 pub mod model;
 pub mod scenario;
 pub mod units;

@@ -112,6 +112,9 @@ pub struct TransformerSpec {
     pub sliding_window: Option<u64>,
     /// Causal (decoder) self-attention.
     pub causal: bool,
+    /// Dropout probability active in training (hidden and attention), 0 when none.
+    #[serde(default)]
+    pub dropout: f64,
     /// What the importer applied and ignored, for the reader.
     pub notes: Vec<String>,
 }
