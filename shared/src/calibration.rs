@@ -45,6 +45,61 @@ pub struct CalibrationRecord {
     /// Problems the runner saw (throttling, other processes): a flagged run is stored, not used.
     #[serde(default)]
     pub flags: Vec<String>,
+    /// How the run was made (suite, repeats, counter period); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+    /// The coefficients [`derive_profile`] computed from this record when it was written.
+    /// Informational: readers recompute them and never trust these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<Derived>,
+}
+
+/// Run metadata written by the calibration runner.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// `full` or `quick`.
+    #[serde(default)]
+    pub suite: String,
+    /// Passes over the whole suite; each measurement's `spread` is over these.
+    #[serde(default)]
+    pub repeats: u32,
+    /// Minimum length of each timed loop after warm-up, s.
+    #[serde(default)]
+    pub min_loop_seconds: f64,
+    /// Update period of the energy counter, as measured by the runner, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_update_period_s: Option<f64>,
+    /// `cuda` (real device) or `simulated` (the fake device of the tests).
+    #[serde(default)]
+    pub runner: String,
+    /// Compute capability, e.g. `9.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_capability: Option<String>,
+    /// GEMMs the device or runner does not support, skipped.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+}
+
+/// Coefficients derived from a record (see [`derive_profile`]) plus per-size GEMM efficiency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Derived {
+    pub profile: DeviceProfile,
+    /// Achieved TFLOP/s of each GEMM over the largest GEMM of its math mode.
+    #[serde(default)]
+    pub gemm_efficiency: Vec<GemmEfficiency>,
+    /// Energy of one tiny kernel above idle, microjoules (from the launch loop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_energy_uj: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GemmEfficiency {
+    pub name: String,
+    pub dtype: String,
+    pub flops_per_step: f64,
+    pub tflops: f64,
+    /// tflops over the largest GEMM's of the same math mode.
+    pub efficiency: f64,
 }
 
 fn schema_v1() -> u32 {
@@ -150,6 +205,9 @@ pub struct Measurement {
     pub pj_per_flop: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pj_per_byte: Option<f64>,
+    /// Problems seen during this loop (clocks dropped, thermal or power-brake throttle).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 impl Measurement {
