@@ -7,9 +7,7 @@
 //! the family behaviour applied (grouped-query attention, tied embeddings, sliding
 //! window, mixture of experts, parallel residual, fused projections).
 
-use crate::model::{
-    HeadKind, InputKind, MlpKind, Moe, NormKind, PositionKind, TransformerSpec,
-};
+use crate::model::{HeadKind, InputKind, MlpKind, Moe, NormKind, PositionKind, TransformerSpec};
 use crate::InputError;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -42,7 +40,11 @@ impl<'a> Cfg<'a> {
             None => Ok(None),
             Some(v) => v
                 .as_u64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                        .map(|f| f as u64)
+                })
                 .map(Some)
                 .ok_or_else(|| InputError::new(Self::field(key), "must be a non-negative integer")),
         }
@@ -57,9 +59,9 @@ impl<'a> Cfg<'a> {
         Ok(None)
     }
     fn req(&mut self, keys: &[&'static str]) -> Result<u64, InputError> {
-        let v = self
-            .u64_any(keys)?
-            .ok_or_else(|| InputError::new(Self::field(keys[0]), "is required for this model_type"))?;
+        let v = self.u64_any(keys)?.ok_or_else(|| {
+            InputError::new(Self::field(keys[0]), "is required for this model_type")
+        })?;
         if v == 0 {
             return Err(InputError::new(Self::field(keys[0]), "must be at least 1"));
         }
@@ -97,7 +99,8 @@ impl<'a> Cfg<'a> {
                     .collect()
             })
             .unwrap_or_default();
-        self.notes.insert(0, format!("fields used: {}", used.join(", ")));
+        self.notes
+            .insert(0, format!("fields used: {}", used.join(", ")));
         if !ignored.is_empty() {
             self.notes
                 .insert(1, format!("fields ignored: {}", ignored.join(", ")));
@@ -114,7 +117,10 @@ fn heads_check(hidden: u64, heads: u64, kv: u64, key: &str) -> Result<(), InputE
         ));
     }
     if hidden == 0 {
-        return Err(InputError::new("model.hf_config.hidden_size", "must be at least 1"));
+        return Err(InputError::new(
+            "model.hf_config.hidden_size",
+            "must be at least 1",
+        ));
     }
     Ok(())
 }
@@ -154,7 +160,11 @@ fn base(family: &str) -> TransformerSpec {
 
 /// A decoder-only model of the Llama shape (RMSNorm, rotary, gated MLP), with
 /// grouped-query attention read from `num_key_value_heads`.
-fn llama_like(c: &mut Cfg<'_>, family: &str, tie_default: bool) -> Result<TransformerSpec, InputError> {
+fn llama_like(
+    c: &mut Cfg<'_>,
+    family: &str,
+    tie_default: bool,
+) -> Result<TransformerSpec, InputError> {
     let mut s = base(family);
     s.hidden = c.req(&["hidden_size"])?;
     s.layers = c.req(&["num_hidden_layers"])?;
@@ -250,7 +260,11 @@ fn falcon(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     s.max_positions = c.or(&["max_position_embeddings"], 2048)?;
     s.norm = NormKind::LayerNorm;
     let alibi = c.bool("alibi", false);
-    s.position = if alibi { PositionKind::Relative } else { PositionKind::Rotary };
+    s.position = if alibi {
+        PositionKind::Relative
+    } else {
+        PositionKind::Rotary
+    };
     let bias = c.bool("bias", false);
     s.qkv_bias = bias;
     s.out_bias = bias;
@@ -300,7 +314,10 @@ fn gpt_neox(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     s.parallel_residual = c.bool("use_parallel_residual", true);
     s.tied_embeddings = c.bool("tie_word_embeddings", false);
     if let Some(p) = c.raw("rotary_pct").and_then(Value::as_f64) {
-        c.note(format!("rotary embeddings on {:.0}% of each head", p * 100.0));
+        c.note(format!(
+            "rotary embeddings on {:.0}% of each head",
+            p * 100.0
+        ));
     }
     c.note("fused query-key-value projection");
     if s.parallel_residual {
@@ -325,9 +342,16 @@ fn vit(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let patch = c.or(&["patch_size"], 16)?;
     let channels = c.or(&["num_channels"], 3)?;
     if patch == 0 || image < patch {
-        return Err(InputError::new("model.hf_config.patch_size", "must be between 1 and image_size"));
+        return Err(InputError::new(
+            "model.hf_config.patch_size",
+            "must be between 1 and image_size",
+        ));
     }
-    s.input = InputKind::Patches { image, patch, channels };
+    s.input = InputKind::Patches {
+        image,
+        patch,
+        channels,
+    };
     s.max_positions = (image / patch) * (image / patch) + 1;
     s.vocab = 0;
     s.norm = NormKind::LayerNorm;
@@ -345,8 +369,10 @@ fn vit(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         .raw("architectures")
         .and_then(Value::as_array)
         .is_some_and(|a| {
-            a.iter()
-                .any(|x| x.as_str().is_some_and(|x| x.contains("ForImageClassification")))
+            a.iter().any(|x| {
+                x.as_str()
+                    .is_some_and(|x| x.contains("ForImageClassification"))
+            })
         });
     s.head = match (classes, arch_is_classifier) {
         (Some(n), true) => HeadKind::Classifier(n),
@@ -358,7 +384,9 @@ fn vit(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         s.max_positions
     ));
     match s.head {
-        HeadKind::Classifier(n) => c.note(format!("classification head over the class token: {n} classes (id2label)")),
+        HeadKind::Classifier(n) => c.note(format!(
+            "classification head over the class token: {n} classes (id2label)"
+        )),
         _ => c.note("no classification head in the config: ViTModel with its pooler"),
     }
     Ok(s)
@@ -413,11 +441,15 @@ pub fn spec_from_extra_family(
                 let mut s = llama_like(&mut c, model_type, true)?;
                 c.raw("hidden_act");
                 c.raw("hidden_activation");
-                c.note("GeGLU MLP (gated, tanh-approximated GELU); embeddings scaled by sqrt(hidden)");
+                c.note(
+                    "GeGLU MLP (gated, tanh-approximated GELU); embeddings scaled by sqrt(hidden)",
+                );
                 if model_type == "gemma2" {
                     sliding(&mut c, &mut s, "sliding_window")?;
                     if s.sliding_window.is_some() {
-                        c.note("gemma2 alternates local (sliding-window) and global attention layers");
+                        c.note(
+                            "gemma2 alternates local (sliding-window) and global attention layers",
+                        );
                     }
                     c.note("four RMS norms per layer (before and after attention and MLP); logit soft-capping");
                     c.raw("attn_logit_softcapping");
@@ -450,7 +482,10 @@ pub fn spec_from_extra_family(
 }
 
 fn unreachable_family(t: &str) -> Result<TransformerSpec, InputError> {
-    Err(InputError::new("model.hf_config.model_type", format!("unknown family {t}")))
+    Err(InputError::new(
+        "model.hf_config.model_type",
+        format!("unknown family {t}"),
+    ))
 }
 
 /// Parameters of a spec: `(total, active per token)` (they differ for mixtures of
@@ -482,7 +517,11 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
     };
     let norms_per_layer = match s.family.as_str() {
         "gemma2" => 4.0,
-        "falcon" if s.parallel_residual && !s.notes.iter().any(|n| n.starts_with("new decoder")) => 1.0,
+        "falcon"
+            if s.parallel_residual && !s.notes.iter().any(|n| n.starts_with("new decoder")) =>
+        {
+            1.0
+        }
         _ => 2.0,
     };
     let (mlp_total, mlp_active, router) = match s.moe {
@@ -503,7 +542,11 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
                 emb += f(s.max_positions) * h;
             }
         }
-        InputKind::Patches { image: _, patch, channels } => {
+        InputKind::Patches {
+            image: _,
+            patch,
+            channels,
+        } => {
             emb += f(channels) * f(patch) * f(patch) * h + h; // patch conv + bias
             emb += h + f(s.max_positions) * h; // class token, positions
         }

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Make the ONNX import fixtures of jouleprint (shared/tests/fixtures/).
+
+For each model: build it with random weights (no download of pretrained
+weights), export it to ONNX with torch.onnx.export (dynamo exporter), then save
+the graph with every initializer moved to external data, so the committed
+`.onnx` file is structure only (names, dtypes, dims); the `.onnx.data` weight
+file is ignored by git. The reference counts in `reference.json` come from
+torch.utils.flop_counter.FlopCounterMode on a forward pass of the same model
+built on the `meta` device (the fused-attention trap: see
+shared/reference/README.md), and the parameter count from model.parameters().
+
+    pip install torch torchvision transformers onnx onnxscript
+    python3 tools/make-fixtures.py                 # fixtures + reference.json
+    python3 tools/make-fixtures.py --inline-resnet target/fixtures/resnet50-inline.onnx
+        # also the ~100 MB ResNet-50 with weights inline, for the benchmark (not committed)
+"""
+import argparse
+import json
+import os
+import sys
+
+import onnx
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "shared", "tests", "fixtures")
+BATCH = 1
+SEQ = 128
+IMAGE = 224
+
+
+def vision(name):
+    import torchvision
+
+    def build():
+        return getattr(torchvision.models, name)(weights=None)
+
+    def inputs(device):
+        return (torch.randn(BATCH, 3, IMAGE, IMAGE, device=device),)
+
+    dyn = {"x": {0: torch.export.Dim("batch", min=1, max=4096)}}
+    return build, inputs, dyn, {"batch": BATCH, "image": IMAGE}
+
+
+def hf(kind):
+    import transformers as tf
+
+    def build():
+        if kind == "bert-base":
+            return tf.BertModel(tf.BertConfig(attn_implementation="eager"), add_pooling_layer=True)
+        if kind == "gpt2":
+            return tf.GPT2LMHeadModel(tf.GPT2Config(attn_implementation="eager"))
+        if kind == "llama-small":
+            cfg = tf.LlamaConfig(
+                hidden_size=512,
+                intermediate_size=1376,
+                num_hidden_layers=4,
+                num_attention_heads=8,
+                num_key_value_heads=2,
+                vocab_size=32000,
+                max_position_embeddings=2048,
+                attn_implementation="eager",
+                use_cache=False,
+            )
+            return tf.LlamaForCausalLM(cfg)
+        raise ValueError(kind)
+
+    def inputs(device):
+        return (torch.randint(0, 1000, (BATCH, SEQ), device=device),)
+
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    seq = torch.export.Dim("seq", min=2, max=512)
+    dyn = {"input_ids": {0: batch, 1: seq}}
+    return build, inputs, dyn, {"batch": BATCH, "seq": SEQ}
+
+
+MODELS = {
+    "resnet50": vision("resnet50"),
+    "vit_b_16": vision("vit_b_16"),
+    "bert-base": hf("bert-base"),
+    "gpt2": hf("gpt2"),
+    "llama-small": hf("llama-small"),
+}
+
+
+class Wrap(torch.nn.Module):
+    """Calls the model with one positional input and returns its first output."""
+
+    def __init__(self, m, key):
+        super().__init__()
+        self.m = m
+        self.key = key
+
+    def forward(self, x):
+        out = self.m(**{self.key: x}) if self.key == "input_ids" else self.m(x)
+        if isinstance(out, torch.Tensor):
+            return out
+        return out[0]
+
+
+def reference(build, inputs):
+    """FlopCounterMode on meta tensors: counts the unfused attention products.
+
+    Models whose forward needs a value on the host (HF masks call .item()) are
+    counted on CPU instead; they are built with eager attention, so no fused
+    kernel hides products from the counter either way."""
+    try:
+        with torch.device("meta"):
+            m = build().eval()
+            x = inputs("meta")
+        where = "meta tensors"
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            m(*x)
+    except RuntimeError:
+        torch.manual_seed(0)
+        m = build().eval()
+        x = inputs("cpu")
+        where = "CPU tensors (eager attention; meta tensors fail in this model's forward)"
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            m(*x)
+    params = sum(p.numel() for p in m.parameters())
+    return counter.get_total_flops(), params, where
+
+
+def export(name, build, inputs, dyn, path, external):
+    torch.manual_seed(0)
+    m = build().eval()
+    key = "x" if "x" in dyn else "input_ids"
+    w = Wrap(m, key).eval()
+    x = inputs("cpu")
+    dynamic = True
+    try:
+        prog = torch.onnx.export(w, x, dynamo=True, dynamic_shapes=({k: v for k, v in dyn[key].items()},), optimize=True)
+    except Exception as e:  # noqa: BLE001 - fall back to a static export
+        print(f"{name}: dynamic export failed ({type(e).__name__}: {str(e)[:200]}), exporting static shapes", file=sys.stderr)
+        dynamic = False
+        prog = torch.onnx.export(w, x, dynamo=True, optimize=True)
+    model = prog.model_proto
+    # Structure only: drop the exporter's per-node stack traces and doc strings.
+    for node in model.graph.node:
+        node.doc_string = ""
+        del node.metadata_props[:]
+    for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+        del vi.metadata_props[:]
+    for t in model.graph.initializer:
+        del t.metadata_props[:]
+    if external:
+        data = os.path.basename(path) + ".data"
+        if os.path.exists(path + ".data"):
+            os.remove(path + ".data")
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=data, size_threshold=1024)
+    else:
+        onnx.save_model(model, path)
+    return dynamic
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", help="models to make (default: all)")
+    ap.add_argument("--inline-resnet", help="also write ResNet-50 with its weights inline to this path")
+    a = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    ref_path = os.path.join(OUT, "reference.json")
+    refs = json.load(open(ref_path)) if os.path.exists(ref_path) else {}
+    for name, (build, inputs, dyn, shape) in MODELS.items():
+        if a.only and name not in a.only:
+            continue
+        flops, params, where = reference(build, inputs)
+        path = os.path.join(OUT, name + ".onnx")
+        dynamic = export(name, build, inputs, dyn, path, external=True)
+        refs[name] = {
+            "file": name + ".onnx",
+            **shape,
+            "flops": int(flops),
+            "params": int(params),
+            "dynamic_shapes": dynamic,
+            "counted_with": f"torch {torch.__version__} FlopCounterMode on {where}, forward, no_grad",
+        }
+        print(name, refs[name], os.path.getsize(path), "bytes", file=sys.stderr)
+    with open(ref_path, "w") as f:
+        json.dump(refs, f, indent=2, sort_keys=True)
+        f.write("\n")
+    if a.inline_resnet:
+        build, inputs, dyn, _ = MODELS["resnet50"]
+        os.makedirs(os.path.dirname(os.path.abspath(a.inline_resnet)), exist_ok=True)
+        export("resnet50-inline", build, inputs, dyn, a.inline_resnet, external=False)
+        print("wrote", a.inline_resnet, os.path.getsize(a.inline_resnet), "bytes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
