@@ -174,7 +174,7 @@ fn datasheet_spot_checks() {
     assert_eq!(peak("t4", Bf16), None);
     assert_eq!(peak("t4", Fp16), Some(65.0));
     for v in ["v100-sxm2-16gb", "v100-pcie-32gb"] {
-        assert_eq!(peak(v, Fp16).is_some(), true);
+        assert!(peak(v, Fp16).is_some());
         for m in [Tf32, Bf16, Fp8, Int8] {
             assert_eq!(peak(v, m), None, "{v} {m:?}");
         }
