@@ -37,8 +37,8 @@ def vision(name):
     def build():
         return getattr(torchvision.models, name)(weights=None)
 
-    def inputs(device):
-        return (torch.randn(BATCH, 3, IMAGE, IMAGE, device=device),)
+    def inputs(device, batch=BATCH):
+        return (torch.randn(batch, 3, IMAGE, IMAGE, device=device),)
 
     dyn = {"x": {0: torch.export.Dim("batch", min=1, max=4096)}}
     return build, inputs, dyn, {"batch": BATCH, "image": IMAGE}
@@ -67,8 +67,8 @@ def hf(kind):
             return tf.LlamaForCausalLM(cfg)
         raise ValueError(kind)
 
-    def inputs(device):
-        return (torch.randint(0, 1000, (BATCH, SEQ), device=device),)
+    def inputs(device, batch=BATCH):
+        return (torch.randint(0, 1000, (batch, SEQ), device=device),)
 
     batch = torch.export.Dim("batch", min=1, max=1024)
     seq = torch.export.Dim("seq", min=2, max=512)
@@ -131,15 +131,16 @@ def export(name, build, inputs, dyn, path, external):
     m = build().eval()
     key = "x" if "x" in dyn else "input_ids"
     w = Wrap(m, key).eval()
-    x = inputs("cpu")
-    dynamic = True
+    # An example batch of 2: torch.export specialises a dimension of size 1.
+    x = inputs("cpu", 2)
     try:
         prog = torch.onnx.export(w, x, dynamo=True, dynamic_shapes=({k: v for k, v in dyn[key].items()},), optimize=True)
     except Exception as e:  # noqa: BLE001 - fall back to a static export
         print(f"{name}: dynamic export failed ({type(e).__name__}: {str(e)[:200]}), exporting static shapes", file=sys.stderr)
-        dynamic = False
-        prog = torch.onnx.export(w, x, dynamo=True, optimize=True)
+        prog = torch.onnx.export(w, inputs("cpu"), dynamo=True, optimize=True)
     model = prog.model_proto
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dynamic = any(d.dim_param for d in dims)
     # Structure only: drop the exporter's per-node stack traces and doc strings.
     for node in model.graph.node:
         node.doc_string = ""

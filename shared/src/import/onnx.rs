@@ -148,7 +148,7 @@ fn parse_attr(buf: &[u8]) -> Result<Attr<'_>, WireError> {
             5 => a.t = Some(parse_tensor(v.as_bytes()?)?),
             6 | 11 => a.graph = true,
             7 => a.floats += 1,
-            8 => proto::push_i64s(v, &mut a.ints, MAX_INTS)?,
+            8 => proto::push_i64s(v, &mut a.ints, 1 << 20)?,
             _ => {}
         }
         Ok(())
@@ -347,7 +347,7 @@ fn attr_s<'a>(n: &Node<'a>, name: &str) -> Option<&'a str> {
 fn norm_axis(axis: i64, rank: usize) -> Option<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    (0..r.max(1)).contains(&a).then_some(a as usize)
+    (0..r).contains(&a).then_some(a as usize)
 }
 
 fn broadcast(shapes: &[&[u64]]) -> Option<Vec<u64>> {
@@ -876,7 +876,10 @@ fn infer(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Option<Vec<Option<Val>>>,
                 )));
             }
             let mut shape = v.shape.clone();
-            let mut ints = v.ints.clone().filter(|_| v.rank() == 1);
+            let mut ints = v
+                .ints
+                .clone()
+                .filter(|i| v.rank() == 1 && i.len() as u64 == v.shape[0]);
             for i in 0..starts.len() {
                 let a = norm_axis(axes[i], v.rank()).ok_or_else(|| bad("Slice: bad axis"))?;
                 let d = v.shape[a] as i128;
@@ -939,6 +942,24 @@ fn infer(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Option<Vec<Option<Val>>>,
             })
         }
         "GatherElements" => one(Val::new(need(0)?.dtype, need(1)?.shape.clone())),
+        "GatherND" => {
+            let (d, idx) = (need(0)?, need(1)?);
+            let b = attr_i(n, "batch_dims", 0).max(0) as usize;
+            let k = idx
+                .shape
+                .last()
+                .map(|&k| k as usize)
+                .filter(|&k| b + k <= d.rank())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "GatherND `{}`: index depth exceeds the data's rank",
+                        n.name
+                    ))
+                })?;
+            let mut shape = idx.shape[..idx.rank() - 1].to_vec();
+            shape.extend_from_slice(&d.shape[b + k..]);
+            one(Val::new(d.dtype, shape))
+        }
         "Expand" => {
             let v = need(0)?;
             let s = need(1)?
@@ -993,7 +1014,7 @@ fn infer(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Option<Vec<Option<Val>>>,
             }
             let r = v.rank();
             let shape = (0..r)
-                .map(|i| to_dim(v.shape[i] as i64 + p[i] + p[i + r]))
+                .map(|i| u64::try_from(v.shape[i] as i128 + p[i] as i128 + p[i + r] as i128).ok())
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| bad("Pad: negative size"))?;
             one(Val::new(v.dtype, shape))
@@ -1154,6 +1175,12 @@ fn infer(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Option<Vec<Option<Val>>>,
         }
         "MultiHeadAttention" => {
             let q = need(0)?;
+            let ok = |v: Option<&Val>| v.is_none_or(|v| matches!(v.rank(), 3 | 4));
+            if q.rank() != 3 || !ok(inp(1)) || !ok(inp(2)) {
+                return Err(bad(
+                    "MultiHeadAttention: expects rank-3 query and rank-3 or rank-4 key and value",
+                ));
+            }
             let vdim = match inp(2) {
                 Some(v) if v.rank() == 3 => v.shape[2],
                 Some(v) if v.rank() == 4 => v.shape[1] * v.shape[3],
@@ -1165,7 +1192,10 @@ fn infer(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Option<Vec<Option<Val>>>,
             ))
         }
         "Attention" => {
-            let (q, v) = (need(0)?, need(2)?);
+            let (q, k, v) = (need(0)?, need(1)?, need(2)?);
+            if k.rank() != q.rank() {
+                return Err(bad("Attention: Q and K ranks differ"));
+            }
             let mut shape = q.shape.clone();
             if q.rank() == 4 && v.rank() == 4 {
                 shape[3] = v.shape[3];
@@ -1305,14 +1335,20 @@ fn einsum(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError> {
                     ell.resize(ne, 1);
                 }
                 for j in 0..ne {
-                    let d = v.shape[dim];
+                    let d = *v
+                        .shape
+                        .get(dim)
+                        .ok_or_else(|| bad("Einsum: bad ellipsis"))?;
                     let e = &mut ell[base + j];
                     *e = (*e).max(d);
                     out.push(char::from(b'0' + (base + j) as u8 % 10));
                     dim += 1;
                 }
             } else {
-                let d = v.shape[dim];
+                let d = *v
+                    .shape
+                    .get(dim)
+                    .ok_or_else(|| bad("Einsum: term longer than its input's rank"))?;
                 let e = sizes.entry(c).or_insert(d);
                 if *e == 1 {
                     *e = d;
@@ -1618,7 +1654,7 @@ fn cost(n: &Node<'_>, ins: &[Option<&Val>], outs: &[Option<Val>]) -> Result<Cost
             c.other = per_out(k);
             c.elements = in0 + out0;
         }
-        "Gather" | "GatherElements" => {
+        "Gather" | "GatherElements" | "GatherND" => {
             // Reads the gathered rows and the indices, writes the output.
             c.elements = 2.0 * out0 + e(ins.get(1).copied().flatten())?;
         }
@@ -1776,18 +1812,23 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
             n.name.to_string()
         };
         let foreign = !n.domain.is_empty() && !matches!(n.domain, "ai.onnx" | "com.microsoft");
-        let mut outs: Vec<Option<Val>> = if foreign {
-            None
+        let (outs, inferred) = if foreign {
+            (None, false)
         } else {
             match infer(n, &ins) {
-                Ok(o) => o,
+                Ok(o) => {
+                    let ok = o
+                        .as_ref()
+                        .is_some_and(|o| o.first().is_some_and(Option::is_some));
+                    (o, ok)
+                }
                 Err(e) => {
                     warnings.push(format!("{label}: {}", e.message));
-                    Some(vec![None; n.outputs.len()])
+                    (Some(vec![None; n.outputs.len()]), false)
                 }
             }
-        }
-        .unwrap_or_else(|| {
+        };
+        let mut outs = outs.unwrap_or_else(|| {
             let op = if n.domain.is_empty() {
                 n.op.to_string()
             } else {
@@ -1833,7 +1874,8 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
             }
         }
         params += p;
-        let c = if outs.iter().any(Option::is_none) && !outs.is_empty() && outs[0].is_none() {
+        // Costs only from shapes this importer inferred itself (consistent with its checks).
+        let c = if !inferred {
             None
         } else {
             match cost(n, &ins, &outs) {

@@ -1,0 +1,89 @@
+//! The ONNX fixtures (tools/make-fixtures.py) import within 2% of their
+//! FlopCounterMode reference counts.
+
+use shared::import::onnx::import_onnx;
+use shared::import::ImportOptions;
+use shared::model::graph::ForwardGraph;
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn reference() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixtures().join("reference.json")).expect("reference.json");
+    serde_json::from_str(&text).expect("reference.json is JSON")
+}
+
+fn import(name: &str, batch: u64) -> (ForwardGraph, serde_json::Value) {
+    let r = reference()[name].clone();
+    let bytes = std::fs::read(fixtures().join(r["file"].as_str().expect("file"))).expect("fixture");
+    let opts = ImportOptions {
+        batch: Some(batch),
+        seq: r["seq"].as_u64(),
+        source: format!("onnx:{name}"),
+        ..Default::default()
+    };
+    (import_onnx(&bytes, &opts).expect("imports"), r)
+}
+
+fn flops(g: &ForwardGraph) -> f64 {
+    g.nodes.iter().map(|n| n.flops).sum()
+}
+
+fn check(name: &str) {
+    let (g, r) = import(name, 1);
+    let want = r["flops"].as_f64().expect("flops");
+    let got = flops(&g);
+    let err = (got - want) / want;
+    let pw = r["params"].as_f64().expect("params");
+    let perr = (g.params - pw) / pw;
+    eprintln!(
+        "{name}: flops {got:.4e} vs {want:.4e} ({:+.3}%), params {} vs {pw} ({:+.3}%), {} nodes, unsupported {:?}, warnings {:?}",
+        err * 100.0,
+        g.params,
+        perr * 100.0,
+        g.nodes.len(),
+        g.unsupported_ops,
+        g.warnings
+    );
+    assert!(err.abs() < 0.02, "{name}: FLOPs off by {:.2}%", err * 100.0);
+    assert!(
+        perr.abs() < 0.02,
+        "{name}: params off by {:.2}%",
+        perr * 100.0
+    );
+    assert!(
+        g.unsupported_ops.is_empty(),
+        "{name}: {:?}",
+        g.unsupported_ops
+    );
+    // A symbolic batch scales the count linearly.
+    if r["dynamic_shapes"].as_bool() == Some(true) {
+        let (g4, _) = import(name, 4);
+        let ratio = flops(&g4) / got;
+        assert!((ratio - 4.0).abs() < 0.01, "{name}: batch 4 gives {ratio}x");
+        assert_eq!(g4.batch, 4);
+    }
+}
+
+#[test]
+fn resnet50() {
+    check("resnet50");
+}
+#[test]
+fn vit_b_16() {
+    check("vit_b_16");
+}
+#[test]
+fn bert_base() {
+    check("bert-base");
+}
+#[test]
+fn gpt2() {
+    check("gpt2");
+}
+#[test]
+fn llama_small() {
+    check("llama-small");
+}
