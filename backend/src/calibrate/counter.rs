@@ -1,0 +1,89 @@
+//! Window logic shared by every meter built on a monotonic energy counter
+//! (NVML's, the integrated power samples, the simulated one): open and close
+//! windows on counter update edges, measure the update period.
+
+use super::traits::{MeterError, Window, WindowMeasurement, MIN_PERIODS_PER_WINDOW};
+use shared::units::{Joules, Seconds};
+
+/// A monotonic energy counter and the clock it is read against.
+pub(crate) trait EnergyCounter {
+    fn read(&mut self) -> Result<Joules, MeterError>;
+    /// Seconds on the meter's clock.
+    fn now(&self) -> f64;
+    /// Wait `s` seconds (the fake advances its simulated clock).
+    fn pause(&mut self, s: f64);
+}
+
+/// Poll interval while waiting for an edge.
+pub(crate) const POLL_S: f64 = 0.0005;
+
+/// Wait until the counter changes; return its new value and the time it was seen.
+pub(crate) fn wait_edge(
+    c: &mut dyn EnergyCounter,
+    timeout_s: f64,
+) -> Result<(Joules, f64), MeterError> {
+    let v0 = c.read()?;
+    let t0 = c.now();
+    loop {
+        c.pause(POLL_S);
+        let v = c.read()?;
+        let t = c.now();
+        if v != v0 {
+            return Ok((v, t));
+        }
+        if t - t0 > timeout_s {
+            return Err(MeterError::CounterStuck(t - t0));
+        }
+    }
+}
+
+/// Median interval between counter updates over `edges` edges.
+pub(crate) fn estimate_period(
+    c: &mut dyn EnergyCounter,
+    edges: usize,
+) -> Result<Seconds, MeterError> {
+    let (_, mut last) = wait_edge(c, 2.0)?;
+    let mut gaps = Vec::with_capacity(edges);
+    for _ in 0..edges {
+        let (_, t) = wait_edge(c, 2.0)?;
+        gaps.push(t - last);
+        last = t;
+    }
+    gaps.sort_by(f64::total_cmp);
+    Ok(Seconds(gaps[gaps.len() / 2].max(POLL_S)))
+}
+
+pub(crate) fn begin(c: &mut dyn EnergyCounter, period: Seconds) -> Result<Window, MeterError> {
+    let (e, t) = wait_edge(c, timeout(period))?;
+    Ok(Window {
+        start_energy: e,
+        start_s: t,
+    })
+}
+
+pub(crate) fn end(
+    c: &mut dyn EnergyCounter,
+    w: Window,
+    period: Seconds,
+) -> Result<WindowMeasurement, MeterError> {
+    let called = c.now();
+    let active = called - w.start_s;
+    let min = period.0 * MIN_PERIODS_PER_WINDOW;
+    if active < min {
+        return Err(MeterError::WindowTooShort {
+            got: active,
+            min,
+            period: period.0,
+        });
+    }
+    let (e, t) = wait_edge(c, timeout(period))?;
+    Ok(WindowMeasurement {
+        energy: Joules(e.0 - w.start_energy.0),
+        window: Seconds(t - w.start_s),
+        active: Seconds(active),
+    })
+}
+
+fn timeout(period: Seconds) -> f64 {
+    4.0 * period.0 + 0.2
+}
