@@ -1,10 +1,21 @@
-use yew::prelude::*;
+//! jouleprint's estimator page: a Yew app running the estimation core of
+//! `shared` in the browser. Pure logic (state, links, exports) is tested natively.
 
-#[function_component(App)]
-fn app() -> Html {
-    html! { <main><h1>{ "jouleprint" }</h1></main> }
-}
+mod clock;
+mod components;
+mod defaults;
+mod export;
+mod format;
+mod hooks;
+mod import;
+mod link;
+mod pages;
+mod profiles;
+mod services;
+mod state;
+mod web;
+mod whatif;
 
 fn main() {
-    yew::Renderer::<App>::new().render();
+    yew::Renderer::<pages::estimator::EstimatorPage>::new().render();
 }

@@ -1,0 +1,115 @@
+//! Hardware and infrastructure inputs.
+
+use super::fields::{SelectInput, TextInput};
+use super::use_app;
+use crate::defaults::PUE_PRESETS;
+use crate::format::num;
+use crate::state::{Action, Field, MeasuredStatus, SOFTWARE};
+use yew::prelude::*;
+
+/// The grid table as select options: `code`, `name (intensity)`.
+pub fn region_options() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = shared::grid::GRID
+        .iter()
+        .map(|g| {
+            (
+                g.code.to_string(),
+                format!(
+                    "{} \u{2014} {} ({} g/kWh)",
+                    g.name,
+                    g.code,
+                    num(g.gco2e_per_kwh)
+                ),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.1.cmp(&b.1));
+    v
+}
+
+#[component(Hardware)]
+pub fn hardware() -> Html {
+    let app = use_app();
+    let devices = crate::profiles::devices(&app.measured);
+    let options: Vec<(String, String)> = devices
+        .iter()
+        .map(|d| (d.id.clone(), d.option_label()))
+        .collect();
+    let software = SOFTWARE
+        .iter()
+        .map(|s| (s.as_str().to_string(), s.as_str().to_string()))
+        .collect::<Vec<_>>();
+    let status = match &app.measured_status {
+        MeasuredStatus::Loading => "Looking for measured calibrations\u{2026}".to_string(),
+        MeasuredStatus::Loaded => {
+            let n = app.measured.len();
+            format!("{n} measured profile{} from the server (marked \u{201c}measured\u{201d}).", if n == 1 { "" } else { "s" })
+        }
+        MeasuredStatus::Unavailable(_) => "Measured calibrations are unavailable (no jouleprint server): the built-in catalog is used.".to_string(),
+    };
+    html! {
+        <fieldset class="card" id="hardware">
+            <legend>{ "Hardware" }</legend>
+            <div class="row">
+                <SelectInput field={Field::Device} label="Device" options={options} />
+                <TextInput field={Field::DeviceCount} label="How many" />
+                <SelectInput field={Field::Software} label="Software" options={software}
+                    hint={Some(AttrValue::from("Eager PyTorch, compiled, or a batching server."))} />
+            </div>
+            <p class="hint" id="measured-status">{ status }</p>
+        </fieldset>
+    }
+}
+
+#[component(Infrastructure)]
+pub fn infrastructure() -> Html {
+    let app = use_app();
+    let mut regions = vec![("custom".to_string(), "Custom intensity".to_string())];
+    regions.extend(region_options());
+    let custom = app.scenario.infrastructure.grid_gco2e_per_kwh.is_some();
+    let grid_note = match (&app.base, custom) {
+        (Ok(e), _) => format!(
+            "{} gCO2e/kWh \u{2014} {}{}",
+            num(e.resolved.grid.gco2e_per_kwh),
+            e.resolved.grid.source,
+            e.resolved
+                .grid
+                .year
+                .map(|y| format!(" ({y})"))
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
+    };
+    let presets = PUE_PRESETS.iter().map(|(label, v)| {
+        let app = app.clone();
+        let v = *v;
+        let onclick = Callback::from(move |_| app.dispatch(Action::Set(Field::Pue, v.to_string())));
+        html! { <button type="button" class="chip" {onclick}>{ *label }</button> }
+    });
+    let embodied = {
+        let app = app.clone();
+        Callback::from(move |e: Event| {
+            let el: web_sys::HtmlInputElement = e.target_unchecked_into();
+            app.dispatch(Action::Set(Field::Embodied, el.checked().to_string()));
+        })
+    };
+    html! {
+        <fieldset class="card" id="infrastructure">
+            <legend>{ "Infrastructure" }</legend>
+            <div class="row">
+                <SelectInput field={Field::Region} label="Grid region" options={regions} />
+                if custom {
+                    <TextInput field={Field::GridCustom} label="Grid intensity (gCO2e/kWh)" />
+                }
+                <TextInput field={Field::Pue} label="PUE" hint={Some(AttrValue::from("Data-centre overhead: 1.0 is none."))} />
+            </div>
+            <p class="hint" id="grid-source">{ grid_note }</p>
+            <div class="toggle">
+                <input type="checkbox" id={Field::Embodied.dom_id()} checked={app.scenario.infrastructure.embodied}
+                    onchange={embodied} />
+                <label for={Field::Embodied.dom_id()}>{ "Include the devices' embodied (manufacturing) emissions, amortised" }</label>
+            </div>
+            <div class="chips" role="group" aria-label="PUE presets">{ for presets }</div>
+        </fieldset>
+    }
+}

@@ -1,0 +1,140 @@
+//! The estimate: totals with ranges, an everyday equivalent, per-stage numbers,
+//! the stage chart, where the energy goes, and which calibration was used.
+
+use super::chart::StageChart;
+use super::use_app;
+use crate::defaults::{CAR_KG_PER_KM, CAR_SOURCE};
+use crate::format::{hours, num};
+use crate::state::Action;
+use shared::estimate::Estimate;
+use yew::prelude::*;
+
+fn stat(id: &str, label: &str, value: f64, text: String, sub: Html) -> Html {
+    html! {
+        <div class="stat">
+            <dt>{ label }</dt>
+            <dd><span class="big" id={id.to_string()} data-value={value.to_string()}>{ text }</span>{ sub }</dd>
+        </div>
+    }
+}
+
+#[component(Results)]
+pub fn results() -> Html {
+    let app = use_app();
+    let e: &Estimate = match &app.result {
+        Ok(e) => e,
+        Err(err) => {
+            return html! {
+                <section class="card results" id="results" aria-labelledby="results-h" aria-live="polite">
+                    <h2 id="results-h">{ "Estimate" }</h2>
+                    <p class="error" id="estimate-error">{ format!("No estimate: {err}") }</p>
+                </section>
+            }
+        }
+    };
+    let r = &e.resolved;
+    let km = e.co2e_kg.expected / CAR_KG_PER_KM;
+    let use_current = {
+        let app = app.clone();
+        Callback::from(move |_| app.dispatch(Action::UseCurrentCalibration))
+    };
+    let deploy: Vec<_> = e
+        .stages
+        .iter()
+        .filter(|s| s.wh_per_request.is_some() || s.wh_per_token.is_some())
+        .collect();
+    let whatif_note = (!app.whatifs.is_empty()).then(|| {
+        html! { <p class="note" id="whatif-active">{ format!("Includes {} what-if change{} (see below).", app.whatifs.len(), if app.whatifs.len() == 1 { "" } else { "s" }) }</p> }
+    });
+    html! {
+        <section class="card results" id="results" aria-labelledby="results-h">
+            <h2 id="results-h">{ "Estimate" }</h2>
+            { whatif_note.unwrap_or_default() }
+            <dl class="stats" aria-live="polite">
+                { stat("energy-kwh", "Energy at the wall", e.energy_kwh.expected, format!("{} kWh", num(e.energy_kwh.expected)),
+                    html! { <span class="range" id="energy-range" data-low={e.energy_kwh.low.to_string()} data-high={e.energy_kwh.high.to_string()}>
+                        { format!("range {} to {} kWh", num(e.energy_kwh.low), num(e.energy_kwh.high)) }</span> }) }
+                { stat("co2e-kg", "Emissions", e.co2e_kg.expected, format!("{} kg CO2e", num(e.co2e_kg.expected)),
+                    html! { <span class="range" id="co2e-range">{ format!("range {} to {} kg", num(e.co2e_kg.low), num(e.co2e_kg.high)) }</span> }) }
+                { stat("gpu-hours", "GPU-hours", e.device_hours, num(e.device_hours), html! {}) }
+                { stat("wall-hours", "Wall time", e.wall_hours, hours(e.wall_hours), html! {}) }
+            </dl>
+            <p class="equivalent" id="equivalent">
+                { format!("About as much CO2e as driving a typical passenger car {} km.", num(km)) }
+                <span class="source">{ format!(" Source: {CAR_SOURCE}.") }</span>
+            </p>
+            if !e.memory.fits {
+                <p class="warning" id="memory-warning" role="alert">
+                    { format!("The model does not fit: it needs about {} GB per device, the device has {} GB. Shard it over at least {} devices, or lower the batch.",
+                        num(e.memory.required_gb), num(e.memory.available_gb), e.memory.devices_needed) }
+                </p>
+            }
+            { for e.warnings.iter().map(|w| html! { <p class="warning">{ w }</p> }) }
+            <p class="small" id="model-size">
+                <span id="params" data-value={e.params.to_string()}>{ format!("{} parameters", num(e.params)) }</span>
+                { " \u{b7} " }
+                <span id="flops-per-step" data-value={e.flops_per_step.to_string()}>{ format!("{} FLOPs per step per device", num(e.flops_per_step)) }</span>
+                { format!(" \u{b7} method: {}", e.method) }
+            </p>
+
+            <h3>{ "Energy by lifecycle stage" }</h3>
+            <StageChart stages={e.stages.clone()} />
+            <div class="scroll">
+            <table id="stages-table">
+                <caption class="sr-only">{ "Energy, emissions and time per stage" }</caption>
+                <thead><tr><th scope="col">{ "Stage" }</th><th scope="col">{ "Energy (kWh)" }</th><th scope="col">{ "CO2e (kg)" }</th><th scope="col">{ "GPU-hours" }</th><th scope="col">{ "Wall time" }</th></tr></thead>
+                <tbody>
+                { for e.stages.iter().map(|s| html! {
+                    <tr data-kind={s.kind.clone()} data-kwh={s.energy_kwh.expected.to_string()} data-co2e={s.co2e_kg.expected.to_string()}>
+                        <th scope="row">{ &s.name }</th>
+                        <td>{ format!("{} ({}\u{2013}{})", num(s.energy_kwh.expected), num(s.energy_kwh.low), num(s.energy_kwh.high)) }</td>
+                        <td>{ num(s.co2e_kg.expected) }</td>
+                        <td>{ num(s.device_hours) }</td>
+                        <td>{ hours(s.wall_hours) }</td>
+                    </tr>
+                }) }
+                </tbody>
+            </table>
+            </div>
+            if !deploy.is_empty() {
+                <h3>{ "Per request and per token" }</h3>
+                <ul id="per-request">
+                { for deploy.iter().map(|s| html! {
+                    <li>{ format!("{}: {} Wh per request, {} Wh per token",
+                        s.name,
+                        s.wh_per_request.map(|r| num(r.expected)).unwrap_or_else(|| "n/a".into()),
+                        s.wh_per_token.map(|r| num(r.expected)).unwrap_or_else(|| "n/a".into())) }</li>
+                }) }
+                </ul>
+            }
+            if !e.top_ops.is_empty() {
+                <h3>{ "Where the energy goes (one step)" }</h3>
+                <div class="scroll">
+                <table id="top-ops">
+                    <thead><tr><th scope="col">{ "Op" }</th><th scope="col">{ "Kind" }</th><th scope="col">{ "Bound by" }</th><th scope="col">{ "Share" }</th><th scope="col">{ "Energy (J)" }</th></tr></thead>
+                    <tbody>
+                    { for e.top_ops.iter().map(|o| html! {
+                        <tr>
+                            <th scope="row">{ &o.name }</th><td>{ &o.kind }</td><td>{ &o.bound }</td>
+                            <td>{ format!("{}%", num(o.fraction * 100.0)) }</td>
+                            <td>{ num(o.joules) }</td>
+                        </tr>
+                    }) }
+                    </tbody>
+                </table>
+                </div>
+            }
+            <h3>{ "Calibration used" }</h3>
+            <p id="calibration" data-kind={r.device.source.kind.clone()} data-version={r.device.source.version.clone()}>
+                { format!("{} \u{2014} {} profile ({}): {}", r.device.name, r.device.source.kind, r.device.source.version, r.device.source.detail) }
+            </p>
+            if let Some(v) = app.newer_calibration() {
+                <p class="note" id="newer-calibration">
+                    { format!("This link pins the device values it was computed with; a newer calibration exists ({v}). ") }
+                    <button type="button" onclick={use_current}>{ "Use the newer calibration" }</button>
+                </p>
+            }
+            <p class="small">{ format!("Estimator {}.", e.estimator_version) }</p>
+        </section>
+    }
+}

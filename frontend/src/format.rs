@@ -1,0 +1,106 @@
+//! Number formatting for the page and the exports.
+
+/// Three significant digits, thousands grouped: `123,000`, `12.3`, `0.0123`.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return "n/a".into();
+    }
+    let a = x.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if a >= 1000.0 {
+        let mag = a.log10().floor() as i32;
+        let unit = 10f64.powi(mag - 2);
+        let r = (x / unit).round() * unit;
+        return group(r.round() as i128);
+    }
+    if a < 0.001 {
+        return format!("{x:.2e}");
+    }
+    let digits = (2 - a.log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn group(v: i128) -> String {
+    let neg = v < 0;
+    let d = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if neg {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// A signed change: `+1.2`, `-340`.
+pub fn signed(x: f64) -> String {
+    if x > 0.0 {
+        format!("+{}", num(x))
+    } else if x < 0.0 {
+        format!("\u{2212}{}", num(-x))
+    } else {
+        "\u{b1}0".into()
+    }
+}
+
+/// A relative change in percent: `-30%`.
+pub fn percent(delta: f64, base: f64) -> String {
+    if base == 0.0 || !base.is_finite() {
+        return String::new();
+    }
+    let p = delta / base * 100.0;
+    if p.abs() < 0.05 {
+        "0%".into()
+    } else if p > 0.0 {
+        format!("+{}%", num(p))
+    } else {
+        format!("\u{2212}{}%", num(-p))
+    }
+}
+
+/// Hours as a readable duration.
+pub fn hours(h: f64) -> String {
+    if !h.is_finite() {
+        "n/a".into()
+    } else if h < 1.0 / 60.0 {
+        format!("{} s", num(h * 3600.0))
+    } else if h < 1.0 {
+        format!("{} min", num(h * 60.0))
+    } else if h < 48.0 {
+        format!("{} h", num(h))
+    } else {
+        format!("{} days", num(h / 24.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(123456.0), "123,000");
+        assert_eq!(num(1234.0), "1,230");
+        assert_eq!(num(12.345), "12.3");
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(0.01234), "0.0123");
+        assert_eq!(num(-5.5), "-5.5");
+        assert_eq!(signed(-2.0), "\u{2212}2");
+        assert_eq!(percent(-30.0, 100.0), "\u{2212}30%");
+        assert_eq!(hours(0.5), "30 min");
+        assert_eq!(hours(100.0), "4.17 days");
+    }
+}

@@ -1,0 +1,3 @@
+//! Pages: one today, the estimator.
+
+pub mod estimator;

@@ -1,0 +1,77 @@
+//! `POST /api/estimates` (a short link) and `GET /api/estimates/{id}`.
+
+use serde_json::Value;
+use shared::scenario::Scenario;
+
+/// The id in the answer to a POST: `{ "id": ... }` (or `short_id`), or a bare string.
+pub fn parse_created(v: &Value) -> Result<String, String> {
+    v.get("id")
+        .or_else(|| v.get("short_id"))
+        .or_else(|| v.get("short"))
+        .unwrap_or(v)
+        .as_str()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "the backend's answer has no id".to_string())
+}
+
+/// The scenario of a stored estimate: `{ "scenario": ... }` or the scenario itself.
+pub fn parse_stored(v: &Value) -> Result<Scenario, String> {
+    let s = v.get("scenario").unwrap_or(v);
+    shared::estimate::parse_scenario(&s.to_string()).map_err(|e| e.to_string())
+}
+
+pub async fn create(s: &Scenario) -> Result<String, String> {
+    let r = gloo_net::http::Request::post(&format!("{}/estimates", super::API))
+        .json(s)
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(|e| format!("no backend ({e})"))?;
+    if !r.ok() {
+        let body = r.text().await.unwrap_or_default();
+        return Err(format!(
+            "the backend answered {}: {}",
+            r.status(),
+            body.chars().take(200).collect::<String>()
+        ));
+    }
+    let v: Value = r.json().await.map_err(|e| format!("not JSON ({e})"))?;
+    parse_created(&v)
+}
+
+pub async fn get(id: &str) -> Result<Scenario, String> {
+    let r = gloo_net::http::Request::get(&format!("{}/estimates/{id}", super::API))
+        .send()
+        .await
+        .map_err(|e| format!("no backend ({e})"))?;
+    if r.status() == 404 {
+        return Err("no estimate with this short link (it may have expired)".into());
+    }
+    if !r.ok() {
+        return Err(format!("the backend answered {}", r.status()));
+    }
+    let v: Value = r.json().await.map_err(|e| format!("not JSON ({e})"))?;
+    parse_stored(&v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_and_stored() {
+        assert_eq!(
+            parse_created(&serde_json::json!({"id": "abc"})),
+            Ok("abc".into())
+        );
+        assert!(parse_created(&serde_json::json!({"id": ""})).is_err());
+        let s = crate::defaults::example_scenario();
+        let v = serde_json::json!({ "id": "x", "scenario": s });
+        assert_eq!(parse_stored(&v), Ok(s.clone()));
+        assert_eq!(
+            parse_stored(&serde_json::to_value(&s).unwrap_or_default()),
+            Ok(s)
+        );
+    }
+}

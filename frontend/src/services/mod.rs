@@ -1,0 +1,7 @@
+//! One module per API resource (gloo-net). The parsers are pure and tested natively.
+
+pub mod devices;
+pub mod estimates;
+
+/// The API's base path: the page is served by `jouleprint serve` at `/`.
+pub const API: &str = "/api";
