@@ -165,6 +165,14 @@ impl CudaRunner {
         })
     }
 
+    /// The device's UUID as NVML writes it (`GPU-xxxxxxxx-xxxx-...`), to check
+    /// that CUDA's ordinal and NVML's index name the same GPU.
+    pub fn uuid(&self) -> Option<String> {
+        let u = self.ctx.uuid().ok()?;
+        let b: Vec<u8> = u.bytes.iter().map(|c| *c as u8).collect();
+        Some(nvml_uuid(&b))
+    }
+
     /// A device buffer of `bytes` bytes filled with random normal values of `math`'s input type.
     fn random(
         &mut self,
@@ -345,6 +353,25 @@ impl CudaRunner {
         }
         Ok(())
     }
+}
+
+/// 16 UUID bytes in NVML's text form.
+pub fn nvml_uuid(b: &[u8]) -> String {
+    let hex = |r: std::ops::Range<usize>| -> String {
+        b.get(r)
+            .unwrap_or_default()
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    };
+    format!(
+        "GPU-{}-{}-{}-{}-{}",
+        hex(0..4),
+        hex(4..6),
+        hex(6..8),
+        hex(8..10),
+        hex(10..16)
+    )
 }
 
 /// `bytes` bytes of random normal values in `math`'s input representation (f32 for memory kernels).

@@ -8,6 +8,7 @@ pub mod cuda;
 pub mod fake;
 pub mod nvml;
 pub mod stats;
+pub mod submit;
 pub mod suite;
 pub mod traits;
 

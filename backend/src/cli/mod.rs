@@ -3,6 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod calibrate;
+pub mod measure;
+
 #[derive(Parser)]
 #[command(
     name = "jouleprint",
@@ -15,9 +18,17 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Measure this GPU's idle watts, pJ per FLOP and per byte (microbenchmarks, NVML energy).
+    Calibrate(calibrate::CalibrateArgs),
+    /// Measure a command's GPU energy and time; prints a validation-case line.
+    Measure(measure::MeasureArgs),
+}
 
 pub fn run() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Calibrate(args) => calibrate::run(args),
+        Command::Measure(args) => measure::run(args),
+    }
 }
