@@ -333,9 +333,7 @@ impl CalibrationRecord {
 /// Turn a record into energy-model coefficients (`docs/energy-model.md`, "Measured profiles").
 ///
 /// - idle: the idle measurement.
-/// - active floor: from a launch-latency loop when present, else from the
-///   smallest GEMM loop, whose power is mostly the cost of keeping kernels
-///   streaming: floor = P - idle - e_flop * flop rate.
+/// - active floor: the model's fitted fraction of the power limit (see docs/energy-model.md).
 /// - marginal pJ/FLOP per math mode: (P - idle - floor) / flop rate of the largest GEMM.
 /// - pJ/byte: (P - idle - floor) / byte rate of the element-wise loop (else the copy).
 /// - GEMM latency: t = F / peak + t0, solved on GEMMs of 2048 and above.
@@ -365,34 +363,13 @@ pub fn derive_profile(
         .or_else(|| largest.values().next())
         .copied()
         .ok_or_else(|| bad("micro", "needs at least one gemm measurement"))?;
-    let anchor_mode = MathMode::parse(&anchor.dtype).unwrap_or(MathMode::Bf16);
     let anchor_rate = anchor.flop_rate().unwrap_or(1.0);
 
-    // Active floor.
-    let floor = if let Some(l) = rec.micro.iter().find(|m| m.kind == MeasurementKind::Launch) {
-        (l.avg_power() - idle).max(0.0)
-    } else if let Some(small) = rec
-        .micro
-        .iter()
-        .filter(|m| {
-            m.kind == MeasurementKind::Gemm && MathMode::parse(&m.dtype) == Some(anchor_mode)
-        })
-        .min_by(|a, b| {
-            a.flops_per_step
-                .unwrap_or(0.0)
-                .total_cmp(&b.flops_per_step.unwrap_or(0.0))
-        })
-        .filter(|s| s.flops_per_step < anchor.flops_per_step)
-    {
-        // Two loops of the same kernel family: P = idle + floor + e * rate.
-        let (p1, r1) = (small.avg_power(), small.flop_rate().unwrap_or(0.0));
-        let (p2, r2) = (anchor.avg_power(), anchor_rate);
-        let e = (p2 - p1) / (r2 - r1);
-        (p1 - idle - e * r1).max(0.0)
-    } else {
-        // No way to separate it: assume the floor is 5.7% of the power limit (reference H100: 40 W of 700 W).
-        0.057 * rec.device.power_limit_mw as f64 / 1000.0
-    };
+    // Active floor: the power above idle of SMs kept busy at full occupancy,
+    // beyond the energy of their FLOPs and bytes. The loops of the suite cannot
+    // separate it from the work (a tiny-kernel loop leaves most SMs idle), so
+    // the model's fitted fraction of the power limit is used (docs/energy-model.md).
+    let floor = crate::energy::constants::ACTIVE_FLOOR_FRACTION * rec.device.power_limit_mw as f64 / 1000.0;
 
     let mut gemm_tflops = BTreeMap::new();
     let mut pj_per_flop = BTreeMap::new();

@@ -87,4 +87,28 @@ impl DeviceProfile {
             .copied()
             .find(|c| self.gemm_tflops.contains_key(c) && self.pj_per_flop.contains_key(c))
     }
+
+    /// The fastest math mode the device has (e.g. bf16 on a TPU asked for fp32).
+    pub fn best_math(&self) -> Option<MathMode> {
+        self.gemm_tflops
+            .iter()
+            .filter(|(m, _)| self.pj_per_flop.contains_key(*m))
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(m, _)| *m)
+    }
+
+    /// The same device with another active floor: the marginal energies are
+    /// re-derived so that each calibration loop's total power is unchanged.
+    pub fn with_floor(&self, floor_w: f64) -> DeviceProfile {
+        let d = self.active_floor_w - floor_w;
+        let mut p = self.clone();
+        p.active_floor_w = floor_w;
+        for (m, pj) in p.pj_per_flop.iter_mut() {
+            if let Some(r) = self.gemm_tflops.get(m) {
+                *pj = (*pj + d / r).max(0.01);
+            }
+        }
+        p.pj_per_byte = (p.pj_per_byte + d / self.mem_gbs * 1e3).max(0.01);
+        p
+    }
 }

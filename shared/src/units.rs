@@ -249,7 +249,7 @@ impl Range {
             high: self.high * k,
         }
     }
-    pub fn add(self, o: Range) -> Self {
+    pub fn plus(self, o: Range) -> Self {
         Range {
             low: self.low + o.low,
             expected: self.expected + o.expected,

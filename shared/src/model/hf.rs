@@ -17,8 +17,14 @@ pub(crate) struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub(crate) fn new(cfg: &'a Value, path: &'static str) -> Result<Self, InputError> {
-        let cfg = cfg.as_object().ok_or_else(|| InputError::new(path, "must be a JSON object (the contents of config.json)"))?;
-        Ok(Fields { cfg, used: BTreeSet::new(), path })
+        let cfg = cfg.as_object().ok_or_else(|| {
+            InputError::new(path, "must be a JSON object (the contents of config.json)")
+        })?;
+        Ok(Fields {
+            cfg,
+            used: BTreeSet::new(),
+            path,
+        })
     }
 
     fn raw(&mut self, key: &str) -> Option<&'a Value> {
@@ -32,13 +38,20 @@ impl<'a> Fields<'a> {
         match self.raw(key) {
             Some(v) => match v.as_u64() {
                 Some(n) if n > 0 => Ok(n),
-                _ => Err(InputError::new(format!("{path}.{key}"), format!("must be a positive integer, got {v}"))),
+                _ => Err(InputError::new(
+                    format!("{path}.{key}"),
+                    format!("must be a positive integer, got {v}"),
+                )),
             },
-            None => default.ok_or_else(|| InputError::new(format!("{path}.{key}"), "is required for this model_type")),
+            None => default.ok_or_else(|| {
+                InputError::new(format!("{path}.{key}"), "is required for this model_type")
+            }),
         }
     }
 
-    pub(crate) fn uint(&mut self, key: &str) -> Result<u64, InputError> { self.uint_or(key, None) }
+    pub(crate) fn uint(&mut self, key: &str) -> Result<u64, InputError> {
+        self.uint_or(key, None)
+    }
 
     pub(crate) fn opt_uint(&mut self, key: &str) -> Result<Option<u64>, InputError> {
         if self.raw(key).is_none() {
@@ -52,7 +65,10 @@ impl<'a> Fields<'a> {
         match self.raw(key) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(v) => Err(InputError::new(format!("{path}.{key}"), format!("must be true or false, got {v}"))),
+            Some(v) => Err(InputError::new(
+                format!("{path}.{key}"),
+                format!("must be true or false, got {v}"),
+            )),
         }
     }
 
@@ -63,21 +79,36 @@ impl<'a> Fields<'a> {
             Some(v) => v
                 .as_f64()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| InputError::new(format!("{path}.{key}"), format!("must be a finite number >= 0, got {v}"))),
+                .ok_or_else(|| {
+                    InputError::new(
+                        format!("{path}.{key}"),
+                        format!("must be a finite number >= 0, got {v}"),
+                    )
+                }),
         }
     }
 
     pub(crate) fn str_or(&mut self, key: &str, default: &str) -> String {
-        self.raw(key).and_then(|v| v.as_str()).unwrap_or(default).to_string()
+        self.raw(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or(default)
+            .to_string()
     }
 
     /// Notes: the fields used and the ones ignored.
     pub(crate) fn finish(self, mut notes: Vec<String>) -> Vec<String> {
-        let ignored: Vec<&String> = self.cfg.keys().filter(|k| !self.used.contains(*k)).collect();
+        let ignored: Vec<&String> = self
+            .cfg
+            .keys()
+            .filter(|k| !self.used.contains(*k))
+            .collect();
         let used: Vec<&String> = self.cfg.keys().filter(|k| self.used.contains(*k)).collect();
         notes.push(format!("fields used: {}", join(&used)));
         if !ignored.is_empty() {
-            notes.push(format!("fields ignored (no effect on FLOPs or energy): {}", join(&ignored)));
+            notes.push(format!(
+                "fields ignored (no effect on FLOPs or energy): {}",
+                join(&ignored)
+            ));
         }
         notes
     }
@@ -93,7 +124,12 @@ pub fn spec_from_config(cfg: &Value) -> Result<TransformerSpec, InputError> {
     let model_type = cfg
         .get("model_type")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| InputError::new(format!("{path}.model_type"), format!("is required; supported: {}", supported().join(", "))))?;
+        .ok_or_else(|| {
+            InputError::new(
+                format!("{path}.model_type"),
+                format!("is required; supported: {}", supported().join(", ")),
+            )
+        })?;
     match model_type {
         "gpt2" => gpt2(cfg),
         "bert" => bert(cfg),
@@ -153,9 +189,16 @@ fn gpt2(cfg: &Value) -> Result<TransformerSpec, InputError> {
     let act = f.str_or("activation_function", "gelu_new");
     let notes = vec![
         format!("GPT-2 block: fused qkv (c_attn), {act} MLP, learned positions"),
-        if tied { "tied input/output embeddings".into() } else { "untied output head".into() },
+        if tied {
+            "tied input/output embeddings".into()
+        } else {
+            "untied output head".into()
+        },
     ];
-    Ok(TransformerSpec { notes: f.finish(notes), ..spec })
+    Ok(TransformerSpec {
+        notes: f.finish(notes),
+        ..spec
+    })
 }
 
 fn bert(cfg: &Value) -> Result<TransformerSpec, InputError> {
@@ -193,8 +236,14 @@ fn bert(cfg: &Value) -> Result<TransformerSpec, InputError> {
         dropout: f.float_or("hidden_dropout_prob", 0.1)?,
         notes: vec![],
     };
-    let notes = vec!["BERT encoder (BertModel) with its pooler, post-norm, learned positions and token types".into()];
-    Ok(TransformerSpec { notes: f.finish(notes), ..spec })
+    let notes = vec![
+        "BERT encoder (BertModel) with its pooler, post-norm, learned positions and token types"
+            .into(),
+    ];
+    Ok(TransformerSpec {
+        notes: f.finish(notes),
+        ..spec
+    })
 }
 
 fn llama_like(family: &str, cfg: &Value) -> Result<TransformerSpec, InputError> {
@@ -204,7 +253,10 @@ fn llama_like(family: &str, cfg: &Value) -> Result<TransformerSpec, InputError> 
     let heads = f.uint("num_attention_heads")?;
     let kv_heads = f.uint_or("num_key_value_heads", Some(heads))?;
     if heads % kv_heads != 0 {
-        return Err(InputError::new("model.hf_config.num_key_value_heads", format!("must divide num_attention_heads ({heads})")));
+        return Err(InputError::new(
+            "model.hf_config.num_key_value_heads",
+            format!("must divide num_attention_heads ({heads})"),
+        ));
     }
     let head_dim = f.uint_or("head_dim", Some(hidden / heads))?;
     // Qwen2 always has q/k/v biases; Llama and Mistral only with attention_bias.
@@ -214,15 +266,25 @@ fn llama_like(family: &str, cfg: &Value) -> Result<TransformerSpec, InputError> 
     let sliding = match family {
         "mistral" => f.opt_uint("sliding_window")?,
         "qwen2" => {
-            if f.bool_or("use_sliding_window", false)? { f.opt_uint("sliding_window")? } else { None }
+            if f.bool_or("use_sliding_window", false)? {
+                f.opt_uint("sliding_window")?
+            } else {
+                None
+            }
         }
         _ => None,
     };
     let mut notes = vec![format!("{family}: RMSNorm, rotary positions, SwiGLU MLP")];
     if kv_heads != heads {
-        notes.push(format!("grouped-query attention: {heads} query heads share {kv_heads} key/value heads"));
+        notes.push(format!(
+            "grouped-query attention: {heads} query heads share {kv_heads} key/value heads"
+        ));
     }
-    notes.push(if tied { "tied input/output embeddings".into() } else { "untied output head".into() });
+    notes.push(if tied {
+        "tied input/output embeddings".into()
+    } else {
+        "untied output head".into()
+    });
     if let Some(w) = sliding {
         notes.push(format!("sliding-window attention over {w} tokens"));
     }
@@ -259,5 +321,8 @@ fn llama_like(family: &str, cfg: &Value) -> Result<TransformerSpec, InputError> 
         dropout: f.float_or("attention_dropout", 0.0)?,
         notes: vec![],
     };
-    Ok(TransformerSpec { notes: f.finish(notes), ..spec })
+    Ok(TransformerSpec {
+        notes: f.finish(notes),
+        ..spec
+    })
 }
