@@ -2,3 +2,9 @@
 
 pub mod calibrate;
 pub mod cli;
+pub mod config;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod token;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 pub mod calibrate;
 pub mod measure;
+pub mod serve;
+pub mod token;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +25,10 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Measure a command's GPU energy and time; prints a validation-case line.
     Measure(measure::MeasureArgs),
+    /// Run the HTTP service: the API under /api, the built frontend at /.
+    Serve(serve::ServeArgs),
+    /// Manage API tokens of calibration runners (create, list, revoke).
+    Token(token::TokenArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -30,5 +36,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Calibrate(args) => calibrate::run(args),
         Command::Measure(args) => measure::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
     }
 }

@@ -1,0 +1,307 @@
+//! `GET /api/devices`, `/api/devices/{id}`, `/api/devices/{id}/calibrations`:
+//! the catalog merged with measured profiles.
+
+use super::{error_response, store_error_response};
+use crate::startup::AppState;
+use crate::store::calibrations::{self, RunSummary};
+use crate::store::profiles::{self, coefficients, MeasuredProfile};
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use shared::catalog::{self, CATALOG};
+use shared::device::{DeviceProfile, DeviceSpec};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+
+/// One coefficient of the profile in use, and where it comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ValueInfo {
+    pub value: f64,
+    /// `datasheet` (derived from vendor figures) or `measured` (calibration).
+    pub source: String,
+    /// Relative spread, (max - min) / median, over the runs of the measured profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunCounts {
+    /// Accepted runs stored for this device (all time).
+    pub accepted: i64,
+    /// Flagged runs stored, not used.
+    pub flagged: i64,
+    /// Runs the current measured profile is the median of (at most 20).
+    pub in_profile: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceView {
+    /// Catalog id, used in URLs and scenarios (`h100-sxm`).
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    /// Names NVML reports for this device; calibration records are matched by them.
+    pub nvml_names: Vec<String>,
+    pub memory_gb: f64,
+    pub mem_bw_gbs: f64,
+    pub tdp_w: f64,
+    /// Datasheet dense peak TFLOP/s per math mode.
+    pub dense_tflops: BTreeMap<String, f64>,
+    /// The profile estimates use now (`shared::device::DeviceProfile`).
+    #[schema(value_type = Object)]
+    pub profile: DeviceProfile,
+    /// `measured` when calibration runs stored here define the profile, else `builtin`.
+    pub profile_origin: String,
+    /// The version a scenario pins (`profile.source.version`).
+    pub profile_version: String,
+    /// The server's measured-profile version number, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_version: Option<i32>,
+    pub runs: RunCounts,
+    /// Each numeric coefficient by path (`idle_w`, `gemm_tflops.bf16`).
+    pub values: BTreeMap<String, ValueInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceView>,
+}
+
+/// What the device endpoints and estimates read, cached (see `store::cache`).
+pub struct Snapshot {
+    pub measured: BTreeMap<String, MeasuredProfile>,
+    pub counts: BTreeMap<String, (i64, i64)>,
+    /// Measured profiles, as `shared::estimate::estimate` takes them.
+    pub profiles: Vec<DeviceProfile>,
+    pub views: Vec<DeviceView>,
+    /// `GET /api/devices`, serialized once.
+    pub list_json: web::Bytes,
+}
+
+pub fn view(
+    spec: &DeviceSpec,
+    measured: Option<&MeasuredProfile>,
+    counts: (i64, i64),
+) -> DeviceView {
+    let datasheet = coefficients(&spec.datasheet_profile());
+    let (profile, origin) = match measured {
+        Some(m) => (m.profile.clone(), "measured"),
+        None => (catalog::builtin_profile(spec), "builtin"),
+    };
+    let values = coefficients(&profile)
+        .into_iter()
+        .map(|(k, v)| {
+            let same = datasheet
+                .get(&k)
+                .is_some_and(|d| (d - v).abs() <= 1e-9 * d.abs().max(1e-12));
+            let spread = if same {
+                None
+            } else {
+                measured.and_then(|m| m.spread.get(&k).copied())
+            };
+            (
+                k,
+                ValueInfo {
+                    value: v,
+                    source: if same { "datasheet" } else { "measured" }.into(),
+                    spread,
+                },
+            )
+        })
+        .collect();
+    DeviceView {
+        id: spec.id.into(),
+        name: spec.name.into(),
+        vendor: spec.vendor.into(),
+        nvml_names: spec.nvml_names.iter().map(|s| s.to_string()).collect(),
+        memory_gb: spec.memory_gb,
+        mem_bw_gbs: spec.mem_bw_gbs,
+        tdp_w: spec.tdp_w,
+        dense_tflops: spec
+            .dense_tflops
+            .iter()
+            .map(|(m, v)| {
+                let key = serde_json::to_value(m)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| format!("{m:?}"));
+                (key, *v)
+            })
+            .collect(),
+        profile_version: profile.source.version.clone(),
+        profile,
+        profile_origin: origin.into(),
+        measured_version: measured.map(|m| m.version),
+        runs: RunCounts {
+            accepted: counts.0,
+            flagged: counts.1,
+            in_profile: measured.map(|m| m.run_count as i64).unwrap_or(0),
+        },
+        values,
+    }
+}
+
+async fn load(pool: &sqlx::PgPool) -> Result<Snapshot, StoreError> {
+    let measured: BTreeMap<String, MeasuredProfile> = profiles::current_all(pool)
+        .await?
+        .into_iter()
+        .map(|m| (m.device_id.clone(), m))
+        .collect();
+    let counts = calibrations::counts(pool).await?;
+    let views: Vec<DeviceView> = CATALOG
+        .iter()
+        .map(|s| {
+            view(
+                s,
+                measured.get(s.id),
+                counts.get(s.id).copied().unwrap_or((0, 0)),
+            )
+        })
+        .collect();
+    let list_json = serde_json::to_vec(&DeviceList {
+        devices: views.clone(),
+    })
+    .map_err(|e| StoreError::Internal(sqlx::Error::Decode(Box::new(e))))?;
+    Ok(Snapshot {
+        profiles: measured.values().map(|m| m.profile.clone()).collect(),
+        measured,
+        counts,
+        views,
+        list_json: web::Bytes::from(list_json),
+    })
+}
+
+/// The cached snapshot, loaded when stale.
+pub async fn snapshot(state: &AppState) -> Result<Arc<Snapshot>, StoreError> {
+    state.devices.get_or_load(|| load(&state.pool)).await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("no such device; GET /api/devices lists them")]
+    UnknownDevice,
+    #[error("this device has no measured profile of that version")]
+    UnknownVersion,
+    #[error("limit must be between 1 and 500")]
+    BadLimit,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl actix_web::ResponseError for DeviceError {
+    fn status_code(&self) -> StatusCode {
+        self.error_response().status()
+    }
+    fn error_response(&self) -> HttpResponse {
+        let msg = self.to_string();
+        match self {
+            DeviceError::UnknownDevice => {
+                error_response(StatusCode::NOT_FOUND, "unknown_device", msg)
+            }
+            DeviceError::UnknownVersion => {
+                error_response(StatusCode::NOT_FOUND, "unknown_version", msg)
+            }
+            DeviceError::BadLimit => {
+                super::field_error(StatusCode::BAD_REQUEST, "invalid_query", "limit", msg)
+            }
+            DeviceError::Store(e) => store_error_response(e),
+        }
+    }
+}
+
+fn find_device(id: &str) -> Result<&'static DeviceSpec, DeviceError> {
+    catalog::find(id).ok_or(DeviceError::UnknownDevice)
+}
+
+/// The catalog with the profile each device uses now.
+#[utoipa::path(get, path = "/api/devices", tag = "devices",
+    responses(
+        (status = 200, description = "Every catalog device", body = DeviceList),
+        (status = 503, description = "Database unavailable", body = super::ErrorBody),
+    ))]
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, DeviceError> {
+    let s = snapshot(&state).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(s.list_json.clone()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// A measured-profile version number (`measured_version`): the profile as it was then.
+    pub version: Option<i32>,
+}
+
+/// One device: catalog values, the profile in use (or a pinned version), run counts.
+#[utoipa::path(get, path = "/api/devices/{id}", tag = "devices",
+    params(("id" = String, Path, description = "Catalog id (`h100-sxm`) or NVML name"), VersionQuery),
+    responses(
+        (status = 200, description = "The device", body = DeviceView),
+        (status = 404, description = "`unknown_device` or `unknown_version`", body = super::ErrorBody),
+        (status = 503, description = "Database unavailable", body = super::ErrorBody),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<VersionQuery>,
+) -> Result<HttpResponse, DeviceError> {
+    let spec = find_device(&id)?;
+    let snap = snapshot(&state).await?;
+    let counts = snap.counts.get(spec.id).copied().unwrap_or((0, 0));
+    let v = match q.version {
+        None => view(spec, snap.measured.get(spec.id), counts),
+        Some(version) => {
+            let m = profiles::get_version(&state.pool, spec.id, version)
+                .await?
+                .ok_or(DeviceError::UnknownVersion)?;
+            view(spec, Some(&m), counts)
+        }
+    };
+    Ok(HttpResponse::Ok().json(v))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    /// How many runs, newest first (1-500, default 50).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    pub device: String,
+    #[schema(value_type = Vec<Object>)]
+    pub runs: Vec<RunSummary>,
+}
+
+/// A device's calibration runs, newest first, accepted and flagged.
+#[utoipa::path(get, path = "/api/devices/{id}/calibrations", tag = "devices",
+    params(("id" = String, Path, description = "Catalog id or NVML name"), RunsQuery),
+    responses(
+        (status = 200, description = "The runs", body = RunList),
+        (status = 400, description = "`invalid_query`", body = super::ErrorBody),
+        (status = 404, description = "`unknown_device`", body = super::ErrorBody),
+        (status = 503, description = "Database unavailable", body = super::ErrorBody),
+    ))]
+pub async fn calibrations(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<RunsQuery>,
+) -> Result<HttpResponse, DeviceError> {
+    let spec = find_device(&id)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(DeviceError::BadLimit);
+    }
+    let runs = calibrations::list(&state.pool, spec.id, limit).await?;
+    Ok(HttpResponse::Ok().json(RunList {
+        device: spec.id.into(),
+        runs,
+    }))
+}
