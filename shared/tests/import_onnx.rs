@@ -87,3 +87,34 @@ fn gpt2() {
 fn llama_small() {
     check("llama-small");
 }
+
+/// A structure-only Llama-2-7B (tools/make-fixtures.py, exported on the meta
+/// device): exact parameters, FLOPs against the closed form, and fast.
+#[test]
+fn llama_7b_structure() {
+    let (g, r) = import("llama-7b", 1);
+    let t = std::time::Instant::now();
+    let bytes = std::fs::read(fixtures().join("llama-7b.onnx")).expect("fixture");
+    let opts = ImportOptions {
+        batch: Some(1),
+        seq: Some(128),
+        ..Default::default()
+    };
+    import_onnx(&bytes, &opts).expect("imports");
+    let took = t.elapsed();
+    let want = r["flops"].as_f64().expect("flops");
+    let err = (flops(&g) - want) / want;
+    eprintln!(
+        "llama-7b: {} params, flops {:.4e} vs {want:.4e} ({:+.3}%), {} nodes, {took:?}, warnings {:?}",
+        g.params,
+        flops(&g),
+        err * 100.0,
+        g.nodes.len(),
+        g.warnings
+    );
+    assert!(err.abs() < 0.02);
+    assert!((g.params - r["params"].as_f64().expect("params")).abs() < 1e3);
+    assert!(g.warnings.is_empty(), "{:?}", g.warnings);
+    // Debug builds are ~10x slower than the benchmark's release build.
+    assert!(took.as_secs_f64() < 2.0, "{took:?}");
+}

@@ -110,7 +110,7 @@ impl<'a> Cfg<'a> {
 }
 
 fn heads_check(hidden: u64, heads: u64, kv: u64, key: &str) -> Result<(), InputError> {
-    if kv == 0 || heads % kv != 0 {
+    if kv == 0 || !heads.is_multiple_of(kv) {
         return Err(InputError::new(
             format!("model.hf_config.{key}"),
             format!("{kv} key/value heads do not divide {heads} attention heads"),

@@ -18,6 +18,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 const MAX_RANK: usize = 64;
 /// Integer tensors up to this many elements have their values tracked.
 const MAX_INTS: usize = 4096;
+/// Float constants up to this many elements are tracked when their values are integral.
+const MAX_FLOAT_CONSTS: usize = 64;
 
 fn werr(e: WireError) -> InputError {
     InputError::new("model.file", format!("not a valid ONNX file: {}", e.0))
@@ -88,21 +90,64 @@ fn parse_tensor(buf: &[u8]) -> Result<Tensor<'_>, WireError> {
     let mut raw: Option<&[u8]> = None;
     let mut vals: Vec<i64> = Vec::new();
     let mut too_many = false;
+    let mut floats: Vec<f64> = Vec::new();
     proto::for_each(buf, |f, v| {
         match f {
             1 => proto::push_i64s(v, &mut t.dims, MAX_RANK)?,
+            4 | 10 if floats.len() <= MAX_FLOAT_CONSTS => match v {
+                proto::Value::Bytes(b) if f == 4 => floats.extend(
+                    b.chunks_exact(4)
+                        .take(MAX_FLOAT_CONSTS + 1)
+                        .map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))),
+                ),
+                proto::Value::Bytes(b) => floats.extend(
+                    b.chunks_exact(8)
+                        .take(MAX_FLOAT_CONSTS + 1)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+                ),
+                proto::Value::Fixed32(x) => floats.push(f64::from(f32::from_bits(x))),
+                proto::Value::Fixed64(x) => floats.push(f64::from_bits(x)),
+                proto::Value::Varint(_) => {}
+            },
             2 => t.dtype = v.as_i64()? as i32,
             8 => t.name = v.as_str()?,
             9 => raw = Some(v.as_bytes()?),
-            5 | 7 if !too_many => {
-                if proto::push_i64s(v, &mut vals, MAX_INTS).is_err() {
-                    too_many = true;
-                }
+            5 | 7 if !too_many && proto::push_i64s(v, &mut vals, MAX_INTS).is_err() => {
+                too_many = true;
             }
             _ => {}
         }
         Ok(())
     })?;
+    // Small float constants with integral values (0.0, 1.0) take part in shape
+    // arithmetic too (CastLike of a float constant to an int64 size).
+    if matches!(t.dtype, 1 | 11) {
+        let n = t
+            .dims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(u64::try_from(d).ok()?));
+        if let Some(n) = n.filter(|&n| n as usize <= MAX_FLOAT_CONSTS) {
+            let n = n as usize;
+            if let Some(raw) = raw {
+                let w = if t.dtype == 1 { 4 } else { 8 };
+                if raw.len() == n * w {
+                    floats = raw
+                        .chunks_exact(w)
+                        .map(|c| {
+                            if w == 4 {
+                                f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
+                            } else {
+                                f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))
+                            }
+                        })
+                        .collect();
+                }
+            }
+            if floats.len() == n && floats.iter().all(|x| x.fract() == 0.0 && x.abs() < 9.0e15) {
+                t.ints = Some(floats.iter().map(|&x| x as i64).collect());
+            }
+        }
+    }
     if matches!(t.dtype, 6 | 7) && !too_many {
         let n = t
             .dims
@@ -369,6 +414,8 @@ fn broadcast(shapes: &[&[u64]]) -> Option<Vec<u64>> {
 
 /// Elementwise integer arithmetic on small constant tensors (shape computations).
 fn int_binary(op: &str, a: &Val, b: &Val, shape: &[u64]) -> Option<Vec<i64>> {
+    // Float division of integral values stays exact only when it divides evenly.
+    let exact_div = is_float(a.dtype) || is_float(b.dtype);
     let (x, y) = (a.ints.as_ref()?, b.ints.as_ref()?);
     let n = numel(shape).ok()? as usize;
     if n > MAX_INTS || (x.len() != n && x.len() != 1) || (y.len() != n && y.len() != 1) {
@@ -382,7 +429,9 @@ fn int_binary(op: &str, a: &Val, b: &Val, shape: &[u64]) -> Option<Vec<i64>> {
                 "Add" => p.checked_add(q)?,
                 "Sub" => p.checked_sub(q)?,
                 "Mul" => p.checked_mul(q)?,
+                "Div" if exact_div && p.checked_rem(q)? != 0 => return None,
                 "Div" => p.checked_div_euclid(q).map(|_| p / q)?,
+                "Pow" => p.checked_pow(u32::try_from(q).ok()?)?,
                 "Mod" => p.checked_rem(q)?,
                 "Max" => p.max(q),
                 "Min" => p.min(q),
@@ -527,7 +576,9 @@ fn infer(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Option<Vec<Option<Val>>>,
             let mut o = vec![Some(Val::new(v.dtype, v.shape.clone()))];
             // Identity and Dropout carry shape values through.
             if matches!(n.op, "Identity" | "Dropout") {
-                o[0].as_mut().map(|o| o.ints = v.ints.clone());
+                if let Some(o) = o[0].as_mut() {
+                    o.ints = v.ints.clone();
+                }
             }
             if n.op == "Dropout" && n.outputs.len() > 1 {
                 o.push(Some(Val::new(9, v.shape.clone())));
@@ -592,7 +643,15 @@ fn infer(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Option<Vec<Option<Val>>>,
             } else {
                 need(1)?.dtype
             };
-            let ints = if is_int(to) { v.ints.clone() } else { None };
+            // Integral values survive casts to ints and floats (shape arithmetic).
+            let ints = match to {
+                9 => v
+                    .ints
+                    .as_ref()
+                    .map(|x| x.iter().map(|&x| i64::from(x != 0)).collect()),
+                t if is_int(t) || is_float(t) => v.ints.clone(),
+                _ => None,
+            };
             one(Val {
                 dtype: to,
                 shape: v.shape.clone(),
@@ -1585,11 +1644,7 @@ fn cost(n: &Node<'_>, ins: &[Option<&Val>], outs: &[Option<Val>]) -> Result<Cost
                 } as f64,
             );
             let l = if k.rank() == 4 {
-                if n.op == "MultiHeadAttention" {
-                    k.shape[2]
-                } else {
-                    k.shape[2]
-                }
+                k.shape[2]
             } else {
                 k.shape[1]
             } as f64;
@@ -1886,7 +1941,15 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
                 }
             }
         };
-        if !zero_warned && outs.iter().flatten().any(|v| v.shape.contains(&0)) {
+        // Empty constants (an empty axes list) are normal; an empty activation is not.
+        let computes = c.as_ref().is_some_and(|c| c.kind != OpKind::Shape);
+        if !zero_warned
+            && computes
+            && outs
+                .iter()
+                .flatten()
+                .any(|v| v.shape.contains(&0) && v.ints.is_none())
+        {
             warnings.push(format!(
                 "{label}: zero-sized output: the graph has an empty dimension"
             ));
