@@ -90,13 +90,14 @@ pub fn si(x: f64) -> String {
 /// Three significant digits, no exponent.
 pub fn sig3(v: f64) -> String {
     let a = v.abs();
-    if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
+    if !v.is_finite() {
+        return format!("{v}");
     }
+    if a == 0.0 {
+        return "0".into();
+    }
+    let decimals = (2 - a.log10().floor() as i32).clamp(0, 12) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// Numeric precision of a workload. Semantics follow the reference case format (`docs/scenario.md`).

@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod calibrate;
+pub mod estimate;
+pub mod inspect;
 pub mod measure;
 pub mod serve;
 pub mod token;
@@ -25,6 +27,16 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Measure a command's GPU energy and time; prints a validation-case line.
     Measure(measure::MeasureArgs),
+    /// Estimate a scenario: FLOPs, time, energy and CO2e with ranges.
+    Estimate(estimate::EstimateArgs),
+    /// Compare the estimator with measured cases (JSONL).
+    Validate(estimate::ValidateArgs),
+    /// List the device catalog with the source of each profile.
+    Devices(estimate::DevicesArgs),
+    /// List the built-in models.
+    Presets,
+    /// What the importer makes of an ONNX model, a config.json or a safetensors header.
+    Inspect(inspect::InspectArgs),
     /// Run the HTTP service: the API under /api, the built frontend at /.
     Serve(serve::ServeArgs),
     /// Manage API tokens of calibration runners (create, list, revoke).
@@ -36,7 +48,17 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Calibrate(args) => calibrate::run(args),
         Command::Measure(args) => measure::run(args),
+        Command::Estimate(args) => estimate::estimate(args),
+        Command::Validate(args) => estimate::validate(args),
+        Command::Devices(args) => estimate::devices(args),
+        Command::Presets => estimate::presets(),
+        Command::Inspect(args) => inspect::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
     }
+}
+
+/// Import a model file named by a scenario's `model.file` (ONNX) into a forward graph.
+pub fn import_graph(file: &str, bytes: &[u8], s: &shared::scenario::Scenario) -> anyhow::Result<shared::model::graph::ForwardGraph> {
+    inspect::import_graph(file, bytes, s)
 }
