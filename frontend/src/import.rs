@@ -1,6 +1,7 @@
 //! Model files dropped on the page, parsed locally with `shared::import` (never uploaded).
 
 use shared::import::{self, FileKind, ImportOptions};
+use shared::scenario::Workload;
 
 /// What a dropped file gives the model inputs.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,13 +18,18 @@ pub enum Imported {
     },
 }
 
-/// Parse a file by its kind. `seq` binds the sequence length of the graph
-/// (the first stage's), as `jouleprint` does with `--seq`.
-pub fn import_bytes(name: &str, bytes: &[u8], seq: Option<u64>) -> Result<Imported, String> {
+/// Parse a file by its kind. The first stage's workload binds the graph's
+/// batch and sequence length, as `jouleprint estimate` does for `model.file`.
+pub fn import_bytes(
+    name: &str,
+    bytes: &[u8],
+    first: Option<&Workload>,
+) -> Result<Imported, String> {
+    let seq = first.and_then(|w| w.seq.or(w.prompt));
     match import::sniff(name, bytes) {
         Some(FileKind::Onnx) => {
             let opts = ImportOptions {
-                batch: None,
+                batch: first.map(|w| w.batch),
                 seq,
                 dims: Default::default(),
                 source: format!("onnx:{name}"),
@@ -63,11 +69,13 @@ mod tests {
 
     #[test]
     fn safetensors_header() {
+        let mut w = crate::defaults::train_workload();
+        w.seq = Some(10);
         let h = r#"{"a":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,12]}}"#;
         let mut f = (h.len() as u64).to_le_bytes().to_vec();
         f.extend_from_slice(h.as_bytes());
         f.resize(f.len() + 12, 0);
-        match import_bytes("m.safetensors", &f, Some(10)) {
+        match import_bytes("m.safetensors", &f, Some(&w)) {
             Ok(Imported::Params {
                 params,
                 flops_per_sample,

@@ -97,17 +97,62 @@ impl DeviceChoice {
     }
 }
 
-/// The presets, smallest first where the size is known.
+/// `6.74 B` -> 6.74e9.
+fn parse_count(s: &str) -> Option<f64> {
+    let mut it = s.split_whitespace();
+    let v: f64 = it.next()?.parse().ok()?;
+    let k = match it.next() {
+        Some("K") | Some("k") => 1e3,
+        Some("M") => 1e6,
+        Some("B") | Some("G") => 1e9,
+        Some("T") => 1e12,
+        None => 1.0,
+        _ => return None,
+    };
+    Some(v * k)
+}
+
+/// The presets, smallest first.
 pub fn presets() -> Vec<PresetChoice> {
-    Vec::new()
+    let mut v: Vec<PresetChoice> = shared::model::presets::PRESETS
+        .iter()
+        .map(|p| PresetChoice {
+            id: p.id.to_string(),
+            label: format!("{} ({} parameters)", p.description, p.published_params),
+            params: parse_count(p.published_params),
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        a.params
+            .unwrap_or(f64::MAX)
+            .total_cmp(&b.params.unwrap_or(f64::MAX))
+    });
+    v
 }
 
 /// A preset's Hugging Face config, where the preset is defined by one (for pruning).
-pub fn preset_config(_id: &str) -> Option<serde_json::Value> {
-    None
+pub fn preset_config(id: &str) -> Option<serde_json::Value> {
+    shared::model::presets::hf_config(id)
 }
 
 pub fn is_preset(id: &str) -> bool {
     let all = presets();
     all.is_empty() || all.iter().any(|p| p.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_sorted_and_known() {
+        assert_eq!(parse_count("6.74 B"), Some(6.74e9));
+        assert_eq!(parse_count("25.6 M"), Some(25.6e6));
+        let p = presets();
+        assert!(p.iter().any(|p| p.id == "llama-2-7b"));
+        assert!(p.iter().any(|p| p.id == "llama-2-70b"));
+        assert!(p.windows(2).all(|w| w[0].params <= w[1].params));
+        assert!(is_preset("llama-2-7b"));
+        assert!(!is_preset("no-such-model"));
+    }
 }

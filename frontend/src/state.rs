@@ -1187,3 +1187,56 @@ mod tests {
         assert_eq!(Field::Pue.dom_id(), "f-infrastructure-pue");
     }
 }
+
+#[cfg(test)]
+mod estimate_tests {
+    use super::*;
+
+    /// The example at first load is a complete estimate, and each what-if has a row.
+    #[test]
+    fn example_estimates() {
+        let s = AppState::default();
+        let e = s.result.as_ref().unwrap_or_else(|e| panic!("{e}"));
+        assert!(e.energy_kwh.expected > 0.0);
+        assert_eq!(e.stages.len(), 3);
+        assert!(
+            s.rows.iter().filter(|r| r.delta.is_ok()).count() >= 5,
+            "{:?}",
+            s.rows
+        );
+        eprintln!(
+            "example: {} kWh, recompute {:.2} ms",
+            e.energy_kwh.expected, s.recompute_ms
+        );
+    }
+
+    /// Closed-form what-ifs: PUE scales wall energy, trials scale the development stage.
+    #[test]
+    fn whatif_closed_forms() {
+        let mut s = AppState::default();
+        s.apply(Action::Set(Field::Pue, "1.5".into()));
+        let base = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+        s.apply(Action::Set(Field::WhatIf(WhatIf::Pue), "1.1".into()));
+        s.apply(Action::ToggleWhatIf(WhatIf::Pue, true));
+        let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+        let r = e.energy_kwh.expected / base.energy_kwh.expected;
+        assert!((r - 1.1 / 1.5).abs() < 1e-9, "{r}");
+        s.apply(Action::ToggleWhatIf(WhatIf::Pue, false));
+        s.apply(Action::ToggleWhatIf(WhatIf::FewerTrials, true));
+        let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+        let r = e.stages[0].energy_kwh.expected / base.stages[0].energy_kwh.expected;
+        assert!((r - 0.5).abs() < 1e-9, "{r}");
+    }
+
+    #[test]
+    fn llama_70b_recompute_time() {
+        let mut s = AppState::default();
+        s.apply(Action::Set(Field::Preset, "llama-2-70b".into()));
+        assert!(s.result.is_ok(), "{:?}", s.result);
+        s.apply(Action::Set(Field::Stage(1, StageField::Batch), "4".into()));
+        eprintln!(
+            "llama-2-70b: estimate {:.2} ms, all {:.2} ms (native debug)",
+            s.estimate_ms, s.recompute_ms
+        );
+    }
+}

@@ -21,6 +21,29 @@ pub fn base_url() -> String {
         .unwrap_or_default()
 }
 
+/// The page's origin and path, without query or fragment.
+pub fn origin_path() -> String {
+    window()
+        .map(|w| {
+            let l = w.location();
+            format!(
+                "{}{}",
+                l.origin().unwrap_or_default(),
+                l.pathname().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// A query parameter of the page's address.
+pub fn query_param(name: &str) -> Option<String> {
+    let search = window().and_then(|w| w.location().search().ok())?;
+    search.trim_start_matches('?').split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name && !v.is_empty()).then(|| v.to_string())
+    })
+}
+
 /// Replace the fragment without a navigation or a history entry (no `hashchange`).
 pub fn replace_hash(fragment: &str) {
     if let Some(h) = window().and_then(|w| w.history().ok()) {

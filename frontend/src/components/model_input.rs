@@ -12,10 +12,10 @@ fn import_files(files: Option<web_sys::FileList>, app: super::AppContext) {
         return;
     };
     let name = f.name();
-    let seq = app.scenario.stages.first().and_then(|s| s.workload.seq);
+    let first = app.scenario.stages.first().map(|s| s.workload.clone());
     yew::platform::spawn_local(async move {
         let r = match web::read_file(&f).await {
-            Ok(bytes) => crate::import::import_bytes(&name, &bytes, seq),
+            Ok(bytes) => crate::import::import_bytes(&name, &bytes, first.as_ref()),
             Err(e) => Err(e),
         };
         match r {

@@ -128,6 +128,9 @@ pub fn results() -> Html {
             <p id="calibration" data-kind={r.device.source.kind.clone()} data-version={r.device.source.version.clone()}>
                 { format!("{} \u{2014} {} profile ({}): {}", r.device.name, r.device.source.kind, r.device.source.version, r.device.source.detail) }
             </p>
+            <p id="grid-used" data-gco2e={r.grid.gco2e_per_kwh.to_string()} data-region={r.grid.region.clone()}>
+                { format!("Grid: {} gCO2e/kWh ({}) \u{2014} {}", num(r.grid.gco2e_per_kwh), r.grid.region, r.grid.source) }
+            </p>
             if let Some(v) = app.newer_calibration() {
                 <p class="note" id="newer-calibration">
                     { format!("This link pins the device values it was computed with; a newer calibration exists ({v}). ") }

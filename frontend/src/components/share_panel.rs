@@ -34,10 +34,12 @@ pub fn share_panel() -> Html {
             app.dispatch(Action::ShortLink(ShortLink::Creating));
             yew::platform::spawn_local(async move {
                 match services::estimates::create(&scenario).await {
-                    Ok(id) => app.dispatch(Action::ShortLink(ShortLink::Ready(format!(
-                        "{}#e={id}",
-                        web::base_url()
-                    )))),
+                    Ok(c) => {
+                        let url = c
+                            .page_url
+                            .unwrap_or_else(|| format!("{}?estimate={}", web::origin_path(), c.id));
+                        app.dispatch(Action::ShortLink(ShortLink::Ready(url)))
+                    }
                     Err(e) => app.dispatch(Action::ShortLink(ShortLink::Failed(e))),
                 }
             });

@@ -10,7 +10,19 @@ const FALLBACK: &str = "Showing the example estimate instead.";
 
 /// The state a page load starts from: the link in the fragment, else the example.
 pub fn initial_state() -> AppState {
-    state_for(&web::hash())
+    state_for(&start_fragment())
+}
+
+/// The fragment to start from: the address's, else a short link `?estimate=ID`
+/// (the page URL `jouleprint serve` gives stored estimates).
+fn start_fragment() -> String {
+    let h = web::hash();
+    if link::parse_fragment(&h) == Fragment::Empty {
+        if let Some(id) = web::query_param("estimate") {
+            return format!("#e={id}");
+        }
+    }
+    h
 }
 
 fn state_for(hash: &str) -> AppState {
@@ -54,7 +66,7 @@ fn load_short(id: String, dispatch: UseReducerDispatcher<AppState>) {
 pub fn use_share_link(state: &UseReducerHandle<AppState>) {
     let dispatch = state.dispatcher();
     use_effect_with((), move |_| {
-        if let Fragment::Short(id) = link::parse_fragment(&web::hash()) {
+        if let Fragment::Short(id) = link::parse_fragment(&start_fragment()) {
             load_short(id, dispatch.clone());
         }
         let d = dispatch.clone();

@@ -19,15 +19,25 @@ pub fn parse(v: &Value) -> Result<Vec<MeasuredDevice>, String> {
         let Ok(profile) = serde_json::from_value::<DeviceProfile>(pv.clone()) else {
             continue;
         };
-        if profile.source.kind != "measured" {
+        // `jouleprint serve` says where the profile in use comes from; a bare
+        // profile says it in its source.
+        let origin = item.get("profile_origin").and_then(Value::as_str);
+        let measured = match origin {
+            Some(o) => o == "measured",
+            None => profile.source.kind == "measured",
+        };
+        if !measured {
             continue;
         }
         let pick = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| item.get(*k).filter(|x| !x.is_null()))
         };
-        let runs = pick(&["runs", "run_count", "n_runs", "calibration_runs"])
-            .and_then(|x| x.as_u64().or_else(|| x.as_array().map(|a| a.len() as u64)));
+        let runs = pick(&["runs", "run_count", "n_runs", "calibration_runs"]).and_then(|x| {
+            x.as_u64()
+                .or_else(|| x.get("in_profile").and_then(Value::as_u64))
+                .or_else(|| x.as_array().map(|a| a.len() as u64))
+        });
         let measured_at = pick(&[
             "measured_at",
             "last_run_at",
@@ -78,5 +88,13 @@ mod tests {
         let v = serde_json::json!({ "devices": [profile("measured")] });
         assert_eq!(parse(&v).map(|d| d.len()), Ok(1));
         assert!(parse(&serde_json::json!({"x": 1})).is_err());
+        // `jouleprint serve`'s shape: profile_origin decides, runs.in_profile counts.
+        let v = serde_json::json!({ "devices": [
+            { "id": "h100-sxm", "profile": profile("measured"), "profile_origin": "builtin", "runs": {"accepted": 0, "flagged": 0, "in_profile": 0} },
+            { "id": "a100", "profile": profile("measured"), "profile_origin": "measured", "runs": {"accepted": 4, "flagged": 1, "in_profile": 4} },
+        ]});
+        let d = parse(&v).unwrap_or_default();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].info.runs, Some(4));
     }
 }

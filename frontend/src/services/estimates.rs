@@ -4,7 +4,24 @@ use serde_json::Value;
 use shared::scenario::Scenario;
 
 /// The id in the answer to a POST: `{ "id": ... }` (or `short_id`), or a bare string.
-pub fn parse_created(v: &Value) -> Result<String, String> {
+/// A stored estimate: its short id and the page that shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub id: String,
+    pub page_url: Option<String>,
+}
+
+/// The answer to a POST: `{ "id", "page_url", ... }` (or a bare id).
+pub fn parse_created(v: &Value) -> Result<Created, String> {
+    let id = parse_id(v)?;
+    let page_url = v
+        .get("page_url")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Created { id, page_url })
+}
+
+fn parse_id(v: &Value) -> Result<String, String> {
     v.get("id")
         .or_else(|| v.get("short_id"))
         .or_else(|| v.get("short"))
@@ -21,7 +38,7 @@ pub fn parse_stored(v: &Value) -> Result<Scenario, String> {
     shared::estimate::parse_scenario(&s.to_string()).map_err(|e| e.to_string())
 }
 
-pub async fn create(s: &Scenario) -> Result<String, String> {
+pub async fn create(s: &Scenario) -> Result<Created, String> {
     let r = gloo_net::http::Request::post(&format!("{}/estimates", super::API))
         .json(s)
         .map_err(|e| e.to_string())?
@@ -62,8 +79,11 @@ mod tests {
     #[test]
     fn created_and_stored() {
         assert_eq!(
-            parse_created(&serde_json::json!({"id": "abc"})),
-            Ok("abc".into())
+            parse_created(&serde_json::json!({"id": "abc", "page_url": "http://h/?estimate=abc"})),
+            Ok(Created {
+                id: "abc".into(),
+                page_url: Some("http://h/?estimate=abc".into())
+            })
         );
         assert!(parse_created(&serde_json::json!({"id": ""})).is_err());
         let s = crate::defaults::example_scenario();

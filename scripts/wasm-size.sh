@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Checks that the release WebAssembly of the estimator page is at most
+# 500 KB gzipped (the issue's budget). Builds it with trunk when it is missing
+# (or with --build); scripts/e2e.sh builds it first and calls this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LIMIT=${JOULEPRINT_WASM_LIMIT_BYTES:-512000}  # 500 KB (KiB, as gzip -l counts)
+
+if [ "${1:-}" = "--build" ] || ! ls frontend/dist/*_bg.wasm >/dev/null 2>&1; then
+  scripts/e2e.sh --build-only
+fi
+
+wasm=$(ls frontend/dist/*_bg.wasm | head -1)
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+echo "wasm-size: $wasm: $raw bytes, $gz bytes gzipped (limit $LIMIT)"
+if [ "$gz" -gt "$LIMIT" ]; then
+  echo "wasm-size: FAILED: the release .wasm is over 500 KB gzipped" >&2
+  exit 1
+fi
+echo "wasm-size: ok"
