@@ -15,6 +15,7 @@ use cudarc::cublas::sys::{
     cublasComputeType_t as Compute, cublasGemmAlgo_t, cublasOperation_t as Op, cudaDataType_t as Dt,
 };
 use cudarc::cublas::CudaBlas;
+use cudarc::cublaslt::{result as lt, sys as ltsys, CudaBlasLT, MatmulShared};
 use cudarc::driver::sys::{CUdevice_attribute, CUevent_flags};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig,
@@ -91,6 +92,9 @@ DONE:
 /// element type and tiled over the device buffers.
 const CHUNK_BYTES: usize = 16 << 20;
 
+/// cuBLASLt workspace, bytes.
+const LT_WORKSPACE: usize = 32 << 20;
+
 fn cuda(e: impl std::fmt::Display) -> RunnerError {
     RunnerError::Cuda(e.to_string())
 }
@@ -128,6 +132,12 @@ pub struct CudaRunner {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     blas: CudaBlas,
+    /// cuBLASLt for fp8 GEMMs, when the library loads and the GPU has fp8 (sm_89+).
+    blas_lt: Option<CudaBlasLT>,
+    /// The fp8 GEMM's descriptors and algorithm, made once per prepared shape.
+    fp8: Option<Fp8Plan>,
+    /// cuBLASLt workspace (32 MiB, NVIDIA's recommendation for Hopper).
+    lt_ws: Option<CudaSlice<u8>>,
     noop: CudaFunction,
     fma: CudaFunction,
     cc: (u32, u32),
@@ -148,6 +158,13 @@ impl CudaRunner {
         let noop = module.load_function("noop").map_err(cuda)?;
         let fma = module.load_function("fma_f32").map_err(cuda)?;
         let (major, minor) = ctx.compute_capability().map_err(cuda)?;
+        // SAFETY: only tries to dlopen libcublasLt.
+        let lt_present = unsafe { ltsys::is_culib_present() };
+        let blas_lt = if lt_present && (major, minor) >= (8, 9) {
+            CudaBlasLT::new(stream.clone()).ok()
+        } else {
+            None
+        };
         let sms = ctx
             .attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
             .ok()
@@ -156,6 +173,9 @@ impl CudaRunner {
             ctx,
             stream,
             blas,
+            blas_lt,
+            fp8: None,
+            lt_ws: None,
             noop,
             fma,
             cc: (major as u32, minor as u32),
@@ -251,6 +271,51 @@ impl CudaRunner {
         }
         let stream = &self.stream;
         match *k {
+            Kernel::Gemm {
+                math: MathMode::Fp8,
+                ..
+            } => {
+                let (Some(blas_lt), Some(plan)) = (self.blas_lt.as_ref(), self.fp8.as_ref()) else {
+                    return Err(RunnerError::Unsupported(k.name()));
+                };
+                let (alpha, beta) = (1.0f32, 0.0f32);
+                let ws = self
+                    .lt_ws
+                    .as_ref()
+                    .ok_or_else(|| RunnerError::Unsupported(k.name()))?;
+                let ws_size = ws.len();
+                let (pa, _ra) = bufs.a.device_ptr(stream);
+                let (pb, _rb) = bufs.b.device_ptr(stream);
+                let (pc, _rc) = bufs.c.device_ptr_mut(stream);
+                let (pw, _rw) = ws.device_ptr(stream);
+                for _ in 0..steps {
+                    // SAFETY: the plan's layouts describe A (k x m, e4m3, transposed),
+                    // B (k x n, e4m3) and C/D (m x n, bf16) exactly as `prepare`
+                    // allocated them; the workspace pointer and size are the
+                    // handle's own; alpha and beta are f32 locals (the scale type).
+                    unsafe {
+                        lt::matmul(
+                            *blas_lt.handle(),
+                            plan.desc,
+                            (&alpha as *const f32).cast(),
+                            (&beta as *const f32).cast(),
+                            pa as *const _,
+                            plan.a,
+                            pb as *const _,
+                            plan.b,
+                            pc as *const _,
+                            plan.c,
+                            pc as *mut _,
+                            plan.c,
+                            &plan.algo as *const _,
+                            pw as *mut _,
+                            ws_size,
+                            stream.cu_stream() as *mut _,
+                        )
+                    }
+                    .map_err(cuda)?;
+                }
+            }
             Kernel::Gemm { math, m, n, k: kk } => {
                 let (dt_in, dt_out, compute, _, _) = Self::gemm_types(math);
                 let (m, n, kk) = (m as i32, n as i32, kk as i32);
@@ -388,7 +453,7 @@ fn random_chunk(rng: &mut rand::rngs::StdRng, math: Option<MathMode>, bytes: usi
             Some(MathMode::Fp16) => out.extend_from_slice(&f16::from_f32(x).to_le_bytes()),
             Some(MathMode::Bf16) => out.extend_from_slice(&bf16::from_f32(x).to_le_bytes()),
             Some(MathMode::Int8) => out.push(((x * 32.0).clamp(-127.0, 127.0) as i8) as u8),
-            Some(MathMode::Fp8) => out.push(0x38), // 1.0 in e4m3; fp8 is not run
+            Some(MathMode::Fp8) => out.push(e4m3(x)),
         }
     }
     out.truncate(bytes);
@@ -417,8 +482,9 @@ impl KernelRunner for CudaRunner {
                         MathMode::Int8 => {
                             cc >= (7, 5) && [m, n, k].iter().all(|d| d.is_multiple_of(4))
                         }
-                        // TODO(calibration): fp8 through cuBLASLt (scale pointers, TN layout).
-                        MathMode::Fp8 => false,
+                        MathMode::Fp8 => {
+                            self.blas_lt.is_some() && [m, n, k].iter().all(|d| d.is_multiple_of(16))
+                        }
                     }
             }
             _ => true,
@@ -462,6 +528,22 @@ impl KernelRunner for CudaRunner {
                 d: None,
             },
         };
+        if let Kernel::Gemm {
+            math: MathMode::Fp8,
+            m,
+            n,
+            k: kk,
+        } = *k
+        {
+            let lt = self
+                .blas_lt
+                .as_ref()
+                .ok_or_else(|| RunnerError::Unsupported(k.name()))?;
+            if self.lt_ws.is_none() {
+                self.lt_ws = Some(self.stream.alloc_zeros::<u8>(LT_WORKSPACE).map_err(cuda)?);
+            }
+            self.fp8 = Some(Fp8Plan::new(lt, m, n, kk)?);
+        }
         self.bufs = Some((*k, bufs));
         self.synchronize()
     }
@@ -485,6 +567,139 @@ impl KernelRunner for CudaRunner {
         Ok(())
     }
     fn release(&mut self) {
+        self.fp8 = None;
         self.bufs = None;
+    }
+}
+
+/// Round an f32 to fp8 e4m3 (bias 7, 3 mantissa bits, max 448, no infinities).
+pub fn e4m3(x: f32) -> u8 {
+    let sign = if x.is_sign_negative() { 0x80u8 } else { 0 };
+    let a = x.abs().min(448.0);
+    if a.is_nan() {
+        return 0x7f;
+    }
+    if a < 2f32.powi(-6) {
+        // Subnormal: m x 2^-9.
+        let m = (a / 2f32.powi(-9)).round() as u8;
+        return if m >= 8 { sign | 0x08 } else { sign | m };
+    }
+    let mut e = a.log2().floor() as i32;
+    let mut m = ((a / 2f32.powi(e) - 1.0) * 8.0).round() as i32;
+    if m == 8 {
+        m = 0;
+        e += 1;
+    }
+    if e > 8 || (e == 8 && m > 6) {
+        (e, m) = (8, 6); // 448, the largest finite value
+    }
+    sign | (((e + 7) as u8) << 3) | m as u8
+}
+
+/// cuBLASLt descriptors of one fp8 GEMM shape ("TN": A k x m transposed, B k x n,
+/// e4m3 inputs, bf16 output, fp32 compute; scales left unset = 1).
+struct Fp8Plan {
+    desc: ltsys::cublasLtMatmulDesc_t,
+    a: ltsys::cublasLtMatrixLayout_t,
+    b: ltsys::cublasLtMatrixLayout_t,
+    c: ltsys::cublasLtMatrixLayout_t,
+    algo: ltsys::cublasLtMatmulAlgo_t,
+}
+
+impl Fp8Plan {
+    fn new(blas_lt: &CudaBlasLT, m: u64, n: u64, k: u64) -> Result<Self, RunnerError> {
+        use ltsys::cudaDataType_t as LtDt;
+        let desc = lt::create_matmul_desc(
+            ltsys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+            LtDt::CUDA_R_32F,
+        )
+        .map_err(cuda)?;
+        let mut plan = Fp8Plan {
+            desc,
+            a: std::ptr::null_mut(),
+            b: std::ptr::null_mut(),
+            c: std::ptr::null_mut(),
+            // SAFETY: a plain C struct of integers; overwritten by the heuristic below.
+            algo: unsafe { std::mem::zeroed() },
+        };
+        let transpose: i32 = 1; // CUBLAS_OP_T
+                                // SAFETY: TRANSA takes a cublasOperation_t (int32); the pointer is to a live local.
+        unsafe {
+            lt::set_matmul_desc_attribute(
+                plan.desc,
+                ltsys::cublasLtMatmulDescAttributes_t::CUBLASLT_MATMUL_DESC_TRANSA,
+                (&transpose as *const i32).cast(),
+                std::mem::size_of::<i32>(),
+            )
+        }
+        .map_err(cuda)?;
+        plan.a = lt::create_matrix_layout(LtDt::CUDA_R_8F_E4M3, k, m, k as i64).map_err(cuda)?;
+        plan.b = lt::create_matrix_layout(LtDt::CUDA_R_8F_E4M3, k, n, k as i64).map_err(cuda)?;
+        plan.c = lt::create_matrix_layout(LtDt::CUDA_R_16BF, m, n, m as i64).map_err(cuda)?;
+        let pref = lt::create_matmul_pref().map_err(cuda)?;
+        let ws = LT_WORKSPACE;
+        // SAFETY: MAX_WORKSPACE_BYTES takes a u64 (usize here, 64-bit only); then the
+        // heuristic reads the live descriptors made above; `pref` is destroyed once.
+        let heuristic = unsafe {
+            let r = lt::set_matmul_pref_attribute(
+                pref,
+                ltsys::cublasLtMatmulPreferenceAttributes_t::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                (&ws as *const usize).cast(),
+                std::mem::size_of::<usize>(),
+            )
+            .and_then(|_| {
+                lt::get_matmul_algo_heuristic(
+                    *blas_lt.handle(),
+                    plan.desc,
+                    plan.a,
+                    plan.b,
+                    plan.c,
+                    plan.c,
+                    pref,
+                )
+            });
+            let _ = lt::destroy_matmul_pref(pref);
+            r
+        }
+        .map_err(cuda)?;
+        plan.algo = heuristic.algo;
+        Ok(plan)
+    }
+}
+
+impl Drop for Fp8Plan {
+    fn drop(&mut self) {
+        // SAFETY: each handle was created by cuBLASLt above and is destroyed once.
+        unsafe {
+            for l in [self.a, self.b, self.c] {
+                if !l.is_null() {
+                    let _ = lt::destroy_matrix_layout(l);
+                }
+            }
+            let _ = lt::destroy_matmul_desc(self.desc);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e4m3_rounding() {
+        assert_eq!(e4m3(0.0), 0x00);
+        assert_eq!(e4m3(1.0), 0x38);
+        assert_eq!(e4m3(-2.0), 0xc0);
+        assert_eq!(e4m3(1.125), 0x39);
+        assert_eq!(e4m3(448.0), 0x7e);
+        assert_eq!(e4m3(1e6), 0x7e);
+        assert_eq!(e4m3(2f32.powi(-9)), 0x01);
+        assert_eq!(e4m3(2f32.powi(-6)), 0x08);
+    }
+
+    #[test]
+    fn uuid_text_matches_nvml() {
+        let b: Vec<u8> = (0u8..16).collect();
+        assert_eq!(nvml_uuid(&b), "GPU-00010203-0405-0607-0809-0a0b0c0d0e0f");
     }
 }
