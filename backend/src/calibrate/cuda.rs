@@ -144,6 +144,8 @@ pub struct CudaRunner {
     sms: Option<u32>,
     bufs: Option<(Kernel, Buffers)>,
     rng: rand::rngs::StdRng,
+    /// One chunk of random normal values per input type, tiled over buffers.
+    chunks: std::collections::HashMap<Option<MathMode>, Vec<u8>>,
 }
 
 impl CudaRunner {
@@ -182,6 +184,7 @@ impl CudaRunner {
             sms,
             bufs: None,
             rng: rand::rngs::StdRng::seed_from_u64(0x6a6f756c65),
+            chunks: std::collections::HashMap::new(),
         })
     }
 
@@ -199,7 +202,11 @@ impl CudaRunner {
         math: Option<MathMode>,
         bytes: usize,
     ) -> Result<CudaSlice<u8>, RunnerError> {
-        let chunk = random_chunk(&mut self.rng, math, CHUNK_BYTES.min(bytes.max(1)));
+        let rng = &mut self.rng;
+        let chunk = self
+            .chunks
+            .entry(math)
+            .or_insert_with(|| random_chunk(rng, math, CHUNK_BYTES));
         let mut buf = self.stream.alloc_zeros::<u8>(bytes).map_err(cuda)?;
         let mut off = 0;
         while off < bytes {

@@ -209,7 +209,7 @@ pub fn run(
             name: name.clone(),
             index: i,
         });
-        let r = measure_kernel(meter, runner, k, opts, idle_w, first.sm_clock_mhz, cancel);
+        let r = measure_kernel(meter, runner, k, opts, idle_w, cancel);
         runner.release();
         micro.push(r?);
         progress(Progress::Done {
@@ -267,8 +267,8 @@ pub fn run(
             temperature_after_c: last.temperature_c,
             sm_clock_before_mhz: first.sm_clock_mhz,
             sm_clock_after_mhz: last.sm_clock_mhz,
-            throttle_reasons_before: first.throttle_reasons.clone(),
-            throttle_reasons_after: last.throttle_reasons.clone(),
+            throttle_reasons_before: bad_reasons(&first),
+            throttle_reasons_after: bad_reasons(&last),
             other_processes: others.len() as u32,
         }),
         idle: IdleMeasurement {
@@ -375,6 +375,16 @@ pub fn base_profile(rec: &CalibrationRecord) -> DeviceProfile {
     }
 }
 
+/// The throttle reasons that invalidate a measurement (the service flags a run
+/// with any reason in `conditions`; idle and power-cap reasons are normal).
+fn bad_reasons(s: &Snapshot) -> Vec<String> {
+    s.throttle_reasons
+        .iter()
+        .filter(|r| BAD_THROTTLE.contains(&r.as_str()))
+        .cloned()
+        .collect()
+}
+
 fn hostname() -> Option<String> {
     std::env::var("HOSTNAME")
         .ok()
@@ -389,7 +399,6 @@ fn measure_kernel(
     k: &Kernel,
     opts: &SuiteOptions,
     idle_w: f64,
-    baseline_clock: Option<u32>,
     cancel: &AtomicBool,
 ) -> Result<Measurement, SuiteError> {
     runner.prepare(k)?;
@@ -417,9 +426,11 @@ fn measure_kernel(
         let w = meter.begin()?;
         let busy = runner.run(k, n)?;
         runner.synchronize()?;
-        let m = meter.end(w)?;
+        // Clocks and throttling as the loop ends, before the wait for the
+        // closing edge lets the GPU relax (that time is charged at idle power).
         let after = meter.snapshot()?;
-        check(&before, &after, baseline_clock, &mut flags);
+        let m = meter.end(w)?;
+        check(&before, &after, &mut flags);
         reps.push(Rep {
             steps: n,
             seconds: busy.0,
@@ -429,26 +440,27 @@ fn measure_kernel(
     Ok(measurement(k, &reps, flags))
 }
 
-/// Flag throttling and clock drops seen around a loop.
-fn check(before: &Snapshot, after: &Snapshot, baseline: Option<u32>, flags: &mut Vec<String>) {
+/// Flag throttling and clock drops seen around a loop. Only reasons that make
+/// the numbers untrustworthy are flags: the service stores a run with any flag
+/// without using it, and running at the power limit (`sw_power_cap`) is the
+/// normal state of a large GEMM, not a fault.
+fn check(before: &Snapshot, after: &Snapshot, flags: &mut Vec<String>) {
     for r in before
         .throttle_reasons
         .iter()
         .chain(&after.throttle_reasons)
     {
-        let f = if BAD_THROTTLE.contains(&r.as_str()) {
-            format!("throttle:{r}")
-        } else if r == "sw_power_cap" {
-            "power_capped".to_string()
-        } else {
+        if !BAD_THROTTLE.contains(&r.as_str()) {
             continue;
-        };
+        }
+        let f = format!("throttle:{r}");
         if !flags.contains(&f) {
             flags.push(f);
         }
     }
-    let reference = baseline.or(before.sm_clock_mhz);
-    if let (Some(b), Some(a)) = (reference, after.sm_clock_mhz) {
+    // Compared with the clock right after warm-up (not with the idle GPU's at
+    // the start of the run): a drop during the loop means it heated up.
+    if let (Some(b), Some(a)) = (before.sm_clock_mhz, after.sm_clock_mhz) {
         if (a as f64) < 0.9 * b as f64 && !flags.iter().any(|f| f == "clock_drop") {
             flags.push("clock_drop".into());
         }
@@ -562,6 +574,13 @@ pub fn summary(rec: &CalibrationRecord) -> String {
         if let Some(e) = d.launch_energy_uj {
             let _ = writeln!(s, "  launch: {e:.2} uJ per empty kernel above idle");
         }
+    }
+    if let Some(run) = rec.run.as_ref().filter(|r| !r.skipped.is_empty()) {
+        let _ = writeln!(
+            s,
+            "skipped (not supported here): {}",
+            run.skipped.join(", ")
+        );
     }
     if !rec.flags.is_empty() {
         let _ = writeln!(s, "FLAGGED (stored, not used): {}", rec.flags.join(", "));

@@ -37,6 +37,9 @@ pub struct Measured {
 }
 
 pub fn run(args: MeasureArgs) -> ExitCode {
+    // Ctrl-C reaches the command (same process group); keep running to report
+    // what was measured until it exits.
+    let _ = ctrlc::set_handler(|| {});
     let mut meter = match NvmlMeter::open(args.device) {
         Ok(m) => m,
         Err(e) => {
