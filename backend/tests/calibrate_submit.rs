@@ -147,7 +147,9 @@ async fn a_simulated_calibration_is_accepted_by_the_service() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("submitted run"), "{stdout}");
-    assert!(stdout.contains("accepted"), "{stdout}");
+    // A simulated run from the command line is flagged: stored, never used.
+    assert!(stdout.contains("flagged"), "{stdout}");
+    assert!(stdout.contains("simulated"), "{stdout}");
     let written: CalibrationRecord =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("record")).expect("json");
     written.validate().expect("valid");

@@ -86,7 +86,14 @@ pub fn run(mut args: CalibrateArgs) -> ExitCode {
         }
     };
     let rec = match result {
-        Ok(rec) => rec,
+        Ok(mut rec) => {
+            if args.simulate {
+                // Never let a simulated run refine a real device's profile:
+                // the service stores flagged runs without using them.
+                rec.flags.push("simulated".into());
+            }
+            rec
+        }
         Err(SuiteError::Cancelled) => {
             eprintln!("jouleprint calibrate: stopped; nothing was written");
             return ExitCode::from(130);
