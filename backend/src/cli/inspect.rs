@@ -347,3 +347,37 @@ pub fn import_graph(file: &str, bytes: &[u8], s: &Scenario) -> anyhow::Result<Fo
     };
     import_onnx(bytes, &opts).map_err(|e| anyhow!("model.file: `{file}`: {}", e.message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dims_parse() {
+        assert_eq!(parse_dim("height=512"), Ok(("height".into(), 512)));
+        assert!(parse_dim("height").is_err());
+        assert!(parse_dim("=3").is_err());
+        assert!(parse_dim("h=-1").is_err());
+    }
+
+    #[test]
+    fn a_scenario_file_imports_at_its_batch() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/tests/fixtures/gpt2.onnx"
+        );
+        let bytes = std::fs::read(path).expect("fixture");
+        let s: Scenario = serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "model": {"file": "gpt2.onnx"},
+            "stages": [{"kind": "evaluation", "workload": {"phase": "inference", "precision": "bf16", "batch": 4, "seq": 64}, "steps": 1}],
+            "hardware": {"device": "h100-sxm"}
+        }))
+        .expect("scenario");
+        let g = import_graph("gpt2.onnx", &bytes, &s).expect("imports");
+        assert_eq!(g.batch, 4);
+        assert!(g.unsupported_ops.is_empty());
+        assert!(import_graph("model.safetensors", &bytes, &s).is_err());
+        assert!(import_graph("x.onnx", b"garbage", &s).is_err());
+    }
+}
