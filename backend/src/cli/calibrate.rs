@@ -153,14 +153,29 @@ pub fn run(mut args: CalibrateArgs) -> ExitCode {
 pub fn open(index: u32) -> Result<(NvmlMeter, CudaRunner), String> {
     let meter = NvmlMeter::open(index).map_err(|e| e.to_string())?;
     let runner = CudaRunner::open(index as usize).map_err(|e| e.to_string())?;
-    if let (Some(a), Some(b)) = (meter.device().uuid.as_deref(), runner.uuid()) {
-        if !a.eq_ignore_ascii_case(&b) {
-            return Err(format!(
-                "NVML device {index} ({a}) is not CUDA device {index} ({b}): set CUDA_DEVICE_ORDER=PCI_BUS_ID"
-            ));
+    let Some(want) = meter.device().uuid.clone() else {
+        return Ok((meter, runner));
+    };
+    let same = |r: &CudaRunner| r.uuid().is_none_or(|u| u.eq_ignore_ascii_case(&want));
+    if same(&runner) {
+        return Ok((meter, runner));
+    }
+    // CUDA numbers devices differently (CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER):
+    // find the ordinal with NVML's UUID.
+    drop(runner);
+    let count = cudarc::driver::CudaContext::device_count().map_err(|e| e.to_string())?;
+    for ordinal in 0..count.max(0) as usize {
+        if ordinal == index as usize {
+            continue;
+        }
+        let r = CudaRunner::open(ordinal).map_err(|e| e.to_string())?;
+        if same(&r) {
+            return Ok((meter, r));
         }
     }
-    Ok((meter, runner))
+    Err(format!(
+        "NVML device {index} ({want}) is not visible to CUDA (CUDA_VISIBLE_DEVICES?)"
+    ))
 }
 
 fn measure(
