@@ -1722,7 +1722,17 @@ fn cost(n: &Node<'_>, ins: &[Option<&Val>], outs: &[Option<Val>]) -> Result<Cost
 // ---------------------------------------------------------------------------
 // The import.
 
-/// Where a symbolic dimension's value came from, for the warnings.
+fn seq(opts: &ImportOptions, warnings: &mut Vec<String>) -> u64 {
+    opts.seq.unwrap_or_else(|| {
+        let w = "the sequence length is not given: 128 by default (--seq)".to_string();
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+        128
+    })
+}
+
+/// Binds a symbolic dimension (warnings say how a default was chosen).
 fn bind_dim(
     name: &str,
     axis: usize,
@@ -1737,20 +1747,14 @@ fn bind_dim(
     let lower = name.to_ascii_lowercase();
     let v = if let Some(&v) = opts.dims.get(name) {
         v
-    } else if axis == 0 || lower.contains("batch") {
+    } else if lower.contains("batch") {
         opts.batch.unwrap_or(1)
-    } else if lower.contains("seq")
-        || lower.contains("len")
-        || lower.contains("token")
-        || (axis == 1 && is_int(input_dtype))
-    {
-        match opts.seq {
-            Some(s) => s,
-            None => {
-                warnings.push(format!("symbolic dimension `{name}` taken as the sequence length, 128 by default (--seq)"));
-                128
-            }
-        }
+    } else if lower.contains("seq") || lower.contains("len") || lower.contains("token") {
+        seq(opts, warnings)
+    } else if axis == 0 {
+        opts.batch.unwrap_or(1)
+    } else if axis == 1 && is_int(input_dtype) {
+        seq(opts, warnings)
     } else {
         warnings.push(format!(
             "symbolic dimension `{name}` (axis {axis}) is not bound: taken as 1 (--dim {name}=N)"
