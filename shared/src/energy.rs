@@ -644,16 +644,23 @@ pub fn estimate_scenario(s: &Scenario, measured: &[DeviceProfile]) -> Result<Est
         total_co2 = total_co2.plus(co2);
         device_hours += dh;
         wall_hours += wall_s / 3600.0;
-        let mem = memory_check(&pl, &device);
+        let mem = memory_check(&pl, &device, s.hardware.count);
         if !mem.fits {
-            warnings.push(format!(
-                "stage {} needs {:.1} GB per device but {} has {:.0} GB: at least {} devices with sharded weights, gradients and optimizer state",
-                st.name.clone().unwrap_or_else(|| st.kind.as_str().to_string()),
-                mem.required_gb,
-                device.name,
-                device.memory_gb,
-                mem.devices_needed
-            ));
+            let stage = st
+                .name
+                .clone()
+                .unwrap_or_else(|| st.kind.as_str().to_string());
+            warnings.push(if mem.devices_needed == 0 {
+                format!(
+                    "stage {stage}: activations alone need more than one {} ({:.0} GB): lower the batch or sequence, or use activation checkpointing or sequence parallelism",
+                    device.name, device.memory_gb
+                )
+            } else {
+                format!(
+                    "stage {stage} needs {:.1} GB per device on {} devices but {} has {:.0} GB: at least {} devices with sharded weights, gradients and optimizer state",
+                    mem.required_gb, s.hardware.count, device.name, device.memory_gb, mem.devices_needed
+                )
+            });
         }
         if worst_mem
             .as_ref()
@@ -738,25 +745,25 @@ pub fn estimate_scenario(s: &Scenario, measured: &[DeviceProfile]) -> Result<Est
     })
 }
 
-fn memory_check(pl: &StepPlan, p: &DeviceProfile) -> MemoryCheck {
+/// Memory per device, with weights, gradients and optimizer state sharded over
+/// the devices (ZeRO-3 / FSDP, or tensor parallelism for serving); activations
+/// and the KV cache are per device. `devices_needed` is the smallest count that
+/// fits, 0 when activations alone exceed one device (smaller batch, activation
+/// checkpointing or sequence parallelism needed).
+fn memory_check(pl: &StepPlan, p: &DeviceProfile, devices: u64) -> MemoryCheck {
     let need = pl.memory;
     let avail = p.memory_gb * 1e9 * USABLE_MEMORY;
-    let required = need.total();
-    let fits = required <= avail;
-    let devices_needed = if fits {
-        1
+    let per_device = need.shardable() / devices.max(1) as f64 + need.activations + need.kv_cache;
+    let room = avail - need.activations - need.kv_cache;
+    let devices_needed = if room <= 0.0 {
+        0
     } else {
-        let room = avail - need.activations - need.kv_cache;
-        if room <= 0.0 {
-            u64::MAX
-        } else {
-            (need.shardable() / room).ceil().max(1.0) as u64
-        }
+        (need.shardable() / room).ceil().max(1.0) as u64
     };
     MemoryCheck {
-        required_gb: required / 1e9,
+        required_gb: per_device / 1e9,
         available_gb: p.memory_gb,
-        fits,
+        fits: per_device <= avail,
         devices_needed,
     }
 }

@@ -101,10 +101,16 @@ pub fn parse_scenario(json: &str) -> Result<Scenario, InputError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        let field = if path == "." || path.is_empty() {
-            "scenario".to_string()
-        } else {
-            path
+        let root = path == "." || path == "?" || path.is_empty();
+        // serde reports a missing field at its parent: name the field itself
+        let missing = inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next());
+        let field = match (root, missing) {
+            (true, Some(m)) => m.to_string(),
+            (false, Some(m)) => format!("{path}.{m}"),
+            (true, None) => "scenario".to_string(),
+            (false, None) => path,
         };
         InputError::new(
             field,

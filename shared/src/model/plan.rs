@@ -272,7 +272,11 @@ impl Builder {
     fn ew(&mut self, name: &str, read: f64, write: f64, kernels: f64, bwd: Option<(f64, f64)>) {
         self.push(ew_op(name, read + write, kernels, Pass::Forward));
         if self.train {
-            self.saved += write;
+            // what autograd keeps for the backward (the autocast weight copies are
+            // counted with the weights instead)
+            if bwd.is_some() {
+                self.saved += write;
+            }
             if let Some((b, k)) = bwd {
                 if k > 0.0 {
                     self.push_bwd(ew_op(&format!("{name}.backward"), b, k, Pass::Backward));

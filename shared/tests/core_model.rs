@@ -1,0 +1,184 @@
+//! Parameters and FLOPs of the model library against published figures and
+//! hand-worked formulas.
+
+use shared::energy::architecture;
+use shared::estimate::parse_scenario;
+use shared::model::plan::plan;
+
+fn scenario(model: &str, workload: &str) -> shared::scenario::Scenario {
+    parse_scenario(&format!(
+        r#"{{"version":1,"model":{model},"stages":[{{"kind":"final_training","workload":{workload},"steps":1}}],"hardware":{{"device":"h100-sxm"}}}}"#
+    ))
+    .unwrap()
+}
+
+fn step(model: &str, workload: &str) -> shared::model::plan::StepPlan {
+    let s = scenario(model, workload);
+    plan(
+        &architecture(&s).unwrap(),
+        &s.stages[0].workload,
+        s.software,
+        "w",
+    )
+    .unwrap()
+}
+
+fn preset_params(id: &str) -> f64 {
+    step(
+        &format!(r#"{{"preset":"{id}"}}"#),
+        r#"{"phase":"inference","precision":"bf16","batch":1,"seq":128}"#,
+    )
+    .params
+}
+
+/// Exact parameter counts of the reference implementations (torchvision,
+/// Hugging Face `num_parameters()`), as published.
+#[test]
+fn preset_parameters_match_published_counts() {
+    let published = [
+        ("resnet18", 11_689_512.0),
+        ("resnet34", 21_797_672.0),
+        ("resnet50", 25_557_032.0),
+        ("resnet101", 44_549_160.0),
+        ("resnet152", 60_192_808.0),
+        ("vit_b_16", 86_567_656.0),
+        ("vit_l_16", 304_326_632.0),
+        ("bert-base", 109_482_240.0),
+        ("bert-large", 335_141_888.0),
+        ("gpt2", 124_439_808.0),
+        ("gpt2-medium", 354_823_168.0),
+        ("gpt2-large", 774_030_080.0),
+        ("gpt2-xl", 1_557_611_200.0),
+        ("llama-2-7b", 6_738_415_616.0),
+        ("llama-2-13b", 13_015_864_320.0),
+        ("llama-2-70b", 68_976_648_192.0),
+        ("llama-3-8b", 8_030_261_248.0),
+        ("llama-3-70b", 70_553_706_496.0),
+        ("mistral-7b", 7_241_732_096.0),
+    ];
+    for (id, n) in published {
+        let got = preset_params(id);
+        assert!(
+            (got / n - 1.0).abs() < 1e-6,
+            "{id}: {got} parameters, published {n}"
+        );
+    }
+}
+
+/// ResNet-50: about 4.1 G multiply-adds per 224x224 image (torchvision: 4.09 GFLOPS in MACs).
+#[test]
+fn resnet50_forward_is_4_1_gmacs_per_image() {
+    let p = step(
+        r#"{"preset":"resnet50"}"#,
+        r#"{"phase":"inference","precision":"bf16","batch":1}"#,
+    );
+    let gmacs = p.counted_flops() / 2.0 / 1e9;
+    assert!((gmacs - 4.09).abs() < 0.03, "{gmacs} GMACs");
+}
+
+/// Training counts 3x the forward, less the input gradient of the first convolution
+/// (7x7x3 -> 64 at 112x112: 118.0 M MACs per image).
+#[test]
+fn resnet50_training_follows_flop_counter_rules() {
+    let fwd = step(
+        r#"{"preset":"resnet50"}"#,
+        r#"{"phase":"inference","precision":"bf16","batch":64}"#,
+    )
+    .counted_flops();
+    let train = step(
+        r#"{"preset":"resnet50"}"#,
+        r#"{"phase":"train","precision":"bf16-amp","batch":64,"optimizer":"sgd-momentum"}"#,
+    )
+    .counted_flops();
+    let first_conv_dgrad = 2.0 * 64.0 * (7.0 * 7.0 * 3.0 * 64.0) * 112.0 * 112.0;
+    assert!(
+        (train - (3.0 * fwd - first_conv_dgrad)).abs() < 1.0,
+        "{train} vs {}",
+        3.0 * fwd - first_conv_dgrad
+    );
+}
+
+/// GPT-2 training, worked by hand: per token the forward does 12 L h^2 + h V
+/// weight MACs and 4 s h attention FLOPs per layer (two batched products over
+/// the full score matrix); backward is 2x for matmuls and 2.5x for attention.
+#[test]
+fn gpt2_training_flops_hand_formula() {
+    let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
+    let t = b * s;
+    let expected = 6.0 * t * (12.0 * l * h * h + h * v) + 3.5 * 4.0 * t * s * h * l;
+    let p = step(
+        r#"{"preset":"gpt2"}"#,
+        r#"{"phase":"train","precision":"bf16-amp","batch":8,"seq":1024,"optimizer":"adamw"}"#,
+    );
+    assert!(
+        (p.counted_flops() / expected - 1.0).abs() < 1e-9,
+        "{} vs {expected}",
+        p.counted_flops()
+    );
+}
+
+/// Decode: the prompt pass (head on the last position only), then n-1 single-token
+/// passes against a cache of p+i keys.
+#[test]
+fn decode_flops_hand_formula() {
+    let (l, h, i, v, b, p, n) = (16.0, 2048.0, 5632.0, 32000.0, 32.0, 128.0, 128.0);
+    let weights = l * (4.0 * h * h + 3.0 * h * i); // per token, MACs
+    let prompt = 2.0 * b * p * weights + 4.0 * b * p * p * h * l + 2.0 * b * h * v;
+    let mut tokens = 0.0;
+    for k in 1..(n as u64) {
+        let sk = p + k as f64;
+        tokens += 2.0 * b * weights + 4.0 * b * sk * h * l + 2.0 * b * h * v;
+    }
+    let cfg = r#"{"hf_config":{"model_type":"llama","hidden_size":2048,"intermediate_size":5632,"num_hidden_layers":16,"num_attention_heads":16,"vocab_size":32000}}"#;
+    let got = step(
+        cfg,
+        r#"{"phase":"decode","precision":"bf16","batch":32,"prompt":128,"new_tokens":128}"#,
+    )
+    .counted_flops();
+    assert!(
+        (got / (prompt + tokens) - 1.0).abs() < 1e-9,
+        "{got} vs {}",
+        prompt + tokens
+    );
+}
+
+/// Grouped-query attention shrinks k/v projections: Llama-2-70B has 8 KV heads of 128.
+#[test]
+fn gqa_and_tied_embeddings_change_parameters_as_documented() {
+    let base = r#""model_type":"llama","hidden_size":1024,"intermediate_size":2816,"num_hidden_layers":2,"num_attention_heads":16,"vocab_size":1000"#;
+    let w = r#"{"phase":"inference","precision":"bf16","batch":1,"seq":8}"#;
+    let full = step(&format!(r#"{{"hf_config":{{{base}}}}}"#), w).params;
+    let gqa = step(
+        &format!(r#"{{"hf_config":{{{base},"num_key_value_heads":4}}}}"#),
+        w,
+    )
+    .params;
+    // k and v shrink from 1024x1024 to 1024x256 in each of 2 layers
+    assert_eq!(full - gqa, 2.0 * 2.0 * (1024.0 * 1024.0 - 1024.0 * 256.0));
+    let tied = step(
+        &format!(r#"{{"hf_config":{{{base},"tie_word_embeddings":true}}}}"#),
+        w,
+    )
+    .params;
+    assert_eq!(full - tied, 1000.0 * 1024.0);
+}
+
+#[test]
+fn hf_config_reports_ignored_fields() {
+    let s = scenario(
+        r#"{"hf_config":{"model_type":"gpt2","n_layer":2,"n_embd":64,"n_head":2,"architectures":["GPT2LMHeadModel"],"torch_dtype":"float32"}}"#,
+        r#"{"phase":"inference","precision":"bf16","batch":1,"seq":8}"#,
+    );
+    let shared::model::Architecture::Transformer(t) = architecture(&s).unwrap() else {
+        panic!("not a transformer")
+    };
+    let ignored = t
+        .notes
+        .iter()
+        .find(|n| n.starts_with("fields ignored"))
+        .expect("a note on ignored fields");
+    assert!(
+        ignored.contains("architectures") && ignored.contains("torch_dtype"),
+        "{ignored}"
+    );
+}
