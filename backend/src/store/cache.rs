@@ -32,6 +32,12 @@ impl<T> Cached<T> {
         }
     }
 
+    /// The value past its time to live (not invalidated), if any.
+    fn expired(&self) -> Option<Arc<T>> {
+        let g = self.slot.read().ok()?;
+        g.as_ref().map(|(_, v)| Arc::clone(v))
+    }
+
     /// Drop the value (the data changed).
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -50,7 +56,17 @@ impl<T> Cached<T> {
         if let Some(v) = self.fresh() {
             return Ok(v);
         }
-        let _guard = self.loading.lock().await;
+        // While another request reloads an expired (not invalidated) value,
+        // serve the old one rather than queue behind the reload.
+        let _guard = match self.loading.try_lock() {
+            Ok(g) => g,
+            Err(_) => {
+                if let Some(v) = self.expired() {
+                    return Ok(v);
+                }
+                self.loading.lock().await
+            }
+        };
         if let Some(v) = self.fresh() {
             return Ok(v);
         }
