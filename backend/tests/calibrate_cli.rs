@@ -171,3 +171,35 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
+
+#[test]
+fn measure_prints_a_case_line_that_parses_once_filled_in() {
+    use backend::cli::measure::{report, MeasureArgs, Measured};
+    let args = MeasureArgs {
+        device: 0,
+        steps: 10,
+        scenario: None,
+        allow_other_processes: false,
+        command: vec!["python".into(), "train.py".into()],
+    };
+    let m = Measured {
+        device: "NVIDIA H100 80GB HBM3".into(),
+        seconds: 20.0,
+        joules: 9000.0,
+        peak_w: Some(690.0),
+        exit_ok: true,
+    };
+    let text = report(&m, &args);
+    assert!(text.contains("450.0 W average, 690 W peak"), "{text}");
+    let line = text.lines().last().unwrap();
+    let mut case: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(case["measured"]["joules_per_step"], 900.0);
+    assert_eq!(case["measured"]["seconds_per_step"], 2.0);
+    // The user fills in the workload; then it is a validation case.
+    case["model"] = serde_json::json!({"preset": "resnet50"});
+    case["phase"] = "train".into();
+    case["precision"] = "bf16-amp".into();
+    case["batch"] = 64.into();
+    let parsed: shared::validate::Case = serde_json::from_value(case).unwrap();
+    assert_eq!(parsed.name, "python train.py");
+}
