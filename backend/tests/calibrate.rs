@@ -292,3 +292,22 @@ fn unsupported_gemms_are_skipped_and_listed() {
     );
     rec.validate().unwrap();
 }
+
+#[test]
+fn a_clock_drop_during_a_loop_flags_that_loop_and_the_run() {
+    let mut cfg = SimConfig::h100();
+    cfg.clock_drop_after_s = Some(10.0);
+    let dev = SimDevice::new(cfg);
+    let rec = run_fake(&dev, &SuiteOptions::quick()).unwrap();
+    let dropped: Vec<_> = rec
+        .micro
+        .iter()
+        .filter(|m| m.flags.contains(&"clock_drop".to_string()))
+        .map(|m| m.name.clone())
+        .collect();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(rec.flags.contains(&format!("{}:clock_drop", dropped[0])));
+    let c = rec.conditions.unwrap();
+    assert!(c.sm_clock_after_mhz < c.sm_clock_before_mhz);
+    assert!(c.temperature_after_c > c.temperature_before_c);
+}

@@ -29,6 +29,8 @@ pub struct SimConfig {
     /// Throttle reasons reported by every snapshot.
     pub throttle_reasons: Vec<String>,
     pub compute_capability: (u32, u32),
+    /// Simulated seconds after which the SM clock drops (a GPU heating up).
+    pub clock_drop_after_s: Option<f64>,
 }
 
 impl SimConfig {
@@ -58,6 +60,7 @@ impl SimConfig {
             other_processes: vec![],
             throttle_reasons: vec![],
             compute_capability: (9, 0),
+            clock_drop_after_s: None,
         }
     }
 }
@@ -65,6 +68,7 @@ impl SimConfig {
 #[derive(Debug)]
 struct SimState {
     cfg: SimConfig,
+    start: f64,
     now: f64,
     energy: f64,
     last_tick: f64,
@@ -123,6 +127,7 @@ impl SimDevice {
         let energy = now * cfg.profile.idle_w;
         SimDevice(Rc::new(RefCell::new(SimState {
             cfg,
+            start: now,
             now,
             energy,
             last_tick: now,
@@ -199,9 +204,16 @@ impl PowerMeter for FakeMeter {
     }
     fn snapshot(&mut self) -> Result<Snapshot, MeterError> {
         let s = self.dev.0.borrow();
+        let hot = s
+            .cfg
+            .clock_drop_after_s
+            .is_some_and(|t| s.now - s.start > t);
         Ok(Snapshot {
-            temperature_c: Some(45.0),
-            sm_clock_mhz: self.info.max_sm_clock_mhz,
+            temperature_c: Some(if hot { 88.0 } else { 45.0 }),
+            sm_clock_mhz: self
+                .info
+                .max_sm_clock_mhz
+                .map(|c| if hot { c * 3 / 4 } else { c }),
             throttle_reasons: s.cfg.throttle_reasons.clone(),
         })
     }
