@@ -2,16 +2,14 @@
 //! (millijoules, milliwatts) become the project's (`Joules`, `Watts`), through
 //! `shared::units`.
 
-use super::counter::{self, EnergyCounter};
+use super::counter::{self, EnergyCounter, PowerIntegrator};
 use super::traits::*;
 use nvml_wrapper::bitmasks::device::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::Nvml;
 use shared::units::{Joules, Seconds, Watts};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Power sampling period for GPUs without the energy counter.
@@ -39,23 +37,7 @@ pub struct NvmlMeter {
     source: EnergySource,
     period: Seconds,
     epoch: Instant,
-    sampler: Option<Sampler>,
-}
-
-/// Integrates `power_usage` on a thread: the counter of GPUs without one.
-struct Sampler {
-    joules: Arc<Mutex<f64>>,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Drop for Sampler {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
+    sampler: Option<PowerIntegrator>,
 }
 
 /// One power reading, W.
@@ -107,31 +89,11 @@ impl NvmlMeter {
         Ok(m)
     }
 
-    fn start_sampler(nvml: Arc<Nvml>, index: u32) -> Result<Sampler, MeterError> {
+    fn start_sampler(nvml: Arc<Nvml>, index: u32) -> Result<PowerIntegrator, MeterError> {
         power(&nvml, index).map_err(nvml_err)?;
-        let joules = Arc::new(Mutex::new(0.0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (j, s) = (joules.clone(), stop.clone());
-        let handle = std::thread::spawn(move || {
-            let mut last = Instant::now();
-            let mut last_w = power(&nvml, index).map(|w| w.0).unwrap_or(0.0);
-            while !s.load(Ordering::SeqCst) {
-                std::thread::sleep(SAMPLE_PERIOD);
-                let now = Instant::now();
-                let w = power(&nvml, index).map(|w| w.0).unwrap_or(last_w);
-                let dt = now.duration_since(last).as_secs_f64();
-                if let Ok(mut total) = j.lock() {
-                    *total += 0.5 * (w + last_w) * dt; // trapezoid
-                }
-                last = now;
-                last_w = w;
-            }
-        });
-        Ok(Sampler {
-            joules,
-            stop,
-            handle: Some(handle),
-        })
+        Ok(PowerIntegrator::start(SAMPLE_PERIOD, move || {
+            power(&nvml, index).ok()
+        }))
     }
 
     /// Instantaneous power, W (for `measure`'s peak).
@@ -148,7 +110,7 @@ impl EnergyCounter for NvmlMeter {
                 let mj = d.total_energy_consumption().map_err(nvml_err)?;
                 Ok(Joules::from_millijoules(mj))
             }
-            Some(s) => Ok(Joules(s.joules.lock().map(|j| *j).unwrap_or(0.0))),
+            Some(s) => Ok(s.energy()),
         }
     }
     fn now(&self) -> f64 {
