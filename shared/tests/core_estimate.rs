@@ -1,6 +1,8 @@
 //! The estimator end to end: reference accuracy, totals worked by hand, bad
 //! input, and properties that must hold for any scenario.
 
+#![allow(clippy::unwrap_used)]
+
 use proptest::prelude::*;
 use shared::estimate::{estimate_json, parse_scenario};
 

@@ -1,6 +1,8 @@
 //! Parameters and FLOPs of the model library against published figures and
 //! hand-worked formulas.
 
+#![allow(clippy::unwrap_used)]
+
 use shared::energy::architecture;
 use shared::estimate::parse_scenario;
 use shared::model::plan::plan;
