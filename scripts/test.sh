@@ -15,6 +15,10 @@ fi
 
 cargo test --workspace --locked
 
+# The importer runs in the browser build too: wasm-bindgen-test under node.
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p jouleprint-shared --target wasm32-unknown-unknown --test import_wasm --locked
+
 if [ -x scripts/e2e.sh ]; then
   scripts/e2e.sh
 fi
