@@ -214,7 +214,7 @@ fn run_flags(rec: &CalibrationRecord) -> Vec<String> {
 }
 
 /// Submit a calibration run (`shared::calibration::CalibrationRecord`).
-#[utoipa::path(post, path = "/api/calibrations", tag = "calibrations",
+#[utoipa::path(post, path = "/api/calibrations", operation_id = "submit_calibration", tag = "calibrations",
     request_body(content = Object, content_type = "application/json",
         description = "A calibration record (shared/src/calibration.rs) with `run_id` (a UUID)"),
     security(("bearer" = [])),

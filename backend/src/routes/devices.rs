@@ -78,6 +78,8 @@ pub struct Snapshot {
     pub views: Vec<DeviceView>,
     /// `GET /api/devices`, serialized once.
     pub list_json: web::Bytes,
+    /// Its entity tag (a hash of the body).
+    pub etag: String,
 }
 
 pub fn view(
@@ -164,7 +166,16 @@ async fn load(pool: &sqlx::PgPool) -> Result<Snapshot, StoreError> {
         devices: views.clone(),
     })
     .map_err(|e| StoreError::Internal(sqlx::Error::Decode(Box::new(e))))?;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&list_json);
+    let etag = format!(
+        "\"{}\"",
+        digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     Ok(Snapshot {
+        etag,
         profiles: measured.values().map(|m| m.profile.clone()).collect(),
         measured,
         counts,
@@ -216,17 +227,34 @@ fn find_device(id: &str) -> Result<&'static DeviceSpec, DeviceError> {
 }
 
 /// The catalog with the profile each device uses now.
-#[utoipa::path(get, path = "/api/devices", tag = "devices",
+#[utoipa::path(get, path = "/api/devices", operation_id = "list_devices", tag = "devices",
     responses(
-        (status = 200, description = "Every catalog device", body = DeviceList),
+        (status = 200, description = "Every catalog device (with an `ETag`)", body = DeviceList),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag"),
         (status = 503, description = "Database unavailable", body = super::ErrorBody),
     ))]
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, DeviceError> {
+pub async fn list(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DeviceError> {
     let s = snapshot(&state).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-cache"))
-        .body(s.list_json.clone()))
+    let unchanged = req
+        .headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == s.etag || t.trim() == "*"));
+    let mut r = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    r.insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("ETag", s.etag.clone()));
+    Ok(if unchanged {
+        r.finish()
+    } else {
+        r.content_type("application/json").body(s.list_json.clone())
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -238,7 +266,7 @@ pub struct VersionQuery {
 }
 
 /// One device: catalog values, the profile in use (or a pinned version), run counts.
-#[utoipa::path(get, path = "/api/devices/{id}", tag = "devices",
+#[utoipa::path(get, path = "/api/devices/{id}", operation_id = "get_device", tag = "devices",
     params(("id" = String, Path, description = "Catalog id (`h100-sxm`) or NVML name"), VersionQuery),
     responses(
         (status = 200, description = "The device", body = DeviceView),
@@ -281,7 +309,7 @@ pub struct RunList {
 }
 
 /// A device's calibration runs, newest first, accepted and flagged.
-#[utoipa::path(get, path = "/api/devices/{id}/calibrations", tag = "devices",
+#[utoipa::path(get, path = "/api/devices/{id}/calibrations", operation_id = "list_device_calibrations", tag = "devices",
     params(("id" = String, Path, description = "Catalog id or NVML name"), RunsQuery),
     responses(
         (status = 200, description = "The runs", body = RunList),

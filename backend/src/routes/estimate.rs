@@ -53,7 +53,7 @@ pub async fn read_scenario(
 }
 
 /// Estimate a scenario (format: docs/scenario.md).
-#[utoipa::path(post, path = "/api/estimate", tag = "estimates",
+#[utoipa::path(post, path = "/api/estimate", operation_id = "estimate", tag = "estimates",
     request_body(content = Object, content_type = "application/json",
         description = "A scenario (docs/scenario.md), e.g. {\"version\":1,\"model\":{\"preset\":\"gpt2\"},...}"),
     responses(

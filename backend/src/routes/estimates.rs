@@ -40,7 +40,7 @@ fn urls(req: &HttpRequest, id: &str) -> (String, String) {
 }
 
 /// Store a scenario for sharing; its resolved values are pinned first.
-#[utoipa::path(post, path = "/api/estimates", tag = "estimates",
+#[utoipa::path(post, path = "/api/estimates", operation_id = "create_shared_estimate", tag = "estimates",
     request_body(content = Object, content_type = "application/json", description = "A scenario (docs/scenario.md)"),
     responses(
         (status = 201, description = "Stored; `Location` is its URL", body = StoredEstimate),
@@ -78,7 +78,7 @@ pub async fn create(
 }
 
 /// A stored scenario and its estimate.
-#[utoipa::path(get, path = "/api/estimates/{id}", tag = "estimates",
+#[utoipa::path(get, path = "/api/estimates/{id}", operation_id = "get_shared_estimate", tag = "estimates",
     params(("id" = String, Path, description = "Short id from POST /api/estimates")),
     responses(
         (status = 200, description = "The stored scenario", body = StoredEstimate),

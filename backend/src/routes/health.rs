@@ -18,7 +18,7 @@ pub struct Health {
 }
 
 /// Liveness and database reachability.
-#[utoipa::path(get, path = "/api/health", tag = "health",
+#[utoipa::path(get, path = "/api/health", operation_id = "health", tag = "health",
     responses(
         (status = 200, description = "Up, and the database answers", body = Health),
         (status = 503, description = "The database does not answer (`database_unavailable`)", body = super::ErrorBody),

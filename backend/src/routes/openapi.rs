@@ -63,7 +63,7 @@ pub fn json() -> String {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+#[utoipa::path(get, path = "/api/openapi.json", operation_id = "openapi", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok()
