@@ -184,3 +184,20 @@ fn hf_config_reports_ignored_fields() {
         "{ignored}"
     );
 }
+
+/// The planner (which the energy model runs) counts the extra families' parameters as published:
+/// T5-base 222.9 M (encoder, decoder with cross-attention), Mixtral-8x7B 46.7 B total, 12.9 B active.
+#[test]
+fn planner_counts_encoder_decoder_and_moe_parameters() {
+    let t5 = step(
+        r#"{"hf_config":{"model_type":"t5","d_model":768,"d_ff":3072,"d_kv":64,"num_heads":12,"num_layers":12,"num_decoder_layers":12,"vocab_size":32128,"feed_forward_proj":"relu","tie_word_embeddings":true}}"#,
+        r#"{"phase":"inference","precision":"bf16","batch":1,"seq":64}"#,
+    );
+    assert!((t5.params / 222.9e6 - 1.0).abs() < 0.005, "{}", t5.params);
+    let mixtral = step(
+        r#"{"hf_config":{"model_type":"mixtral","hidden_size":4096,"intermediate_size":14336,"num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,"vocab_size":32000,"num_local_experts":8,"num_experts_per_tok":2}}"#,
+        r#"{"phase":"inference","precision":"bf16","batch":1,"seq":64}"#,
+    );
+    assert!((mixtral.params / 46.7e9 - 1.0).abs() < 0.005, "{}", mixtral.params);
+    assert!((mixtral.active_params / 12.9e9 - 1.0).abs() < 0.01, "{}", mixtral.active_params);
+}

@@ -1088,23 +1088,35 @@ fn transformer_pass(
         r = r0;
     }
 
-    // --- layers ---
-    let mut lb = bl.child();
-    let (lp, lap) = layer(&mut lb, spec, b, sq, sk, r, cache_cat, is_vit);
-    let layers = (spec.layers + spec.decoder_layers) as f64;
-    params += lp * layers;
-    active += lap * layers;
-    let (lf, lbk, lsaved) = lb.finish("layer");
-    bl.fwd.push(Node::Seq(Seq {
-        repeat: layers,
-        ..lf
-    }));
-    if train {
-        bl.bwd.push(Node::Seq(Seq {
+    // --- layers: one stack, or an encoder then a decoder with cross-attention (T5) ---
+    let stacks: Vec<(u64, bool, Option<f64>, &str)> = if spec.decoder_layers > 0 {
+        vec![
+            (spec.layers, false, None, "encoder_layer"),
+            (spec.decoder_layers, true, Some(sk), "decoder_layer"),
+        ]
+    } else {
+        vec![(spec.layers, spec.causal, None, "layer")]
+    };
+    for (n_layers, causal, cross, name) in stacks {
+        let mut lb = bl.child();
+        let (lp, lap) = layer(
+            &mut lb, spec, b, sq, sk, r, cache_cat, is_vit, causal, cross,
+        );
+        let layers = n_layers as f64;
+        params += lp * layers;
+        active += lap * layers;
+        let (lf, lbk, lsaved) = lb.finish(name);
+        bl.fwd.push(Node::Seq(Seq {
             repeat: layers,
-            ..lbk
+            ..lf
         }));
-        bl.saved += lsaved * layers;
+        if train {
+            bl.bwd.push(Node::Seq(Seq {
+                repeat: layers,
+                ..lbk
+            }));
+            bl.saved += lsaved * layers;
+        }
     }
 
     // --- final norm and head ---
@@ -1196,6 +1208,8 @@ fn layer(
     r: f64,
     cache_cat: bool,
     is_vit: bool,
+    causal: bool,
+    cross: Option<f64>,
 ) -> (f64, f64) {
     let t = b * sq;
     let h = spec.hidden as f64;
@@ -1244,7 +1258,7 @@ fn layer(
         bl.ew("kv_cache.cat", 2.0 * cache, 2.0 * cache, 2.0, None);
     }
     let window = spec.sliding_window.map(|x| x as f64);
-    bl.attention("attn.sdpa", b, nh, nkv, sq, sk, d, spec.causal, window);
+    bl.attention("attn.sdpa", b, nh, nkv, sq, sk, d, causal, window);
     if is_vit {
         // nn.MultiheadAttention reshapes its output before out_proj
         bl.ew(
@@ -1264,6 +1278,17 @@ fn layer(
         params += 2.0 * h;
     } else {
         bl.pointwise("attn.residual", t * h, 2.0, r.max(a), r);
+    }
+    if let Some(enc) = cross {
+        // cross-attention: queries from the decoder, keys and values from the encoder output
+        let x_c = norm(bl, spec, "cross_norm", t, r);
+        params += norm_params(spec);
+        params += bl.linear("cross.q", t, h, qd, spec.qkv_bias, x_c, false);
+        params += bl.linear("cross.k", b * enc, h, kvd, spec.qkv_bias, r, false);
+        params += bl.linear("cross.v", b * enc, h, kvd, spec.qkv_bias, r, false);
+        bl.attention("cross.sdpa", b, nh, nkv, sq, enc, d, false, None);
+        params += bl.linear("cross.out", t, qd, h, spec.out_bias, a, false);
+        bl.pointwise("cross.residual", t * h, 2.0, r.max(a), r);
     }
 
     // MLP block
