@@ -581,6 +581,14 @@ pub fn estimate_scenario(s: &Scenario, measured: &[DeviceProfile]) -> Result<Est
     };
     let dp = 1.0 + DP_OVERHEAD_PER_DOUBLING * n_dev.log2();
     let mut warnings = vec![];
+    if let Some(r) = &s.resolved {
+        if r.estimator_version != ESTIMATOR_VERSION {
+            warnings.push(format!(
+                "this scenario was computed by {}; recomputed by {} with its pinned device and grid values, numbers may differ where the model changed",
+                r.estimator_version, ESTIMATOR_VERSION
+            ));
+        }
+    }
     if device.source.kind == "datasheet" {
         warnings.push(format!("{} has no measured calibration: coefficients derived from its datasheet, range widened", device.name));
     }
