@@ -152,3 +152,54 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_and_defaults_and_the_url_stays_secret() {
+        let dir = std::env::temp_dir().join(format!("jp-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jouleprint.toml");
+        std::fs::write(
+            &file,
+            "port = 1234\nallowed_origins = [\"https://a.example\"]\n\
+             database_url = \"postgres://u:hunter2@db.example/x\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&file)).expect("load");
+        assert_eq!(s.port, 1234);
+        assert_eq!(s.allowed_origins, vec!["https://a.example".to_string()]);
+        assert_eq!(s.host, "127.0.0.1");
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert!(s.database_url.is_some());
+        assert!(s.connect_options().is_ok());
+        // Whatever the URL (file or environment), Debug never shows it.
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        if let Ok(env_url) = std::env::var("JOULEPRINT_DATABASE_URL") {
+            if env_url.len() > 12 {
+                assert!(!shown.contains(&env_url));
+            }
+        }
+        assert!(matches!(
+            Settings::load(Some(&dir.join("missing.toml"))),
+            Err(ConfigError::MissingFile(_))
+        ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_quoting_it() {
+        let mut s = Settings::for_tests("postgres://u:hunter2@db.example/x");
+        assert!(s.connect_options().is_ok());
+        s.database_url = Some(SecretString::from(
+            "postgres://u:hunter2@db.example:notaport/x".to_string(),
+        ));
+        let e = s.connect_options().expect_err("bad port");
+        assert!(!e.to_string().contains("hunter2"));
+        s.database_url = None;
+        assert!(matches!(s.connect_options(), Err(ConfigError::NoDatabase)));
+    }
+}

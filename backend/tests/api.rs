@@ -1285,7 +1285,29 @@ async fn openapi_document_is_served_and_committed() {
     );
 }
 
-// ---------------------------------------------------------------- token CLI
+// ---------------------------------------------------------------- CLI
+
+#[test]
+fn serve_reports_an_unreachable_database_without_its_password() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jouleprint"))
+        .args(["serve", "--port", "0"])
+        .env(
+            "JOULEPRINT_DATABASE_URL",
+            "postgres://u:hunter2@127.0.0.1:1/db",
+        )
+        .env("JOULEPRINT_DB_ACQUIRE_TIMEOUT_MS", "500")
+        .env_remove("JOULEPRINT_CONFIG")
+        .output()
+        .expect("run jouleprint serve");
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("database"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
 
 #[tokio::test]
 async fn token_cli_creates_lists_and_revokes() {
