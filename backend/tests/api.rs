@@ -904,7 +904,7 @@ async fn every_process_sees_an_accepted_run_at_once() {
         201
     );
     let mut seen = false;
-    for _ in 0..50 {
+    for _ in 0..100 {
         let d: Value = b
             .get("/api/devices/h100-sxm")
             .await
@@ -915,7 +915,7 @@ async fn every_process_sees_an_accepted_run_at_once() {
             seen = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(seen, "process B still serves the old device list");
     let r = b
