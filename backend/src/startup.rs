@@ -190,6 +190,8 @@ fn run(
                 actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms"),
             ))
             .wrap(from_fn(static_cache_headers))
+            // gzip for clients that ask (the wasm file, JSON); none for wrk.
+            .wrap(actix_web::middleware::Compress::default())
             .wrap(from_fn(mw::cors))
             .wrap(from_fn(mw::security_headers))
             .configure(routes::configure);

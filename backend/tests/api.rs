@@ -1131,6 +1131,15 @@ async fn serves_the_frontend_with_security_headers() {
         r.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
+    let r = app
+        .client
+        .get(app.url("/app-0123456789abcdef_bg.wasm"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
     let r = app.get("/app-0123456789abcdef.js").await;
     assert!(
         r.headers()["content-type"]
