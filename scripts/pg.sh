@@ -11,6 +11,7 @@
 
 _pg_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOULEPRINT_PG_DIR="${JOULEPRINT_PG_DIR:-$_pg_root/.local/pg}"
+_pg_port_fixed="${JOULEPRINT_PG_PORT:-}"
 JOULEPRINT_PG_PORT="${JOULEPRINT_PG_PORT:-54329}"
 _pg_started_here=""
 
@@ -69,21 +70,39 @@ pg_start() {
       return 1
     }
   fi
-  if ! _pg_as "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  local port="$JOULEPRINT_PG_PORT"
+  if _pg_as "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    # Already running (started earlier): use its port.
+    port="$(sed -n 4p "$data/postmaster.pid" 2>/dev/null || echo "$port")"
+  else
+    # Another cluster (another checkout) may hold the port: take the next free one,
+    # unless the user chose the port.
+    if [ -z "${_pg_port_fixed:-}" ]; then
+      local tries=0
+      while "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" >/dev/null 2>&1 ||
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        port=$((port + 1))
+        tries=$((tries + 1))
+        if [ "$tries" -gt 20 ]; then
+          echo "pg.sh: no free port from $JOULEPRINT_PG_PORT on" >&2
+          return 1
+        fi
+      done
+    fi
     _pg_as "$bin/pg_ctl" -D "$data" -l "$JOULEPRINT_PG_DIR/postgres.log" -w -t 30 \
-      -o "-p $JOULEPRINT_PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
       start >/dev/null || {
       tail -n 20 "$JOULEPRINT_PG_DIR/postgres.log" >&2
       return 1
     }
     _pg_started_here=1
   fi
-  export JOULEPRINT_DATABASE_URL="postgres://postgres@127.0.0.1:$JOULEPRINT_PG_PORT/jouleprint"
+  export JOULEPRINT_DATABASE_URL="postgres://postgres@127.0.0.1:$port/jouleprint"
   export DATABASE_URL="$JOULEPRINT_DATABASE_URL"
   # The application database (the server and tests create their own as needed).
-  "$bin/psql" -h 127.0.0.1 -p "$JOULEPRINT_PG_PORT" -U postgres -d postgres -tAc \
+  "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'jouleprint'" | grep -q 1 ||
-    "$bin/psql" -h 127.0.0.1 -p "$JOULEPRINT_PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE jouleprint" >/dev/null
+    "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE jouleprint" >/dev/null
   echo "pg.sh: Postgres ready at $JOULEPRINT_DATABASE_URL" >&2
 }
 
