@@ -10,12 +10,21 @@ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/n
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "install-deps.sh: missing Debian packages: ${need_apt[*]} (install them as root)" >&2
+      exit 1
+    fi
+  fi
+  echo "install-deps.sh: installing ${need_apt[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
+export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v trunk >/dev/null 2>&1 || ! trunk --version | grep -q '0.21'; then
   cargo install --locked trunk --version '~0.21'
 fi
