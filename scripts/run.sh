@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the app locally: builds the frontend (when trunk is installed), starts a
+# Run the app locally: installs missing tools, builds the frontend, starts a
 # private Postgres in .local/pg unless JOULEPRINT_DATABASE_URL is set, builds
 # and starts the release server, and stops both on exit (Ctrl-C).
 # Settings: JOULEPRINT_PORT (default 8080), JOULEPRINT_HOST (default 127.0.0.1),
@@ -20,15 +20,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# 1. The frontend.
+# 0. Tools a fresh machine lacks (Postgres, trunk, wasm-bindgen, npm packages).
+scripts/install-deps.sh >&2
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# 1. The frontend: the same size-optimised build the browser tests use.
 static_note=""
-if command -v trunk >/dev/null 2>&1; then
-  echo "run.sh: building the frontend (trunk build --release)..." >&2
-  if ! (cd frontend && trunk build --release) >&2; then
-    static_note="the frontend build failed: serving the API only"
-  fi
-else
-  static_note="trunk is not installed (cargo install trunk; rustup target add wasm32-unknown-unknown): serving the API only"
+echo "run.sh: building the frontend..." >&2
+if ! scripts/e2e.sh --build-only >&2; then
+  static_note="the frontend build failed: serving the API only"
 fi
 if [ -z "$static_note" ] && [ ! -f frontend/dist/index.html ]; then
   static_note="frontend/dist/index.html is missing: serving the API only"
