@@ -27,8 +27,8 @@ pub fn train_workload() -> Workload {
     Workload {
         phase: Phase::Train,
         precision: Precision::Bf16Amp,
-        batch: 8,
-        seq: Some(4096),
+        batch: 1,
+        seq: Some(2048),
         prompt: None,
         new_tokens: None,
         optimizer: Some(Optimizer::Adamw),
@@ -84,13 +84,13 @@ pub fn new_stage(kind: StageKind) -> Stage {
     }
 }
 
-/// Fine-tune Llama-2-7B (with hyper-parameter trials) on 8 H100s and serve it for a year.
+/// Fine-tune Llama-2-13B (with hyper-parameter trials) on 8 H100s and serve it for a year.
 pub fn example_scenario() -> Scenario {
     Scenario {
         version: SCENARIO_VERSION,
-        name: Some("Fine-tune Llama-2-7B and serve it for a year".into()),
+        name: Some("Fine-tune Llama-2-13B and serve it for a year".into()),
         model: ModelSource {
-            preset: Some("llama-2-7b".into()),
+            preset: Some("llama-2-13b".into()),
             ..Default::default()
         },
         stages: vec![

@@ -44,6 +44,20 @@ fn group(v: i128) -> String {
     }
 }
 
+/// A count with a word scale: `6.74 B`, `355 M`, `12,300`.
+pub fn count(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e12 {
+        format!("{} T", num(x / 1e12))
+    } else if a >= 1e9 {
+        format!("{} B", num(x / 1e9))
+    } else if a >= 1e6 {
+        format!("{} M", num(x / 1e6))
+    } else {
+        num(x)
+    }
+}
+
 /// A signed change: `+1.2`, `-340`.
 pub fn signed(x: f64) -> String {
     if x > 0.0 {

@@ -660,39 +660,57 @@ impl AppState {
     fn fill_whatif_defaults(&mut self) {
         let p = &mut self.whatif_params;
         if p.region.is_empty() || Some(&p.region) == self.scenario.infrastructure.region.as_ref() {
-            // The cleanest grid of the table that is not the current region.
-            p.region = shared::grid::GRID
+            // A well-known low-carbon grid that is not the current region.
+            let cur = self
+                .scenario
+                .infrastructure
+                .region
+                .clone()
+                .unwrap_or_default();
+            p.region = ["SE", "FR", "NO", "CH", "CA", "US", "WORLD"]
                 .iter()
-                .filter(|g| Some(g.code) != self.scenario.infrastructure.region.as_deref())
-                .min_by(|a, b| a.gco2e_per_kwh.total_cmp(&b.gco2e_per_kwh))
-                .map(|g| g.code.to_string())
+                .filter(|c| !c.eq_ignore_ascii_case(&cur))
+                .find_map(|c| shared::grid::find(c).map(|g| g.code.to_string()))
                 .unwrap_or_default();
         }
         if p.gpu.is_empty() || p.gpu == self.scenario.hardware.device {
-            p.gpu = shared::catalog::CATALOG
+            // A newer generation (or the previous one, from the newest).
+            let cur = self.scenario.hardware.device.clone();
+            p.gpu = ["b200", "h200-sxm", "h100-sxm", "a100-sxm-80gb"]
                 .iter()
-                .map(|d| d.id)
-                .find(|d| *d != self.scenario.hardware.device)
+                .filter(|d| **d != cur)
+                .find_map(|d| shared::catalog::find(d).map(|s| s.id))
+                .or_else(|| {
+                    shared::catalog::CATALOG
+                        .iter()
+                        .map(|d| d.id)
+                        .find(|d| *d != cur)
+                })
                 .unwrap_or_default()
                 .to_string();
         }
         if p.distill_to.is_empty() || Some(&p.distill_to) == self.scenario.model.preset.as_ref() {
+            // The largest smaller preset the estimator accepts for these stages
+            // (same sequence lengths).
             let presets = crate::profiles::presets();
-            let cur = self
-                .scenario
-                .model
-                .preset
+            let cur = self.scenario.model.preset.clone();
+            let upto = cur
                 .as_ref()
-                .and_then(|c| presets.iter().position(|p| &p.id == c));
-            // The next smaller preset of the same list (sorted smallest first).
-            p.distill_to = match cur {
-                Some(i) if i > 0 => presets[i - 1].id.clone(),
-                _ => presets
-                    .iter()
-                    .map(|p| p.id.clone())
-                    .find(|id| Some(id) != self.scenario.model.preset.as_ref())
-                    .unwrap_or_default(),
-            };
+                .and_then(|c| presets.iter().position(|p| &p.id == c))
+                .unwrap_or(presets.len());
+            p.distill_to = presets[..upto]
+                .iter()
+                .rev()
+                .find(|c| {
+                    let mut t = self.scenario.clone();
+                    t.model = ModelSource {
+                        preset: Some(c.id.clone()),
+                        ..Default::default()
+                    };
+                    shared::estimate::estimate(&t, &[]).is_ok()
+                })
+                .map(|c| c.id.clone())
+                .unwrap_or_default();
         }
     }
 
@@ -1065,7 +1083,7 @@ mod tests {
             Field::Stage(0, StageField::Batch),
             "abc".into(),
         ));
-        assert_eq!(s.scenario.stages[0].workload.batch, 8);
+        assert_eq!(s.scenario.stages[0].workload.batch, 1);
         assert_eq!(s.value(Field::Stage(0, StageField::Batch)), "abc");
         assert!(s
             .error(Field::Stage(0, StageField::Batch))
@@ -1123,7 +1141,7 @@ mod tests {
         assert!(!s.drafts.contains_key(&Field::HfConfig));
         assert!(s.scenario.model.hf_config.is_some());
         s.apply(Action::ModelTab(ModelTab::Preset));
-        assert_eq!(s.scenario.model.preset.as_deref(), Some("llama-2-7b"));
+        assert_eq!(s.scenario.model.preset.as_deref(), Some("llama-2-13b"));
     }
 
     #[test]
@@ -1199,6 +1217,10 @@ mod estimate_tests {
         let e = s.result.as_ref().unwrap_or_else(|e| panic!("{e}"));
         assert!(e.energy_kwh.expected > 0.0);
         assert_eq!(e.stages.len(), 3);
+        assert!(e.memory.fits, "{:?}", e.memory);
+        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert_eq!(s.whatif_params.distill_to, "llama-3-8b");
+        assert_eq!(s.whatif_params.gpu, "b200");
         assert!(
             s.rows.iter().filter(|r| r.delta.is_ok()).count() >= 5,
             "{:?}",

@@ -156,7 +156,7 @@ pub fn apply(
         }
         WhatIf::Distill => {
             if p.distill_to.is_empty() {
-                return Err("choose a smaller preset".into());
+                return Err("no smaller preset takes these inputs (sequence lengths)".into());
             }
             if s.model.preset.as_deref() == Some(p.distill_to.as_str()) {
                 return Err("that is the model already".into());

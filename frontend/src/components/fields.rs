@@ -2,6 +2,7 @@
 
 use super::use_app;
 use crate::state::{Action, Field};
+use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
@@ -73,7 +74,7 @@ pub struct SelectProps {
     pub field: Field,
     pub label: AttrValue,
     /// (value, label) pairs.
-    pub options: Vec<(String, String)>,
+    pub options: Rc<Vec<(String, String)>>,
     #[prop_or_default]
     pub hint: Option<AttrValue>,
 }
@@ -98,9 +99,7 @@ pub fn select_input(p: &SelectProps) -> Html {
             <select id={id.clone()} name={id.clone()} {onchange}
                 aria-invalid={err.is_some().then_some("true")}
                 aria-describedby={describe(&id, err.is_some(), p.hint.is_some())}>
-                { for p.options.iter().map(|(v, l)| html! {
-                    <option value={v.clone()} selected={*v == value}>{ l.clone() }</option>
-                }) }
+                <OptionList options={p.options.clone()} selected={value} />
             </select>
             { notes(&id, &p.hint, &err) }
         </div>
@@ -139,5 +138,22 @@ pub fn text_area(p: &AreaProps) -> Html {
                 aria-describedby={describe(&id, err.is_some(), p.hint.is_some())} />
             { notes(&id, &p.hint, &err) }
         </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct OptionListProps {
+    pub options: Rc<Vec<(String, String)>>,
+    pub selected: String,
+}
+
+/// The options of a select: re-rendered only when they or the choice change
+/// (the region list has hundreds).
+#[component(OptionList)]
+pub fn option_list(p: &OptionListProps) -> Html {
+    html! {
+        { for p.options.iter().map(|(v, l)| html! {
+            <option value={v.clone()} selected={*v == p.selected}>{ l.clone() }</option>
+        }) }
     }
 }

@@ -5,10 +5,28 @@ use super::use_app;
 use crate::defaults::PUE_PRESETS;
 use crate::format::num;
 use crate::state::{Action, Field, MeasuredStatus, SOFTWARE};
+use std::rc::Rc;
 use yew::prelude::*;
 
-/// The grid table as select options: `code`, `name (intensity)`.
-pub fn region_options() -> Vec<(String, String)> {
+thread_local! {
+    static REGIONS: Rc<Vec<(String, String)>> = Rc::new(region_list());
+    static REGIONS_CUSTOM: Rc<Vec<(String, String)>> = Rc::new(
+        std::iter::once(("custom".to_string(), "Custom intensity".to_string()))
+            .chain(region_list())
+            .collect(),
+    );
+}
+
+/// The grid table as select options (built once): `code`, `name (intensity)`.
+pub fn region_options(with_custom: bool) -> Rc<Vec<(String, String)>> {
+    if with_custom {
+        REGIONS_CUSTOM.with(Rc::clone)
+    } else {
+        REGIONS.with(Rc::clone)
+    }
+}
+
+fn region_list() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = shared::grid::GRID
         .iter()
         .map(|g| {
@@ -51,9 +69,9 @@ pub fn hardware() -> Html {
         <fieldset class="card" id="hardware">
             <legend>{ "Hardware" }</legend>
             <div class="row">
-                <SelectInput field={Field::Device} label="Device" options={options} />
+                <SelectInput field={Field::Device} label="Device" options={Rc::new(options)} />
                 <TextInput field={Field::DeviceCount} label="How many" />
-                <SelectInput field={Field::Software} label="Software" options={software}
+                <SelectInput field={Field::Software} label="Software" options={Rc::new(software)}
                     hint={Some(AttrValue::from("Eager PyTorch, compiled, or a batching server."))} />
             </div>
             <p class="hint" id="measured-status">{ status }</p>
@@ -64,8 +82,7 @@ pub fn hardware() -> Html {
 #[component(Infrastructure)]
 pub fn infrastructure() -> Html {
     let app = use_app();
-    let mut regions = vec![("custom".to_string(), "Custom intensity".to_string())];
-    regions.extend(region_options());
+    let regions = region_options(true);
     let custom = app.scenario.infrastructure.grid_gco2e_per_kwh.is_some();
     let grid_note = match (&app.base, custom) {
         (Ok(e), _) => format!(

@@ -65,21 +65,20 @@ pub fn results() -> Html {
             </p>
             if !e.memory.fits {
                 <p class="warning" id="memory-warning" role="alert">
-                    { format!("The model does not fit: it needs about {} GB per device, the device has {} GB. Shard it over at least {} devices, or lower the batch.",
-                        num(e.memory.required_gb), num(e.memory.available_gb), e.memory.devices_needed) }
+                    { memory_text(&e.memory) }
                 </p>
             }
             { for e.warnings.iter().map(|w| html! { <p class="warning">{ w }</p> }) }
             <p class="small" id="model-size">
-                <span id="params" data-value={e.params.to_string()}>{ format!("{} parameters", num(e.params)) }</span>
+                <span id="params" data-value={e.params.to_string()}>{ format!("{} parameters", crate::format::count(e.params)) }</span>
                 { " \u{b7} " }
-                <span id="flops-per-step" data-value={e.flops_per_step.to_string()}>{ format!("{} FLOPs per step per device", num(e.flops_per_step)) }</span>
+                <span id="flops-per-step" data-value={e.flops_per_step.to_string()}>{ format!("{}FLOP per step per device", shared::units::si(e.flops_per_step)) }</span>
                 { format!(" \u{b7} method: {}", e.method) }
             </p>
 
             <h3>{ "Energy by lifecycle stage" }</h3>
             <StageChart stages={e.stages.clone()} />
-            <div class="scroll">
+            <div class="scroll" tabindex="0" role="region" aria-label="Energy per stage (scrolls sideways)">
             <table id="stages-table">
                 <caption class="sr-only">{ "Energy, emissions and time per stage" }</caption>
                 <thead><tr><th scope="col">{ "Stage" }</th><th scope="col">{ "Energy (kWh)" }</th><th scope="col">{ "CO2e (kg)" }</th><th scope="col">{ "GPU-hours" }</th><th scope="col">{ "Wall time" }</th></tr></thead>
@@ -109,7 +108,7 @@ pub fn results() -> Html {
             }
             if !e.top_ops.is_empty() {
                 <h3>{ "Where the energy goes (one step)" }</h3>
-                <div class="scroll">
+                <div class="scroll" tabindex="0" role="region" aria-label="Top ops (scrolls sideways)">
                 <table id="top-ops">
                     <thead><tr><th scope="col">{ "Op" }</th><th scope="col">{ "Kind" }</th><th scope="col">{ "Bound by" }</th><th scope="col">{ "Share" }</th><th scope="col">{ "Energy (J)" }</th></tr></thead>
                     <tbody>
@@ -139,5 +138,21 @@ pub fn results() -> Html {
             }
             <p class="small">{ format!("Estimator {}.", e.estimator_version) }</p>
         </section>
+    }
+}
+
+fn memory_text(m: &shared::estimate::MemoryCheck) -> String {
+    let head = format!(
+        "The model does not fit: it needs about {} GB per device, the device has {} GB.",
+        num(m.required_gb),
+        num(m.available_gb)
+    );
+    if m.devices_needed == 0 {
+        format!("{head} Activations alone exceed one device: lower the batch or the sequence, or use activation checkpointing.")
+    } else {
+        format!(
+            "{head} Shard it over at least {} devices, or lower the batch.",
+            m.devices_needed
+        )
     }
 }

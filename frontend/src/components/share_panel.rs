@@ -4,21 +4,85 @@ use super::use_app;
 use crate::export;
 use crate::link;
 use crate::services;
-use crate::state::{Action, ShortLink};
+use crate::state::{Action, AppState, ShortLink};
 use crate::web;
+use gloo_timers::callback::Timeout;
 use yew::prelude::*;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Export {
+    Markdown,
+    Latex,
+    Csv,
+    Json,
+}
+
+impl Export {
+    const ALL: [Export; 4] = [Self::Markdown, Self::Latex, Self::Csv, Self::Json];
+    fn id(self) -> &'static str {
+        match self {
+            Self::Markdown => "export-md",
+            Self::Latex => "export-tex",
+            Self::Csv => "export-csv",
+            Self::Json => "export-json",
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Self::Markdown => "Markdown",
+            Self::Latex => "LaTeX",
+            Self::Csv => "CSV",
+            Self::Json => "Scenario JSON",
+        }
+    }
+    fn file(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Markdown => ("jouleprint-estimate.md", "text/markdown"),
+            Self::Latex => ("jouleprint-estimate.tex", "application/x-tex"),
+            Self::Csv => ("jouleprint-estimate.csv", "text/csv"),
+            Self::Json => ("jouleprint-scenario.json", "application/json"),
+        }
+    }
+    /// The text, built when asked (not on every keystroke).
+    fn text(self, app: &AppState) -> Option<String> {
+        let s = app.shared_scenario();
+        match (self, &app.result) {
+            (Self::Json, _) => Some(export::scenario_json(&s)),
+            (Self::Markdown, Ok(e)) => Some(export::markdown(&s, e)),
+            (Self::Latex, Ok(e)) => Some(export::latex(&s, e)),
+            (Self::Csv, Ok(e)) => Some(export::csv(e)),
+            _ => None,
+        }
+    }
+}
+
+fn link_of(app: &AppState) -> String {
+    format!(
+        "{}{}",
+        web::base_url(),
+        link::fragment(&app.shared_scenario())
+    )
+}
 
 #[component(SharePanel)]
 pub fn share_panel() -> Html {
     let app = use_app();
-    let scenario = app.shared_scenario();
-    let url = format!("{}{}", web::base_url(), link::fragment(&scenario));
+    // The link shown, computed shortly after the inputs settle (compressing the
+    // scenario stays off the typing path); copy and exports compute it fresh.
+    let url = use_state(String::new);
+    {
+        let url = url.clone();
+        let app2 = app.clone();
+        use_effect_with(app.shared_scenario(), move |_| {
+            let t = Timeout::new(100, move || url.set(link_of(&app2)));
+            move || drop(t)
+        });
+    }
     let copy = {
         let app = app.clone();
-        let url = url.clone();
         Callback::from(move |_| {
             let app = app.clone();
-            let url = url.clone();
+            let url = link_of(&app);
             yew::platform::spawn_local(async move {
                 let ok = web::copy(&url).await;
                 app.dispatch(Action::Copied(ok));
@@ -27,10 +91,9 @@ pub fn share_panel() -> Html {
     };
     let short = {
         let app = app.clone();
-        let scenario = scenario.clone();
         Callback::from(move |_| {
             let app = app.clone();
-            let scenario = scenario.clone();
+            let scenario = app.shared_scenario();
             app.dispatch(Action::ShortLink(ShortLink::Creating));
             yew::platform::spawn_local(async move {
                 match services::estimates::create(&scenario).await {
@@ -45,68 +108,36 @@ pub fn share_panel() -> Html {
             });
         })
     };
-    let exports: Vec<(&str, &str, &str, Option<String>)> = match &app.result {
-        Ok(e) => vec![
-            (
-                "export-md",
-                "Markdown",
-                "jouleprint-estimate.md",
-                Some(export::markdown(&scenario, e)),
-            ),
-            (
-                "export-tex",
-                "LaTeX",
-                "jouleprint-estimate.tex",
-                Some(export::latex(&scenario, e)),
-            ),
-            (
-                "export-csv",
-                "CSV",
-                "jouleprint-estimate.csv",
-                Some(export::csv(e)),
-            ),
-            (
-                "export-json",
-                "Scenario JSON",
-                "jouleprint-scenario.json",
-                Some(export::scenario_json(&scenario)),
-            ),
-        ],
-        Err(_) => vec![(
-            "export-json",
-            "Scenario JSON",
-            "jouleprint-scenario.json",
-            Some(export::scenario_json(&scenario)),
-        )],
-    };
-    let buttons = exports.into_iter().map(|(id, label, name, text)| {
-        let text = text.unwrap_or_default();
-        let mime = if name.ends_with(".json") {
-            "application/json"
-        } else if name.ends_with(".csv") {
-            "text/csv"
-        } else {
-            "text/plain"
-        };
-        let onclick = Callback::from(move |_| web::download(name, mime, &text));
-        html! { <button type="button" id={id} {onclick}>{ label }</button> }
-    });
+    let ok = app.result.is_ok();
+    let buttons = Export::ALL
+        .into_iter()
+        .filter(|x| ok || *x == Export::Json)
+        .map(|x| {
+            let app = app.clone();
+            let onclick = Callback::from(move |_| {
+                if let Some(text) = x.text(&app) {
+                    let (name, mime) = x.file();
+                    web::download(name, mime, &text);
+                }
+            });
+            html! { <button type="button" id={x.id()} {onclick}>{ x.label() }</button> }
+        });
     let short_view = match &app.short_link {
         ShortLink::None => html! {},
         ShortLink::Creating => html! { <p role="status">{ "Creating a short link\u{2026}" }</p> },
         ShortLink::Ready(u) => html! {
             <p role="status">{ "Short link: " }<a id="short-link" href={u.clone()}>{ u.clone() }</a></p>
         },
-        ShortLink::Failed(e) => {
-            html! { <p class="error" role="alert" id="short-link-error">{ format!("No short link: {e}") }</p> }
-        }
+        ShortLink::Failed(e) => html! {
+            <p class="error" role="alert" id="short-link-error">{ format!("No short link: {e}") }</p>
+        },
     };
     html! {
         <section class="card" id="share" aria-labelledby="share-h">
             <h2 id="share-h">{ "Share and export" }</h2>
             <div class="field wide">
                 <label for="share-url">{ "Link to this estimate (the whole scenario is in the link, after the #)" }</label>
-                <input id="share-url" type="text" readonly=true value={url} />
+                <input id="share-url" type="text" readonly=true value={(*url).clone()} />
             </div>
             <div class="actions">
                 <button type="button" id="copy-link" onclick={copy}>{ "Copy link" }</button>

@@ -5,10 +5,11 @@ use super::use_app;
 use crate::state::{stage_kind_label, Action, Field, StageField as F, OPTIMIZERS, STAGE_KINDS};
 use shared::scenario::{Phase, StageKind};
 use shared::units::Precision;
+use std::rc::Rc;
 use yew::prelude::*;
 
-fn opts<I: IntoIterator<Item = (String, String)>>(i: I) -> Vec<(String, String)> {
-    i.into_iter().collect()
+fn opts<I: IntoIterator<Item = (String, String)>>(i: I) -> Rc<Vec<(String, String)>> {
+    Rc::new(i.into_iter().collect())
 }
 
 #[derive(Properties, PartialEq)]
@@ -76,7 +77,7 @@ pub fn stage_card(p: &StageProps) -> Html {
                     <TextInput field={f(F::Seq)} label="Sequence length" hint={Some(AttrValue::from("Empty for vision models."))} />
                 }
                 if w.phase == Phase::Train {
-                    <SelectInput field={f(F::Optimizer)} label="Optimizer" options={optimizers} />
+                    <SelectInput field={f(F::Optimizer)} label="Optimizer" options={Rc::new(optimizers)} />
                 }
             </div>
             <div class="row">
@@ -93,8 +94,7 @@ pub fn stage_card(p: &StageProps) -> Html {
                     label={if st.kind == StageKind::Development { "Runs (hyper-parameter trials)" } else { "Runs" }} />
             </div>
             if app.scenario.stages.len() > 1 {
-                <button type="button" class="link" onclick={remove}
-                    aria-label={format!("Remove stage {}", i + 1)}>{ "Remove this stage" }</button>
+                <button type="button" class="link" onclick={remove}>{ format!("Remove stage {}", i + 1) }</button>
             }
         </fieldset>
     }

@@ -1,10 +1,12 @@
 //! What-if toggles: each shows what it would change, in kWh and CO2e.
 
+use super::fields::OptionList;
 use super::inputs::region_options;
 use super::use_app;
 use crate::format::{percent, signed};
 use crate::state::{Action, Field};
 use crate::whatif::WhatIf;
+use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -39,11 +41,11 @@ pub fn what_if_panel() -> Html {
             })
         };
         let value = app.value(f);
-        let select = |label: &str, options: Vec<(String, String)>| html! {
+        let select = |label: &str, options: Rc<Vec<(String, String)>>| html! {
             <>
                 <label for={pid.clone()} class="sr-only">{ label.to_string() }</label>
                 <select id={pid.clone()} onchange={on_select.clone()}>
-                    { for options.into_iter().map(|(v, l)| html! { <option value={v.clone()} selected={v == value}>{ l }</option> }) }
+                    <OptionList options={options} selected={value.clone()} />
                 </select>
             </>
         };
@@ -59,14 +61,14 @@ pub fn what_if_panel() -> Html {
             WhatIf::EarlyStop => text("share of epochs kept"),
             WhatIf::FewerTrials => text("share of trials kept"),
             WhatIf::Pue => text("PUE"),
-            WhatIf::Region => select("Region to compare", region_options()),
+            WhatIf::Region => select("Region to compare", region_options(false)),
             WhatIf::Gpu => select(
                 "Device to compare",
-                crate::profiles::devices(&app.measured).into_iter().map(|d| (d.id.clone(), d.option_label())).collect(),
+                Rc::new(crate::profiles::devices(&app.measured).into_iter().map(|d| (d.id.clone(), d.option_label())).collect()),
             ),
             WhatIf::Distill => select(
                 "Smaller preset",
-                crate::profiles::presets().into_iter().map(|p| (p.id, p.label)).collect(),
+                Rc::new(crate::profiles::presets().into_iter().map(|p| (p.id, p.label)).collect()),
             ),
             WhatIf::HalfPrecision | WhatIf::LowPrecision => html! {},
         };

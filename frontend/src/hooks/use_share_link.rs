@@ -93,8 +93,14 @@ pub fn use_share_link(state: &UseReducerHandle<AppState>) {
             }
         }
     });
+    // The address follows the state shortly after the inputs settle, so
+    // compressing the scenario stays off the typing path.
     let shared = state.shared_scenario();
     use_effect_with(shared, |s| {
-        web::replace_hash(&link::fragment(s));
+        let s = s.clone();
+        let t = gloo_timers::callback::Timeout::new(100, move || {
+            web::replace_hash(&link::fragment(&s));
+        });
+        move || drop(t)
     });
 }
