@@ -1250,6 +1250,57 @@ mod estimate_tests {
         assert!((r - 0.5).abs() < 1e-9, "{r}");
     }
 
+    /// A link pins the profile it was computed with; a newer one is noticed and can be taken.
+    #[test]
+    fn pinned_profile_and_newer_calibration() {
+        let first = AppState::default();
+        let mut pinned = first.shared_scenario();
+        let r = pinned
+            .resolved
+            .as_mut()
+            .unwrap_or_else(|| panic!("resolved"));
+        r.device.source.version = "measured:old".into();
+        r.device.idle_w *= 2.0;
+        let mut s = AppState::with_scenario(pinned);
+        assert!(s.newer_calibration().is_some());
+        let e_pinned = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(
+            e_pinned.energy_kwh.expected,
+            first
+                .result
+                .clone()
+                .map(|e| e.energy_kwh.expected)
+                .unwrap_or_default()
+        );
+        s.apply(Action::UseCurrentCalibration);
+        assert!(s.newer_calibration().is_none());
+        let now = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            now.energy_kwh.expected,
+            first
+                .result
+                .clone()
+                .map(|e| e.energy_kwh.expected)
+                .unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn exports_of_the_example() {
+        let s = AppState::default();
+        let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+        let sc = s.shared_scenario();
+        let md = crate::export::markdown(&sc, &e);
+        assert!(md.contains("| **Total** |"));
+        let tex = crate::export::latex(&sc, &e);
+        assert!(tex.contains("\\begin{tabular}") && tex.contains("\\label{tab:energy}"));
+        assert!(!tex.contains("final_training"), "underscores are escaped");
+        let csv = crate::export::csv(&e);
+        assert_eq!(csv.lines().count(), 1 + e.stages.len() + 1);
+        let json = crate::export::scenario_json(&sc);
+        assert_eq!(shared::estimate::parse_scenario(&json), Ok(sc));
+    }
+
     #[test]
     fn llama_70b_recompute_time() {
         let mut s = AppState::default();

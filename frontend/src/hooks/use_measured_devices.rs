@@ -8,7 +8,7 @@ use yew::prelude::*;
 pub fn use_measured_devices(dispatch: UseReducerDispatcher<AppState>) {
     use_effect_with((), move |_| {
         yew::platform::spawn_local(async move {
-            match services::devices::fetch().await {
+            match services::devices::fetch_with_dates().await {
                 Ok(list) => dispatch.dispatch(Action::MeasuredLoaded(list)),
                 Err(e) => dispatch.dispatch(Action::MeasuredUnavailable(e)),
             }

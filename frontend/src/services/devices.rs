@@ -54,6 +54,44 @@ pub fn parse(v: &Value) -> Result<Vec<MeasuredDevice>, String> {
     Ok(out)
 }
 
+/// The date of the newest accepted run in `GET /api/devices/{id}/calibrations`.
+pub fn parse_latest_run(v: &Value) -> Option<String> {
+    let runs = v.get("runs").and_then(Value::as_array)?;
+    let run = runs
+        .iter()
+        .find(|r| r.get("status").and_then(Value::as_str) == Some("accepted"))?;
+    ["finished_at", "started_at", "received_at"]
+        .iter()
+        .find_map(|k| run.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+/// When the measured profile's newest run was made (none when the backend cannot say).
+pub async fn latest_run(id: &str) -> Option<String> {
+    let r = gloo_net::http::Request::get(&format!(
+        "{}/devices/{id}/calibrations?limit=20",
+        super::API
+    ))
+    .send()
+    .await
+    .ok()?;
+    if !r.ok() {
+        return None;
+    }
+    parse_latest_run(&r.json::<Value>().await.ok()?)
+}
+
+/// The measured profiles, each with the date of its newest run.
+pub async fn fetch_with_dates() -> Result<Vec<MeasuredDevice>, String> {
+    let mut list = fetch().await?;
+    for m in &mut list {
+        if m.info.measured_at.is_none() {
+            m.info.measured_at = latest_run(&m.profile.id).await;
+        }
+    }
+    Ok(list)
+}
+
 pub async fn fetch() -> Result<Vec<MeasuredDevice>, String> {
     let r = gloo_net::http::Request::get(&format!("{}/devices", super::API))
         .send()
@@ -96,5 +134,13 @@ mod tests {
         let d = parse(&v).unwrap_or_default();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].info.runs, Some(4));
+        let runs = serde_json::json!({"device": "a100", "runs": [
+            {"status": "flagged", "finished_at": "2026-11-28T00:00:00Z"},
+            {"status": "accepted", "finished_at": "2026-11-27T10:00:00Z"},
+        ]});
+        assert_eq!(
+            parse_latest_run(&runs).as_deref(),
+            Some("2026-11-27T10:00:00Z")
+        );
     }
 }
