@@ -58,6 +58,15 @@ pub fn count(x: f64) -> String {
     }
 }
 
+/// Watt-hours, in mWh below 1 Wh: `0.502 mWh`, `129 mWh`, `4.2 Wh`.
+pub fn wh(x: f64) -> String {
+    if x.abs() < 1.0 && x != 0.0 {
+        format!("{} mWh", num(x * 1000.0))
+    } else {
+        format!("{} Wh", num(x))
+    }
+}
+
 /// A signed change: `+1.2`, `-340`.
 pub fn signed(x: f64) -> String {
     if x > 0.0 {
@@ -115,6 +124,8 @@ mod tests {
         assert_eq!(signed(-2.0), "\u{2212}2");
         assert_eq!(percent(-30.0, 100.0), "\u{2212}30%");
         assert_eq!(hours(0.5), "30 min");
+        assert_eq!(wh(5.02e-4), "0.502 mWh");
+        assert_eq!(wh(4.2), "4.2 Wh");
         assert_eq!(hours(100.0), "4.17 days");
     }
 }

@@ -99,10 +99,10 @@ pub fn results() -> Html {
                 <h3>{ "Per request and per token" }</h3>
                 <ul id="per-request">
                 { for deploy.iter().map(|s| html! {
-                    <li>{ format!("{}: {} Wh per request, {} Wh per token",
+                    <li>{ format!("{}: {} per request, {} per token",
                         s.name,
-                        s.wh_per_request.map(|r| num(r.expected)).unwrap_or_else(|| "n/a".into()),
-                        s.wh_per_token.map(|r| num(r.expected)).unwrap_or_else(|| "n/a".into())) }</li>
+                        s.wh_per_request.map(|r| crate::format::wh(r.expected)).unwrap_or_else(|| "n/a".into()),
+                        s.wh_per_token.map(|r| crate::format::wh(r.expected)).unwrap_or_else(|| "n/a".into())) }</li>
                 }) }
                 </ul>
             }

@@ -25,6 +25,11 @@ pub fn estimator_page() -> Html {
                 <p>{ "Energy and CO2e of a deep-learning job, before it runs." }</p>
             </header>
             <LinkBanner />
+            if let Ok(e) = &state.result {
+                <p class="phone-summary">
+                    <a href="#results">{ format!("{} kWh \u{b7} {} kg CO2e \u{2014} see the estimate", num(e.energy_kwh.expected), num(e.co2e_kg.expected)) }</a>
+                </p>
+            }
             <main class="layout">
                 <form class="inputs" aria-label="Scenario" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
                     <ModelInput />
