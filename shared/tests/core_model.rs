@@ -198,6 +198,14 @@ fn planner_counts_encoder_decoder_and_moe_parameters() {
         r#"{"hf_config":{"model_type":"mixtral","hidden_size":4096,"intermediate_size":14336,"num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,"vocab_size":32000,"num_local_experts":8,"num_experts_per_tok":2}}"#,
         r#"{"phase":"inference","precision":"bf16","batch":1,"seq":64}"#,
     );
-    assert!((mixtral.params / 46.7e9 - 1.0).abs() < 0.005, "{}", mixtral.params);
-    assert!((mixtral.active_params / 12.9e9 - 1.0).abs() < 0.01, "{}", mixtral.active_params);
+    assert!(
+        (mixtral.params / 46.7e9 - 1.0).abs() < 0.005,
+        "{}",
+        mixtral.params
+    );
+    assert!(
+        (mixtral.active_params / 12.9e9 - 1.0).abs() < 0.01,
+        "{}",
+        mixtral.active_params
+    );
 }
