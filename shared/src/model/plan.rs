@@ -621,30 +621,32 @@ fn optimizer_ops(o: Option<Optimizer>, params: f64, tensors: f64, p: Precision) 
     } else {
         4.0
     };
-    // (reads, writes) of each foreach call, in tensors of `params` elements.
-    let calls: &[(f64, f64)] = match o.unwrap_or(Optimizer::Adamw) {
-        Optimizer::Sgd => &[(2.0, 1.0)],
-        // mul_(bufs), add_(bufs, grads), add_(params, bufs)
-        Optimizer::SgdMomentum => &[(1.0, 1.0), (2.0, 1.0), (2.0, 1.0)],
-        // lerp_, mul_, addcmul_, [mul_ weight decay], sqrt, div_, add_(eps), addcdiv_
+    // Each foreach call: (name, reads, writes) in tensors of `params` elements.
+    let calls: &[(&str, f64, f64)] = match o.unwrap_or(Optimizer::Adamw) {
+        Optimizer::Sgd => &[("sgd.add_params", 2.0, 1.0)],
+        Optimizer::SgdMomentum => &[
+            ("sgd.mul_momentum", 1.0, 1.0),
+            ("sgd.add_grad_to_momentum", 2.0, 1.0),
+            ("sgd.add_params", 2.0, 1.0),
+        ],
         Optimizer::Adamw => &[
-            (2.0, 1.0),
-            (1.0, 1.0),
-            (2.0, 1.0),
-            (1.0, 1.0),
-            (1.0, 1.0),
-            (1.0, 1.0),
-            (1.0, 1.0),
-            (3.0, 1.0),
+            ("adamw.lerp_exp_avg", 2.0, 1.0),
+            ("adamw.mul_exp_avg_sq", 1.0, 1.0),
+            ("adamw.addcmul_exp_avg_sq", 2.0, 1.0),
+            ("adamw.weight_decay", 1.0, 1.0),
+            ("adamw.sqrt", 1.0, 1.0),
+            ("adamw.div_bias_correction", 1.0, 1.0),
+            ("adamw.add_eps", 1.0, 1.0),
+            ("adamw.addcdiv_params", 3.0, 1.0),
         ],
         Optimizer::Adam => &[
-            (2.0, 1.0),
-            (1.0, 1.0),
-            (2.0, 1.0),
-            (1.0, 1.0),
-            (1.0, 1.0),
-            (1.0, 1.0),
-            (3.0, 1.0),
+            ("adam.lerp_exp_avg", 2.0, 1.0),
+            ("adam.mul_exp_avg_sq", 1.0, 1.0),
+            ("adam.addcmul_exp_avg_sq", 2.0, 1.0),
+            ("adam.sqrt", 1.0, 1.0),
+            ("adam.div_bias_correction", 1.0, 1.0),
+            ("adam.add_eps", 1.0, 1.0),
+            ("adam.addcdiv_params", 3.0, 1.0),
         ],
     };
     // multi_tensor_apply launches a kernel per ~100 tensors or ~21 M elements (320 blocks x 65536).
@@ -654,10 +656,9 @@ fn optimizer_ops(o: Option<Optimizer>, params: f64, tensors: f64, p: Precision) 
         .max(1.0);
     calls
         .iter()
-        .enumerate()
-        .map(|(i, (r, w))| {
+        .map(|(name, r, w)| {
             let mut op = ew_op(
-                &format!("optimizer.foreach_{i}"),
+                &format!("optimizer.{name}"),
                 params * s * (r + w),
                 kernels,
                 Pass::Optimizer,
