@@ -609,6 +609,14 @@ pub fn estimate_scenario(s: &Scenario, measured: &[DeviceProfile]) -> Result<Est
                 "a deployment stage serves requests: use inference, prefill or decode",
             ));
         }
+        // State that does not fit one device is sharded, the optimizer step with it.
+        let mut pl = pl;
+        if st.workload.phase == Phase::Train
+            && s.hardware.count > 1
+            && !memory_check(&pl, &device, 1).fits
+        {
+            pl.shard_optimizer(n_dev);
+        }
         let cost = step_cost(&pl, &device, s.software);
         let (steps, requests) = stage_steps(s, i, &pl)?;
         let rel = rel_uncertainty(&device, &pl, s.software);

@@ -276,3 +276,25 @@ proptest! {
         prop_assert!(w <= base.resolved.device.power_limit_w * 1.001, "{w} W");
     }
 }
+
+/// A model whose training state fits one device is replicated (each device runs the
+/// whole optimizer step); one that does not is sharded, optimizer step included.
+#[test]
+fn optimizer_step_is_sharded_only_when_state_must_be() {
+    let mk = |preset: &str, n: u64| {
+        format!(
+            r#"{{"version":1,"model":{{"preset":"{preset}"}},"stages":[{{"kind":"final_training","workload":{{"phase":"train","precision":"bf16-amp","batch":1,"seq":1024,"optimizer":"adamw"}},"steps":10}}],"hardware":{{"device":"h100-sxm","count":{n}}}}}"#
+        )
+    };
+    let dp = 1.0 + 0.03 * 3.0;
+    let per_device = |preset: &str, n: u64| {
+        let e = estimate_json(&mk(preset, n), &[]).unwrap();
+        e.joules_per_step.expected / n as f64
+    };
+    // GPT-2 fits: per-device energy only grows by the data-parallel overhead
+    let r = per_device("gpt2", 8) / per_device("gpt2", 1);
+    assert!((r - dp).abs() < 1e-9, "{r}");
+    // Llama-2-13B (13 B x 18 bytes of state) does not: the optimizer's share is split 8 ways
+    let r = per_device("llama-2-13b", 8) / per_device("llama-2-13b", 1);
+    assert!(r < dp * 0.9, "{r}");
+}
