@@ -497,15 +497,19 @@ fn stage_steps(s: &Scenario, i: usize, plan: &StepPlan) -> Result<(f64, Option<f
     let st = &s.stages[i];
     let f = |name: &str| format!("stages[{i}].{name}");
     let devices = s.hardware.count as f64;
+    // Up to 1e18 (a quintillion steps, samples, tokens or requests): beyond is a typo.
     let positive = |name: &str, v: f64| -> Result<f64, InputError> {
-        if v.is_finite() && v > 0.0 {
+        if v.is_finite() && v > 0.0 && v <= 1e18 {
             Ok(v)
         } else {
-            Err(InputError::new(f(name), "must be a finite number above 0"))
+            Err(InputError::new(
+                f(name),
+                "must be a finite number above 0 and at most 1e18",
+            ))
         }
     };
-    if !st.runs.is_finite() || st.runs < 1.0 {
-        return Err(InputError::new(f("runs"), "must be at least 1"));
+    if !st.runs.is_finite() || !(1.0..=1e6).contains(&st.runs) {
+        return Err(InputError::new(f("runs"), "must be between 1 and 1e6"));
     }
     let given = [
         st.steps.is_some(),

@@ -96,6 +96,9 @@ pub fn sig3(v: f64) -> String {
     if a == 0.0 {
         return "0".into();
     }
+    if a >= 1e7 {
+        return format!("{v:.2e}");
+    }
     let decimals = (2 - a.log10().floor() as i32).clamp(0, 12) as usize;
     format!("{v:.decimals$}")
 }

@@ -144,14 +144,24 @@ pub fn plan(
     if w.batch == 0 {
         return Err(err(&format!("{field}.batch"), "must be at least 1"));
     }
+    if w.batch > 1_000_000 {
+        return Err(err(
+            &format!("{field}.batch"),
+            "must be at most 1000000 samples per device",
+        ));
+    }
     for (name, v) in [
         ("seq", w.seq),
         ("prompt", w.prompt),
         ("new_tokens", w.new_tokens),
         ("image_size", w.image_size),
     ] {
-        if v == Some(0) {
-            return Err(err(&format!("{field}.{name}"), "must be at least 1"));
+        match v {
+            Some(0) => return Err(err(&format!("{field}.{name}"), "must be at least 1")),
+            Some(n) if n > 10_000_000 => {
+                return Err(err(&format!("{field}.{name}"), "must be at most 10000000"))
+            }
+            _ => {}
         }
     }
     match arch {
