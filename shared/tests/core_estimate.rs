@@ -188,6 +188,18 @@ fn bad_input_names_the_field() {
             "stages[0].days",
         ),
         (
+            &GPT2_DEPLOY.replace(r#""days":30"#, r#""days":1e300"#),
+            "stages[0].days",
+        ),
+        (
+            &GPT2_DEPLOY.replace(r#""batch":8"#, r#""batch":2000000"#),
+            "stages[0].workload.batch",
+        ),
+        (
+            &GPT2_DEPLOY.replace(r#""prompt":128"#, r#""prompt":0"#),
+            "stages[0].workload.prompt",
+        ),
+        (
             &GPT2_DEPLOY.replace(r#""phase":"decode","#, ""),
             "stages[0].workload",
         ),
