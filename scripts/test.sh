@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SQLX_OFFLINE=true
 
+# What a fresh machine lacks (quick when everything is there).
+scripts/install-deps.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
 if [ -f scripts/pg.sh ]; then
   # shellcheck source=/dev/null
   source scripts/pg.sh
