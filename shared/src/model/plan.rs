@@ -1439,13 +1439,30 @@ fn resnet(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepPlan, Inpu
         }
         2.0 * c
     }
+    /// A convolution followed by its batch norm; returns their parameters.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_bn(
+        bl: &mut Builder,
+        conv: &str,
+        norm: &str,
+        b: f64,
+        cin: f64,
+        hin: f64,
+        cout: f64,
+        hout: f64,
+        k: f64,
+        first: bool,
+    ) -> f64 {
+        let a = bl.a();
+        bl.conv(conv, b, cin, hin, cout, hout, k, first)
+            + bn(bl, norm, b * cout * hout * hout, cout, a)
+    }
     fn relu(bl: &mut Builder, name: &str, n: f64, a: f64) {
         bl.ew(name, n * a, n * a, 1.0, Some((3.0 * n * a, 1.0)));
     }
 
     let s1 = (img / 2.0).ceil();
-    params += bl.conv("conv1", b, 3.0, img, 64.0, s1, 7.0, true);
-    params += bn(&mut bl, "bn1", b * 64.0 * s1 * s1, 64.0, a);
+    params += conv_bn(&mut bl, "conv1", "bn1", b, 3.0, img, 64.0, s1, 7.0, true);
     relu(&mut bl, "relu", b * 64.0 * s1 * s1, a);
     let s2 = (s1 / 2.0).ceil();
     // max_pool2d_with_indices writes int64 indices; backward scatters into a zeroed input grad
@@ -1468,103 +1485,42 @@ fn resnet(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepPlan, Inpu
             let cout = width * expansion;
             let name = format!("layer{}.{}", stage + 1, blk);
             let n_out = b * cout * out_side * out_side;
-            if spec.bottleneck {
-                params += bl.conv(
-                    &format!("{name}.conv1"),
-                    b,
-                    cin,
-                    side,
-                    width,
-                    side,
-                    1.0,
-                    false,
-                );
-                params += bn(
-                    &mut bl,
-                    &format!("{name}.bn1"),
-                    b * width * side * side,
-                    width,
-                    a,
-                );
-                relu(
-                    &mut bl,
-                    &format!("{name}.relu1"),
-                    b * width * side * side,
-                    a,
-                );
-                params += bl.conv(
-                    &format!("{name}.conv2"),
-                    b,
-                    width,
-                    side,
-                    width,
-                    out_side,
-                    3.0,
-                    false,
-                );
-                params += bn(
-                    &mut bl,
-                    &format!("{name}.bn2"),
-                    b * width * out_side * out_side,
-                    width,
-                    a,
-                );
-                relu(
-                    &mut bl,
-                    &format!("{name}.relu2"),
-                    b * width * out_side * out_side,
-                    a,
-                );
-                params += bl.conv(
-                    &format!("{name}.conv3"),
-                    b,
-                    width,
-                    out_side,
-                    cout,
-                    out_side,
-                    1.0,
-                    false,
-                );
-                params += bn(&mut bl, &format!("{name}.bn3"), n_out, cout, a);
+            // (in channels, in side, out channels, out side, kernel) of each convolution
+            let convs: &[(f64, f64, f64, f64, f64)] = if spec.bottleneck {
+                &[
+                    (cin, side, width, side, 1.0),
+                    (width, side, width, out_side, 3.0),
+                    (width, out_side, cout, out_side, 1.0),
+                ]
             } else {
-                params += bl.conv(
-                    &format!("{name}.conv1"),
+                &[
+                    (cin, side, width, out_side, 3.0),
+                    (width, out_side, cout, out_side, 3.0),
+                ]
+            };
+            for (i, &(ci, hi, co, ho, k)) in convs.iter().enumerate() {
+                let n = i + 1;
+                params += conv_bn(
+                    &mut bl,
+                    &format!("{name}.conv{n}"),
+                    &format!("{name}.bn{n}"),
                     b,
-                    cin,
-                    side,
-                    width,
-                    out_side,
-                    3.0,
+                    ci,
+                    hi,
+                    co,
+                    ho,
+                    k,
                     false,
                 );
-                params += bn(
-                    &mut bl,
-                    &format!("{name}.bn1"),
-                    b * width * out_side * out_side,
-                    width,
-                    a,
-                );
-                relu(
-                    &mut bl,
-                    &format!("{name}.relu1"),
-                    b * width * out_side * out_side,
-                    a,
-                );
-                params += bl.conv(
-                    &format!("{name}.conv2"),
-                    b,
-                    width,
-                    out_side,
-                    cout,
-                    out_side,
-                    3.0,
-                    false,
-                );
-                params += bn(&mut bl, &format!("{name}.bn2"), n_out, cout, a);
+                if n < convs.len() {
+                    relu(&mut bl, &format!("{name}.relu{n}"), b * co * ho * ho, a);
+                }
             }
             if blk == 0 && (stride > 1.0 || cin != cout) {
-                params += bl.conv(
+                params += conv_bn(
+                    &mut bl,
                     &format!("{name}.downsample"),
+                    &format!("{name}.downsample_bn"),
                     b,
                     cin,
                     side,
@@ -1573,7 +1529,6 @@ fn resnet(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepPlan, Inpu
                     1.0,
                     false,
                 );
-                params += bn(&mut bl, &format!("{name}.downsample_bn"), n_out, cout, a);
             }
             // out += identity; backward accumulates the two gradients of the block input
             bl.ew(
