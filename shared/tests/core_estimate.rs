@@ -310,3 +310,17 @@ fn optimizer_step_is_sharded_only_when_state_must_be() {
     let r = per_device("llama-2-13b", 8) / per_device("llama-2-13b", 1);
     assert!(r < dp * 0.9, "{r}");
 }
+
+/// Model state of AMP training, by hand: fp32 weights (4 B), autocast's bf16 copies (2 B),
+/// fp32 gradients (4 B) and AdamW's two fp32 moments (8 B) per parameter; the same for
+/// every model source (here FLOPs only: no activations are known).
+#[test]
+fn amp_training_state_is_18_bytes_per_parameter() {
+    let s = r#"{"version":1,"model":{"flops_per_step":1e15,"params":1e9},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"bf16-amp","batch":8,"optimizer":"adamw"},"steps":1}],"hardware":{"device":"h100-sxm"}}"#;
+    let e = estimate_json(s, &[]).unwrap();
+    assert!(
+        (e.memory.required_gb - 18.0).abs() < 1e-9,
+        "{}",
+        e.memory.required_gb
+    );
+}

@@ -38,6 +38,34 @@ pub struct MemoryNeed {
 }
 
 impl MemoryNeed {
+    /// Weights (plus autocast's cached bf16 copies when training under AMP),
+    /// gradients and optimizer state of `params` parameters, with the given
+    /// activations and KV cache.
+    fn of_state(params: f64, w: &Workload, activations: f64, kv_cache: f64) -> Self {
+        let p = w.precision;
+        let train = w.phase == Phase::Train;
+        let amp_copies = if train && p == Precision::Bf16Amp {
+            2.0
+        } else {
+            0.0
+        };
+        MemoryNeed {
+            weights: params * (p.weight_bytes() + amp_copies),
+            gradients: if train {
+                params * p.weight_bytes()
+            } else {
+                0.0
+            },
+            optimizer: if train {
+                params * optimizer_state_bytes(w.optimizer, p)
+            } else {
+                0.0
+            },
+            activations,
+            kv_cache,
+        }
+    }
+
     pub fn total(&self) -> f64 {
         self.weights + self.gradients + self.optimizer + self.activations + self.kv_cache
     }
@@ -184,12 +212,6 @@ pub fn plan(
                     return Err(err("model", "give flops_per_step or flops_per_sample"))
                 }
             };
-            let p = w.precision;
-            let opt = if w.phase == Phase::Train {
-                optimizer_state_bytes(w.optimizer, p)
-            } else {
-                0.0
-            };
             Ok(StepPlan {
                 root: Seq {
                     name: "step".into(),
@@ -203,17 +225,7 @@ pub fn plan(
                 tokens: w.batch as f64 * w.seq.unwrap_or(1) as f64,
                 has_breakdown: false,
                 flops_only: Some(step),
-                memory: MemoryNeed {
-                    weights: f.params * p.weight_bytes(),
-                    gradients: if w.phase == Phase::Train {
-                        f.params * p.weight_bytes()
-                    } else {
-                        0.0
-                    },
-                    optimizer: f.params * opt,
-                    activations: 0.0,
-                    kv_cache: 0.0,
-                },
+                memory: MemoryNeed::of_state(f.params, w, 0.0, 0.0),
                 notes: vec!["no op breakdown: time from a utilisation prior, wide range".into()],
             })
         }
@@ -934,26 +946,7 @@ fn transformer(
     } else {
         0.0
     };
-    let memory = MemoryNeed {
-        weights: params * p.weight_bytes()
-            + if p == Precision::Bf16Amp && train {
-                params * 2.0
-            } else {
-                0.0
-            },
-        gradients: if train {
-            params * p.weight_bytes()
-        } else {
-            0.0
-        },
-        optimizer: if train {
-            params * optimizer_state_bytes(w.optimizer, p)
-        } else {
-            0.0
-        },
-        activations: saved,
-        kv_cache: kv,
-    };
+    let memory = MemoryNeed::of_state(params, w, saved, kv);
     Ok(StepPlan {
         root: Seq {
             name: "step".into(),
@@ -1572,7 +1565,6 @@ fn resnet(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepPlan, Inpu
                 + 6.0);
         nodes.extend(optimizer_ops(w.optimizer, params, tensors, w.precision));
     }
-    let p = w.precision;
     Ok(StepPlan {
         root: Seq {
             name: "step".into(),
@@ -1586,26 +1578,7 @@ fn resnet(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepPlan, Inpu
         tokens: b,
         has_breakdown: true,
         flops_only: None,
-        memory: MemoryNeed {
-            weights: params * p.weight_bytes()
-                + if train && p == Precision::Bf16Amp {
-                    params * 2.0
-                } else {
-                    0.0
-                },
-            gradients: if train {
-                params * p.weight_bytes()
-            } else {
-                0.0
-            },
-            optimizer: if train {
-                params * optimizer_state_bytes(w.optimizer, p)
-            } else {
-                0.0
-            },
-            activations: saved,
-            kv_cache: 0.0,
-        },
+        memory: MemoryNeed::of_state(params, w, saved, 0.0),
         notes: vec![format!(
             "torchvision {}: {:?} blocks, {}x{} input",
             spec.name, spec.blocks, img, img
@@ -1707,7 +1680,6 @@ fn graph(g: &ForwardGraph, w: &Workload, field: &str) -> Result<StepPlan, InputE
         let tensors = g.nodes.iter().filter(|n| n.params > 0.0).count() as f64 * 2.0;
         nodes.extend(optimizer_ops(w.optimizer, params, tensors, w.precision));
     }
-    let p = w.precision;
     let mut notes = vec![format!(
         "imported graph {} (bound at batch {}), scaled to batch {}",
         g.source, g.batch, w.batch
@@ -1731,21 +1703,7 @@ fn graph(g: &ForwardGraph, w: &Workload, field: &str) -> Result<StepPlan, InputE
         tokens: w.batch as f64 * w.seq.unwrap_or(1) as f64,
         has_breakdown: true,
         flops_only: None,
-        memory: MemoryNeed {
-            weights: params * p.weight_bytes(),
-            gradients: if train {
-                params * p.weight_bytes()
-            } else {
-                0.0
-            },
-            optimizer: if train {
-                params * optimizer_state_bytes(w.optimizer, p)
-            } else {
-                0.0
-            },
-            activations: saved,
-            kv_cache: 0.0,
-        },
+        memory: MemoryNeed::of_state(params, w, saved, 0.0),
         notes,
     })
 }
