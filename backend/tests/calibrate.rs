@@ -49,7 +49,7 @@ fn full_pipeline_recovers_the_simulated_coefficients_within_1_percent() {
     );
     close("pj_per_byte", derived.pj_per_byte, truth.pj_per_byte, 0.01);
     close("mem_gbs", derived.mem_gbs, truth.mem_gbs, 0.01);
-    for mode in MathMode::ALL {
+    for &mode in MathMode::ALL {
         let (Some(pj), Some(tf)) = (truth.pj_per_flop.get(&mode), truth.gemm_tflops.get(&mode))
         else {
             continue;

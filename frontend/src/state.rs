@@ -13,7 +13,7 @@ use shared::estimate::Estimate;
 use shared::model::graph::ForwardGraph;
 use shared::scenario::{ModelSource, Optimizer, Phase, Scenario, SoftwareClass, StageKind};
 use shared::units::Precision;
-use shared::InputError;
+use shared::{InputError, InputErrors};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use yew::Reducible;
@@ -561,9 +561,9 @@ pub struct AppState {
     pub copied: bool,
     // Computed by `recompute`.
     /// The estimate of the scenario with the enabled what-ifs applied.
-    pub result: Result<Estimate, InputError>,
+    pub result: Result<Estimate, InputErrors>,
     /// The estimate of the scenario as edited (what-ifs off).
-    pub base: Result<Estimate, InputError>,
+    pub base: Result<Estimate, InputErrors>,
     pub rows: Vec<WhatIfRow>,
     /// Milliseconds the last recompute took (all estimates).
     pub recompute_ms: f64,
@@ -613,8 +613,8 @@ impl AppState {
             banner: None,
             short_link: ShortLink::None,
             copied: false,
-            result: Err(InputError::new("scenario", "not computed yet")),
-            base: Err(InputError::new("scenario", "not computed yet")),
+            result: Err(InputError::new("scenario", "not computed yet").into()),
+            base: Err(InputError::new("scenario", "not computed yet").into()),
             rows: Vec::new(),
             recompute_ms: 0.0,
             estimate_ms: 0.0,
@@ -819,12 +819,16 @@ impl AppState {
         if let Some((_, e)) = self.drafts.get(&f) {
             return Some(e.clone());
         }
-        let Err(e) = &self.base else { return None };
+        let Err(errors) = &self.base else { return None };
         let p = f.path();
-        (e.field == p
-            || e.field.starts_with(&format!("{p}."))
-            || e.field.starts_with(&format!("{p}[")))
-        .then(|| e.message.clone())
+        errors
+            .iter()
+            .find(|e| {
+                e.field == p
+                    || e.field.starts_with(&format!("{p}."))
+                    || e.field.starts_with(&format!("{p}["))
+            })
+            .map(|e| e.message.clone())
     }
 
     /// An estimator error that no field shows.

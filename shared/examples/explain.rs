@@ -1,8 +1,9 @@
 //! Print every op of a scenario's first stage with its time and energy on the
 //! resolved device: `cargo run -p jouleprint-shared --example explain -- SCENARIO.json`.
 
-use shared::energy::{architecture, resolve_device, step_cost};
-use shared::model::plan::plan;
+use shared::plan::plan;
+use shared::resolve::{architecture, resolve_device};
+use shared::step::step_cost;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -34,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut by_kind = std::collections::BTreeMap::new();
     pl.for_each_op(&mut |op, n| {
         let key = format!("{:?}/{:?}", op.kind, op.pass);
-        let (cpu, gpu, dy) = shared::energy::op_timing(op, &dev, s.software);
+        let (cpu, gpu, dy) = shared::step::op_timing(op, &dev, s.software);
         let e = by_kind.entry(key).or_insert([0.0; 6]);
         e[0] += op.flops * n;
         e[1] += op.bytes * n;

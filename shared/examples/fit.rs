@@ -1,11 +1,12 @@
-//! Fit the global constants of the energy model (`energy::Tuning`) on the
+//! Fit the global constants of the energy model (`tuning::Tuning`) on the
 //! reference cases and report the leave-one-out error:
 //! `cargo run --release -p jouleprint-shared --example fit [CASES.jsonl]`.
 //! The objective is the sum of squared log errors of energy and time per case,
-//! plus a weak pull toward the priors (`energy::PRIOR`) so that a constant no
+//! plus a weak pull toward the priors (`tuning::PRIOR`) so that a constant no
 //! remaining case informs keeps its prior in leave-one-out.
 
-use shared::energy::{fit_cases, reference_cases, PRIOR, TUNING};
+use shared::tuning::{PRIOR, TUNING};
+use shared::validate::fit::{case_errors, fit_cases, reference_cases};
 
 fn main() {
     let text = match std::env::args().nth(1) {
@@ -26,8 +27,8 @@ fn main() {
     for i in 0..cases.len() {
         let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
         let loo = fit_cases(&cases, &rest);
-        let e_in = shared::energy::case_errors(&cases[i], &fitted).map(|e| e.0);
-        let e_loo = shared::energy::case_errors(&cases[i], &loo).map(|e| e.0);
+        let e_in = case_errors(&cases[i], &fitted).map(|e| e.0);
+        let e_loo = case_errors(&cases[i], &loo).map(|e| e.0);
         println!(
             "{:<36} {:>11.1}% {:>11.1}%   (fit without it: {loo:?})",
             cases[i].name,

@@ -370,7 +370,7 @@ pub fn derive_profile(
     // separate it from the work (a tiny-kernel loop leaves most SMs idle), so
     // the model's fitted fraction of the power limit is used (docs/energy-model.md).
     let floor =
-        crate::energy::constants::ACTIVE_FLOOR_FRACTION * rec.device.power_limit_mw as f64 / 1000.0;
+        crate::tuning::TUNING.active_floor_fraction * rec.device.power_limit_mw as f64 / 1000.0;
 
     let mut gemm_tflops = BTreeMap::new();
     let mut pj_per_flop = BTreeMap::new();

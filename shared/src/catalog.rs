@@ -402,7 +402,7 @@ pub mod datasheet_assumptions {
     /// Idle with a context open / power limit: 121.6 W / 700 W.
     pub const IDLE_FRACTION: f64 = 121.59 / 700.0;
     /// Active floor / power limit: the global constant of the energy model.
-    pub const FLOOR_FRACTION: f64 = crate::energy::constants::ACTIVE_FLOOR_FRACTION;
+    pub const FLOOR_FRACTION: f64 = crate::tuning::TUNING.active_floor_fraction;
     /// A large element-wise kernel's power / power limit: 562.4 W / 700 W.
     pub const ELEMENTWISE_POWER_FRACTION: f64 = 562.41 / 700.0;
     /// Achieved / datasheet memory bandwidth: 3124.8 / 3350 GB/s.

@@ -1,20 +1,41 @@
 //! jouleprint's estimation core: pure (no I/O, clock or randomness), so the
 //! browser, the CLI and the server compute the same numbers from the same scenario.
+//!
+//! Modules from the bottom up; each imports only modules listed above it
+//! (`scripts/check-module-cycles.py` keeps it so):
+//! - foundations: `error`, `units`, `stats`, `tuning` (the fitted constants);
+//! - data and formats: `device`, `calibration`, `catalog`, `grid`, `model`
+//!   (architectures, presets, Hugging Face configs, op types), `scenario`,
+//!   `import` (ONNX, safetensors, model files), `report` (the estimate's types);
+//! - the pipeline: `check` -> `resolve` -> `plan` -> `step` -> `totals` ->
+//!   `what_if`, run by `estimate`;
+//! - on top: `validate` (cases, the fitter) and `api` (HTTP bodies).
+
+pub mod error;
+pub mod stats;
+pub mod tuning;
+pub mod units;
 
 pub mod calibration;
 pub mod catalog;
 pub mod device;
-pub mod energy;
-pub mod error;
-pub mod estimate;
 pub mod grid;
 pub mod import;
 pub mod model;
+pub mod report;
 pub mod scenario;
-pub mod units;
+
+pub mod check;
+pub mod estimate;
+pub mod plan;
+pub mod resolve;
+pub mod step;
+pub mod totals;
+pub mod what_if;
+
 pub mod validate;
 
-pub use error::InputError;
+pub use error::{InputError, InputErrors};
 
 /// Bumped whenever a formula or a built-in coefficient changes the numbers.
 pub const ESTIMATOR_VERSION: &str = concat!(

@@ -56,54 +56,34 @@ pub struct ModelSource {
     pub file: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Train,
-    Inference,
-    Prefill,
-    Decode,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Train => "train",
-            Phase::Inference => "inference",
-            Phase::Prefill => "prefill",
-            Phase::Decode => "decode",
-        }
+crate::named_enum! {
+    pub enum Phase {
+        Train = "train",
+        Inference = "inference",
+        Prefill = "prefill",
+        Decode = "decode",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Optimizer {
-    Sgd,
-    SgdMomentum,
-    Adamw,
-    Adam,
+crate::named_enum! {
+    pub enum Optimizer {
+        Sgd = "sgd",
+        SgdMomentum = "sgd-momentum",
+        Adamw = "adamw",
+        Adam = "adam",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SoftwareClass {
-    /// Modules called from Python, no compilation, no CUDA graphs.
-    #[default]
-    PytorchEager,
-    /// torch.compile / XLA / TensorRT-like fused kernels.
-    Compiled,
-    /// A batching inference server with CUDA graphs.
-    Serving,
-}
-
-impl SoftwareClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PytorchEager => "pytorch-eager",
-            Self::Compiled => "compiled",
-            Self::Serving => "serving",
-        }
+crate::named_enum! {
+    #[derive(Default)]
+    pub enum SoftwareClass {
+        /// Modules called from Python, no compilation, no CUDA graphs.
+        #[default]
+        PytorchEager = "pytorch-eager",
+        /// torch.compile / XLA / TensorRT-like fused kernels.
+        Compiled = "compiled",
+        /// A batching inference server with CUDA graphs.
+        Serving = "serving",
     }
 }
 
@@ -131,24 +111,13 @@ pub struct Workload {
     pub image_size: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StageKind {
-    /// Hyper-parameter search, ablations, failed runs.
-    Development,
-    FinalTraining,
-    Evaluation,
-    Deployment,
-}
-
-impl StageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Development => "development",
-            Self::FinalTraining => "final_training",
-            Self::Evaluation => "evaluation",
-            Self::Deployment => "deployment",
-        }
+crate::named_enum! {
+    pub enum StageKind {
+        /// Hyper-parameter search, ablations, failed runs.
+        Development = "development",
+        FinalTraining = "final_training",
+        Evaluation = "evaluation",
+        Deployment = "deployment",
     }
 }
 

@@ -103,52 +103,72 @@ pub fn sig3(v: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-/// Numeric precision of a workload. Semantics follow the reference case format (`docs/scenario.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Precision {
-    /// fp32 matmuls without TF32 (PyTorch's default; convolutions may use TF32).
-    Fp32,
-    Tf32,
-    /// The whole model cast to fp16.
-    Fp16,
-    /// The whole model cast to bf16.
-    Bf16,
-    /// fp32 weights and optimizer, bf16 autocast for matmuls and convolutions.
-    Bf16Amp,
-    /// fp8 matmuls (Transformer-Engine style), bf16 elsewhere.
-    Fp8,
-    /// int8 matmuls (inference), fp16 elsewhere.
-    Int8,
+/// An enum with one table of names: `as_str`, `parse`, `ALL`, `NAMES`,
+/// `Display` and serde all read the same strings, so the CLI, the API and the
+/// page never keep tables of their own.
+#[macro_export]
+macro_rules! named_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $var:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis enum $name { $($(#[$vm])* $var),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// Every name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($s),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$var => $s),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$var),)+ _ => None }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::string::String as ::serde::Deserialize>::deserialize(d)?;
+                Self::parse(&s).ok_or_else(|| {
+                    <D::Error as ::serde::de::Error>::unknown_variant(&s, Self::NAMES)
+                })
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Numeric precision of a workload. Semantics follow the reference case format (`docs/scenario.md`).
+    pub enum Precision {
+        /// fp32 matmuls without TF32 (PyTorch's default; convolutions may use TF32).
+        Fp32 = "fp32",
+        Tf32 = "tf32",
+        /// The whole model cast to fp16.
+        Fp16 = "fp16",
+        /// The whole model cast to bf16.
+        Bf16 = "bf16",
+        /// fp32 weights and optimizer, bf16 autocast for matmuls and convolutions.
+        Bf16Amp = "bf16-amp",
+        /// fp8 matmuls (Transformer-Engine style), bf16 elsewhere.
+        Fp8 = "fp8",
+        /// int8 matmuls (inference), fp16 elsewhere.
+        Int8 = "int8",
+    }
 }
 
 impl Precision {
-    pub const ALL: [Precision; 7] = [
-        Self::Fp32,
-        Self::Tf32,
-        Self::Fp16,
-        Self::Bf16,
-        Self::Bf16Amp,
-        Self::Fp8,
-        Self::Int8,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fp32 => "fp32",
-            Self::Tf32 => "tf32",
-            Self::Fp16 => "fp16",
-            Self::Bf16 => "bf16",
-            Self::Bf16Amp => "bf16-amp",
-            Self::Fp8 => "fp8",
-            Self::Int8 => "int8",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
     /// The arithmetic the matrix units run for this workload precision.
     pub fn matmul_math(self) -> MathMode {
         match self {
@@ -179,45 +199,15 @@ impl Precision {
     }
 }
 
-impl fmt::Display for Precision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What the matrix units compute in; device peaks are quoted per math mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MathMode {
-    Fp32,
-    Tf32,
-    Fp16,
-    Bf16,
-    Fp8,
-    Int8,
-}
-
-impl MathMode {
-    pub const ALL: [MathMode; 6] = [
-        Self::Fp32,
-        Self::Tf32,
-        Self::Fp16,
-        Self::Bf16,
-        Self::Fp8,
-        Self::Int8,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fp32 => "fp32",
-            Self::Tf32 => "tf32",
-            Self::Fp16 => "fp16",
-            Self::Bf16 => "bf16",
-            Self::Fp8 => "fp8",
-            Self::Int8 => "int8",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
+named_enum! {
+    /// What the matrix units compute in; device peaks are quoted per math mode.
+    pub enum MathMode {
+        Fp32 = "fp32",
+        Tf32 = "tf32",
+        Fp16 = "fp16",
+        Bf16 = "bf16",
+        Fp8 = "fp8",
+        Int8 = "int8",
     }
 }
 

@@ -13,7 +13,7 @@ fn reference_calibration_coefficients_by_hand() {
     let spec = shared::catalog::find("NVIDIA H100 80GB HBM3").unwrap();
     let p = derive_profile(&rec, &spec.datasheet_profile()).unwrap();
     let idle = raw["idle"]["avg_power_w"].as_f64().unwrap();
-    let floor = shared::energy::TUNING.active_floor_fraction * 700.0;
+    let floor = shared::tuning::TUNING.active_floor_fraction * 700.0;
     assert!((p.idle_w - idle).abs() < 1e-9);
     assert!((p.active_floor_w - floor).abs() < 1e-9);
     let row = |name: &str| {

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use shared::energy::architecture;
 use shared::estimate::parse_scenario;
-use shared::model::plan::plan;
+use shared::plan::plan;
+use shared::resolve::architecture;
 
 fn scenario(model: &str, workload: &str) -> shared::scenario::Scenario {
     parse_scenario(&format!(
@@ -14,7 +14,7 @@ fn scenario(model: &str, workload: &str) -> shared::scenario::Scenario {
     .unwrap()
 }
 
-fn step(model: &str, workload: &str) -> shared::model::plan::StepPlan {
+fn step(model: &str, workload: &str) -> shared::plan::StepPlan {
     let s = scenario(model, workload);
     plan(
         &architecture(&s).unwrap(),

@@ -1,14 +1,11 @@
 //! The extra Hugging Face families against their published parameter counts.
 
 use serde_json::json;
-use shared::import::hf_extra::{spec_from_extra_family, spec_params};
+use shared::model::hf::{spec_from_config, spec_params};
 use shared::model::{HeadKind, MlpKind, TransformerSpec};
 
 fn spec(cfg: serde_json::Value) -> TransformerSpec {
-    let t = cfg["model_type"].as_str().expect("model_type").to_string();
-    spec_from_extra_family(&t, &cfg)
-        .expect("known family")
-        .expect("valid config")
+    spec_from_config(&cfg).expect("valid config")
 }
 
 fn near(got: f64, want: f64, tol: f64) {
@@ -143,26 +140,21 @@ fn t5_base() {
 
 #[test]
 fn bad_configs_are_input_errors_not_panics() {
-    assert!(spec_from_extra_family("llama", &json!({})).is_none());
-    let e = spec_from_extra_family("mixtral", &json!({"model_type": "mixtral"}))
-        .expect("known")
-        .expect_err("missing fields");
+    let e = spec_from_config(&json!({"model_type": "nope"})).expect_err("unknown family");
+    assert_eq!(e.field, "model.hf_config.model_type");
+    let e = spec_from_config(&json!({"model_type": "mixtral"})).expect_err("missing fields");
     assert!(e.field.starts_with("model.hf_config."));
-    let e = spec_from_extra_family(
-        "mixtral",
-        &json!({"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+    let e = spec_from_config(
+        &json!({"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                 "num_attention_heads": 8, "num_key_value_heads": 3, "vocab_size": 10,
                 "num_local_experts": 4, "num_experts_per_tok": 2}),
-    )
-    .expect("known");
+    );
     assert!(e.is_err());
-    let e = spec_from_extra_family("vit", &json!({"hidden_size": "big"})).expect("known");
+    let e = spec_from_config(&json!({"model_type": "vit", "hidden_size": "big"}));
     assert!(e.is_err());
-    let e = spec_from_extra_family(
-        "vit",
-        &json!({"hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1,
+    let e = spec_from_config(
+        &json!({"model_type": "vit", "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1,
                 "num_attention_heads": 2, "patch_size": 0}),
-    )
-    .expect("known");
+    );
     assert!(e.is_err());
 }

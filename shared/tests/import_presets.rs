@@ -5,7 +5,8 @@
 use shared::import::onnx::import_onnx;
 use shared::import::ImportOptions;
 use shared::model::graph::ForwardGraph;
-use shared::model::{plan, presets, Architecture};
+use shared::model::{presets, Architecture};
+use shared::plan;
 use shared::scenario::{Phase, SoftwareClass, Workload};
 use shared::units::Precision;
 use std::path::PathBuf;

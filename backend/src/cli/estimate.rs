@@ -72,25 +72,29 @@ pub fn load_calibration(path: Option<&Path>) -> anyhow::Result<Vec<DeviceProfile
     Ok(vec![p])
 }
 
-/// Read a scenario, resolving a `model.file` (ONNX or config.json) into the model itself.
+/// Read a scenario, resolving a `model.file` (ONNX, config.json, safetensors)
+/// into the model itself; every problem of the file is reported at once.
 pub fn read_scenario(path: &Path) -> anyhow::Result<shared::scenario::Scenario> {
     let text = read(path)?;
-    let mut s =
-        shared::estimate::parse_scenario(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let shown = if path.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let (mut s, errors) =
+        shared::check::parse_typed::<shared::scenario::Scenario>(&text, "scenario")
+            .map_err(|e| anyhow!("{shown}: {e}"))?;
     if let Some(file) = s.model.file.take() {
         let base = path.parent().unwrap_or(Path::new("."));
         let fpath = base.join(&file);
         let bytes = std::fs::read(&fpath)
             .with_context(|| format!("model.file: cannot read {}", fpath.display()))?;
-        if file.ends_with(".json") {
-            let v: serde_json::Value = serde_json::from_slice(&bytes)
-                .with_context(|| format!("model.file: {} is not JSON", fpath.display()))?;
-            s.model.hf_config = Some(v);
-        } else {
-            s.model.graph = Some(crate::cli::import_graph(&file, &bytes, &s)?);
-        }
+        let first = s.stages.first().map(|st| &st.workload);
+        s.model = shared::import::model_from_file(&file, &bytes, first)
+            .map_err(|e| anyhow!("{shown}: {e}"))?
+            .into_source();
     }
-    Ok(s)
+    shared::check::checked(s, errors).map_err(|e| anyhow!("{shown}: {e}"))
 }
 
 fn fmt_range(r: &Range, unit: &str) -> String {

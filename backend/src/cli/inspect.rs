@@ -7,8 +7,9 @@ use shared::import::onnx::import_onnx;
 use shared::import::safetensors::{self, SafetensorsSummary};
 use shared::import::{sniff, FileKind, ImportOptions};
 use shared::model::graph::{ForwardGraph, OpKind};
-use shared::model::{hf, plan, Architecture};
-use shared::scenario::{Phase, Scenario, SoftwareClass, Workload};
+use shared::model::{hf, Architecture};
+use shared::plan;
+use shared::scenario::{Phase, SoftwareClass, Workload};
 use shared::units::Precision;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -325,29 +326,6 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// A scenario's `model.file` (ONNX) imported at the batch and sequence length of
 /// its first stage, for `jouleprint estimate`.
-pub fn import_graph(file: &str, bytes: &[u8], s: &Scenario) -> anyhow::Result<ForwardGraph> {
-    let lower = file.to_ascii_lowercase();
-    if lower.ends_with(".safetensors") {
-        bail!("model.file: `{file}`: a safetensors file holds weights, not the architecture; give the model's config.json (or an ONNX export)");
-    }
-    if sniff(file, bytes) != Some(FileKind::Onnx) {
-        bail!("model.file: `{file}` is not an ONNX model or a config.json");
-    }
-    let w = s.stages.first().map(|st| &st.workload);
-    let opts = ImportOptions {
-        batch: w.map(|w| w.batch),
-        seq: w.and_then(|w| w.seq.or(w.prompt)),
-        dims: BTreeMap::new(),
-        source: format!(
-            "onnx:{}",
-            Path::new(file)
-                .file_name()
-                .map_or(file.into(), |f| f.to_string_lossy().into_owned())
-        ),
-    };
-    import_onnx(bytes, &opts).map_err(|e| anyhow!("model.file: `{file}`: {}", e.message))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,26 +336,5 @@ mod tests {
         assert!(parse_dim("height").is_err());
         assert!(parse_dim("=3").is_err());
         assert!(parse_dim("h=-1").is_err());
-    }
-
-    #[test]
-    fn a_scenario_file_imports_at_its_batch() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/tests/fixtures/gpt2.onnx"
-        );
-        let bytes = std::fs::read(path).expect("fixture");
-        let s: Scenario = serde_json::from_value(serde_json::json!({
-            "version": 1,
-            "model": {"file": "gpt2.onnx"},
-            "stages": [{"kind": "evaluation", "workload": {"phase": "inference", "precision": "bf16", "batch": 4, "seq": 64}, "steps": 1}],
-            "hardware": {"device": "h100-sxm"}
-        }))
-        .expect("scenario");
-        let g = import_graph("gpt2.onnx", &bytes, &s).expect("imports");
-        assert_eq!(g.batch, 4);
-        assert!(g.unsupported_ops.is_empty());
-        assert!(import_graph("model.safetensors", &bytes, &s).is_err());
-        assert!(import_graph("x.onnx", b"garbage", &s).is_err());
     }
 }

@@ -57,12 +57,3 @@ pub fn run() -> ExitCode {
         Command::Token(args) => token::run(args),
     }
 }
-
-/// Import a model file named by a scenario's `model.file` (ONNX) into a forward graph.
-pub fn import_graph(
-    file: &str,
-    bytes: &[u8],
-    s: &shared::scenario::Scenario,
-) -> anyhow::Result<shared::model::graph::ForwardGraph> {
-    inspect::import_graph(file, bytes, s)
-}

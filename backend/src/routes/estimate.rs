@@ -2,13 +2,13 @@
 //! measured device profiles (the same numbers as the CLI given the same profiles).
 
 use super::body::{read_json, BodyError};
-use super::{field_error, store_error_response};
+use super::store_error_response;
 use crate::startup::AppState;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use shared::scenario::Scenario;
-use shared::InputError;
+use shared::InputErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EstimateError {
@@ -16,7 +16,7 @@ pub enum EstimateError {
     Body(#[from] BodyError),
     /// The scenario does not parse, or cannot be estimated: the client's fault.
     #[error("{0}")]
-    Scenario(InputError),
+    Scenario(InputErrors),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the estimate could not be serialized")]
@@ -30,12 +30,7 @@ impl ResponseError for EstimateError {
     fn error_response(&self) -> HttpResponse {
         match self {
             EstimateError::Body(b) => b.response(),
-            EstimateError::Scenario(e) => field_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_scenario",
-                e.field.clone(),
-                e.to_string(),
-            ),
+            EstimateError::Scenario(e) => super::input_errors("invalid_scenario", e),
             EstimateError::Store(e) => store_error_response(e),
             EstimateError::Serialize => super::internal_error(),
         }

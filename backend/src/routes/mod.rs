@@ -27,6 +27,10 @@ pub struct ErrorBody {
     /// The input field at fault (a JSON path), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem of the input, each with its field path (a scenario's check reports all at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<shared::InputError>,
 }
 
 pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
@@ -34,6 +38,7 @@ pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>
         code: code.into(),
         message: message.into(),
         field: None,
+        errors: vec![],
     })
 }
 
@@ -47,6 +52,18 @@ pub fn field_error(
         code: code.into(),
         message: message.into(),
         field: Some(field.into()),
+        errors: vec![],
+    })
+}
+
+/// 422 with every problem of an input (`errors[]`), the first in `field`.
+pub fn input_errors(code: &str, e: &shared::InputErrors) -> HttpResponse {
+    let first = e.first();
+    HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY).json(ErrorBody {
+        code: code.into(),
+        message: e.to_string(),
+        field: Some(first.field),
+        errors: e.0.clone(),
     })
 }
 

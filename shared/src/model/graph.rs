@@ -3,29 +3,29 @@
 use crate::units::MathMode;
 use serde::{Deserialize, Serialize};
 
-/// What an op does, which sets how it is timed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpKind {
-    /// Dense matrix multiplication (Linear, Gemm, MatMul, batched).
-    Matmul,
-    /// Convolution (cuDNN).
-    Conv,
-    /// Fused attention (both batched products and the softmax in one kernel).
-    Attention,
-    /// Element-wise and normalisation ops, reductions, copies, casts, gathers: memory-bound.
-    Elementwise,
-    /// Shape-only ops: no kernel, no traffic (Reshape, Shape, views).
-    Shape,
+crate::named_enum! {
+    /// What an op does, which sets how it is timed.
+    pub enum OpKind {
+        /// Dense matrix multiplication (Linear, Gemm, MatMul, batched).
+        Matmul = "matmul",
+        /// Convolution (cuDNN).
+        Conv = "conv",
+        /// Fused attention (both batched products and the softmax in one kernel).
+        Attention = "attention",
+        /// Element-wise and normalisation ops, reductions, copies, casts, gathers: memory-bound.
+        Elementwise = "elementwise",
+        /// Shape-only ops: no kernel, no traffic (Reshape, Shape, views).
+        Shape = "shape",
+    }
 }
 
-/// How a matmul or convolution enters the FLOP count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pass {
-    Forward,
-    Backward,
-    Optimizer,
+crate::named_enum! {
+    /// How a matmul or convolution enters the FLOP count.
+    pub enum Pass {
+        Forward = "forward",
+        Backward = "backward",
+        Optimizer = "optimizer",
+    }
 }
 
 /// One op (usually one GPU kernel), repeated `count` times in a step.

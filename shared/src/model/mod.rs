@@ -3,7 +3,7 @@
 
 pub mod graph;
 pub mod hf;
-pub mod plan;
+
 pub mod presets;
 
 use serde::{Deserialize, Serialize};

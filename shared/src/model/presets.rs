@@ -13,6 +13,29 @@ pub struct Preset {
     pub published_params: &'static str,
 }
 
+impl Preset {
+    /// The published parameter count as a number (`"8.03 B"` is 8.03e9).
+    pub fn params(&self) -> f64 {
+        let (v, unit) = self
+            .published_params
+            .split_once(' ')
+            .unwrap_or((self.published_params, ""));
+        let scale = match unit {
+            "K" => 1e3,
+            "M" => 1e6,
+            "B" => 1e9,
+            "T" => 1e12,
+            _ => 1.0,
+        };
+        v.parse::<f64>().map_or(0.0, |x| x * scale)
+    }
+
+    /// Images in (torchvision ResNets and ViTs), rather than tokens.
+    pub fn is_vision(&self) -> bool {
+        self.id.starts_with("resnet") || self.id.starts_with("vit")
+    }
+}
+
 pub static PRESETS: &[Preset] = &[
     Preset {
         id: "resnet18",

@@ -1,11 +1,14 @@
 //! Validation cases (the JSONL format of the reference measurements, see
 //! `docs/scenario.md#validation-cases`) and their evaluation against the estimator.
 
+pub mod fit;
+
 use crate::device::DeviceProfile;
 use crate::scenario::{
     Hardware, Infrastructure, ModelSource, Optimizer, Phase, Scenario, SoftwareClass, Stage,
     StageKind, Workload, SCENARIO_VERSION,
 };
+use crate::stats::median;
 use crate::units::Precision;
 use crate::InputError;
 use serde::{Deserialize, Serialize};
@@ -199,7 +202,8 @@ pub fn evaluate_case(c: &Case, profiles: &[DeviceProfile]) -> CaseResult {
     }
     let est = c
         .scenario()
-        .and_then(|s| crate::estimate::estimate(&s, profiles));
+        .map_err(crate::error::InputErrors::from)
+        .and_then(|s| crate::estimate::estimate_core(&s, profiles));
     match est {
         Err(e) => failed(c.name.clone(), Some(c), e.to_string()),
         Ok(e) => CaseResult {
@@ -216,19 +220,6 @@ pub fn evaluate_case(c: &Case, profiles: &[DeviceProfile]) -> CaseResult {
     }
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 pub fn summarize(cases: &[CaseResult]) -> Summary {
     let e: Vec<f64> = cases
         .iter()
@@ -243,8 +234,8 @@ pub fn summarize(cases: &[CaseResult]) -> Summary {
     Summary {
         n: cases.len(),
         max_abs_energy_error: e.iter().copied().reduce(f64::max),
-        median_abs_energy_error: median(e),
-        median_abs_time_error: median(t),
+        median_abs_energy_error: median(&e),
+        median_abs_time_error: median(&t),
     }
 }
 

@@ -1,0 +1,405 @@
+//! Reading a scenario from JSON with errors in plain words: every field path
+//! (`stages[0].workload.batch`), what is wrong and the fix, all problems of a
+//! document at once (the check's problems included), never serde's wording.
+
+use super::check;
+use crate::error::{InputError, InputErrors};
+use crate::scenario::Scenario;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// How many type errors one document reports before giving up.
+const MAX_ERRORS: usize = 25;
+
+/// Parse scenario JSON: syntax errors, unknown fields and wrong types name the
+/// field by its path; a document that parses is also checked (`crate::check`),
+/// so every problem is reported at once.
+pub fn parse_scenario(json: &str) -> Result<Scenario, InputErrors> {
+    let (s, errors) = parse_typed::<Scenario>(json, "scenario")?;
+    checked(s, errors)
+}
+
+/// A scenario read by [`parse_typed`] (and prepared, e.g. a `model.file`
+/// replaced by the model), checked, with the type errors of the reading.
+pub fn checked(s: Scenario, mut errors: Vec<InputError>) -> Result<Scenario, InputErrors> {
+    if let Err(e) = check(&s) {
+        for e in e.0 {
+            // a placeholder put in for a reported type error can trip a bound: keep the first report
+            if !errors.iter().any(|x| x.field == e.field) {
+                errors.push(e);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(s)
+    } else {
+        Err(InputErrors(errors))
+    }
+}
+
+/// Deserialize a JSON document into `T`, collecting type errors: each wrong
+/// value is reported, replaced by a placeholder (or removed, for an unknown
+/// field) and the document deserialized again. Returns `T` with the
+/// placeholders and the errors; `Err` when the document cannot be read at all
+/// (syntax, not an object, a required field missing).
+pub fn parse_typed<T: DeserializeOwned>(
+    json: &str,
+    what: &str,
+) -> Result<(T, Vec<InputError>), InputErrors> {
+    let mut v: Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(e) => {
+            // reading it typed, as a stream, tells where in the scenario the text broke
+            let de = &mut serde_json::Deserializer::from_str(json);
+            let at = match serde_path_to_error::deserialize::<_, T>(de) {
+                Err(pe) => pe.path().to_string(),
+                Ok(_) => String::new(),
+            };
+            let at = at.trim_end_matches(".?").trim_end_matches('?').to_string();
+            let field = if at.is_empty() || at == "." {
+                what.to_string()
+            } else {
+                at
+            };
+            return Err(InputError::new(
+                field,
+                format!(
+                    "not valid JSON: {} (line {}, column {}). See docs/scenario.md for the format",
+                    syntax_words(&e),
+                    e.line(),
+                    e.column()
+                ),
+            )
+            .into());
+        }
+    };
+    if !v.is_object() {
+        return Err(InputError::new(
+            what,
+            format!(
+                "must be a JSON object {{...}}, not {}. See docs/scenario.md for the format",
+                kind_of(&v)
+            ),
+        )
+        .into());
+    }
+    let mut errors: Vec<InputError> = vec![];
+    loop {
+        let de = v.clone();
+        match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(t) => return Ok((t, errors)),
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                let (field, message, fix) = explain(&path, &inner);
+                let repeated = errors.iter().any(|x| x.field == field);
+                if !repeated {
+                    errors.push(InputError::new(field.clone(), message));
+                }
+                let fixed =
+                    !repeated && errors.len() < MAX_ERRORS && apply_fix(&mut v, &field, fix);
+                if !fixed {
+                    return Err(InputErrors(errors));
+                }
+            }
+        }
+    }
+}
+
+/// What to do to the document to read on past an error.
+enum Fix {
+    Remove,
+    Replace(Value),
+    None,
+}
+
+/// The field path, the message in plain words, and how to continue.
+fn explain(path: &str, inner: &str) -> (String, String, Fix) {
+    let root = path.is_empty() || path == "." || path == "?";
+    let at = |f: &str| {
+        if root {
+            f.to_string()
+        } else {
+            format!("{path}.{f}")
+        }
+    };
+    let here = if root {
+        "scenario".to_string()
+    } else {
+        path.trim_end_matches(".?").to_string()
+    };
+    if let Some(rest) = inner.strip_prefix("missing field `") {
+        let f = rest.split('`').next().unwrap_or("");
+        return (
+            at(f),
+            "is required. See docs/scenario.md for the fields".into(),
+            Fix::None,
+        );
+    }
+    if let Some(rest) = inner.strip_prefix("unknown field `") {
+        let f = rest.split('`').next().unwrap_or("");
+        let known = backticked(rest.split_once("expected").map_or("", |x| x.1));
+        // serde_path_to_error's path already ends at the unknown key
+        let field = if path.ends_with(f) { here } else { at(f) };
+        let message = if known.is_empty() {
+            "is not a field here; remove it".to_string()
+        } else {
+            format!("is not a field here; the fields are: {}", known.join(", "))
+        };
+        return (field, message, Fix::Remove);
+    }
+    if let Some(rest) = inner.strip_prefix("unknown variant `") {
+        let got = rest.split('`').next().unwrap_or("");
+        let known = backticked(rest.split_once("expected").map_or("", |x| x.1));
+        let fix = known
+            .first()
+            .map_or(Fix::None, |k| Fix::Replace(Value::String(k.clone())));
+        return (
+            here,
+            format!("`{got}` is not one of: {}", known.join(", ")),
+            fix,
+        );
+    }
+    if inner.starts_with("invalid type") || inner.starts_with("invalid value") {
+        let found = found_words(inner);
+        let expected = inner.split_once(", expected ").map_or("", |x| x.1);
+        let (want, placeholder) = expected_words(expected);
+        return (here, format!("must be {want} (it is {found})"), placeholder);
+    }
+    if inner.starts_with("invalid length") {
+        return (here, "has the wrong number of items".into(), Fix::None);
+    }
+    (here, format!("{inner}. See docs/scenario.md"), Fix::None)
+}
+
+/// `expected u64` and friends in words, with a placeholder that type-checks.
+fn expected_words(expected: &str) -> (String, Fix) {
+    let e = expected.trim();
+    if ["u64", "u32", "u16", "u8", "usize"].contains(&e) {
+        return (
+            "a whole number, 0 or more".into(),
+            Fix::Replace(Value::from(1u64)),
+        );
+    }
+    if ["i64", "i32"].contains(&e) {
+        return ("a whole number".into(), Fix::Replace(Value::from(1i64)));
+    }
+    if e == "f64" || e == "f32" {
+        return ("a number".into(), Fix::Replace(Value::from(1.0)));
+    }
+    if e.contains("a string") || e.contains("string") {
+        return (
+            "text in double quotes".into(),
+            Fix::Replace(Value::String(String::new())),
+        );
+    }
+    if e.contains("a boolean") {
+        return ("true or false".into(), Fix::Replace(Value::Bool(false)));
+    }
+    if e.contains("sequence") {
+        return ("a JSON array [...]".into(), Fix::None);
+    }
+    if e.starts_with("struct") || e.contains("map") {
+        return ("a JSON object {...}".into(), Fix::None);
+    }
+    if let Some(v) = e.strip_prefix("variant identifier") {
+        let _ = v;
+        return (
+            "one of the names listed in docs/scenario.md".into(),
+            Fix::None,
+        );
+    }
+    ("of another kind; see docs/scenario.md".into(), Fix::None)
+}
+
+/// `invalid type: integer `-8`, expected ...` -> `-8`; `string "abc"` -> `"abc"`.
+fn found_words(inner: &str) -> String {
+    let body = inner
+        .split_once(": ")
+        .map_or(inner, |x| x.1)
+        .split(", expected")
+        .next()
+        .unwrap_or("")
+        .trim();
+    for prefix in ["integer ", "floating point ", "string "] {
+        if let Some(v) = body.strip_prefix(prefix) {
+            return v.trim_matches('`').to_string();
+        }
+    }
+    match body {
+        "map" => "an object".into(),
+        "sequence" => "an array".into(),
+        "null" => "null".into(),
+        b if b.starts_with("boolean") => b.trim_start_matches("boolean ").trim_matches('`').into(),
+        b => b.into(),
+    }
+}
+
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, x)| x.to_string())
+        .collect()
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn syntax_words(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    let m = m.split(" at line ").next().unwrap_or(&m).to_string();
+    match m.as_str() {
+        "EOF while parsing a value"
+        | "EOF while parsing an object"
+        | "EOF while parsing a list" => {
+            "the text ends too early (a value, `}` or `]` is missing)".into()
+        }
+        "EOF while parsing a string" => "a string is not closed with `\"`".into(),
+        "trailing comma" => "a comma before `}` or `]` is not allowed".into(),
+        "number out of range" => "a number is too large".into(),
+        "key must be a string" => "object keys must be in double quotes".into(),
+        "expected value" => {
+            "a value was expected (a number, text in quotes, an object or an array)".into()
+        }
+        "trailing characters" => "there is more text after the scenario's closing `}`".into(),
+        _ => m,
+    }
+}
+
+/// Apply `fix` at `path` (`a.b[2].c`) in `v`. False when it cannot be applied.
+fn apply_fix(v: &mut Value, path: &str, fix: Fix) -> bool {
+    let mut segs: Vec<Seg> = vec![];
+    for part in path.split('.') {
+        let (name, idx) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            segs.push(Seg::Key(name.to_string()));
+        }
+        for n in idx.split(['[', ']']).filter(|x| !x.is_empty()) {
+            match n.parse::<usize>() {
+                Ok(i) => segs.push(Seg::Index(i)),
+                Err(_) => return false,
+            }
+        }
+    }
+    let Some((last, parents)) = segs.split_last() else {
+        return false;
+    };
+    let mut cur = v;
+    for s in parents {
+        cur = match (s, cur) {
+            (Seg::Key(k), Value::Object(m)) => match m.get_mut(k) {
+                Some(x) => x,
+                None => return false,
+            },
+            (Seg::Index(i), Value::Array(a)) => match a.get_mut(*i) {
+                Some(x) => x,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, cur, fix) {
+        (Seg::Key(k), Value::Object(m), Fix::Remove) => m.remove(k).is_some(),
+        (Seg::Key(k), Value::Object(m), Fix::Replace(x)) => match m.get_mut(k) {
+            Some(slot) => {
+                *slot = x;
+                true
+            }
+            None => false,
+        },
+        (Seg::Index(i), Value::Array(a), Fix::Replace(x)) => match a.get_mut(*i) {
+            Some(slot) => {
+                *slot = x;
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errs(json: &str) -> Vec<InputError> {
+        match parse_scenario(json) {
+            Ok(_) => panic!("accepted: {json}"),
+            Err(e) => e.0,
+        }
+    }
+
+    const OK: &str = r#"{"version":1,"model":{"preset":"gpt2"},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"bf16-amp","batch":8,"seq":1024},"steps":10}],"hardware":{"device":"h100-sxm"}}"#;
+
+    #[test]
+    fn the_valid_document_parses() {
+        assert!(parse_scenario(OK).is_ok());
+    }
+
+    #[test]
+    fn every_problem_at_once_in_plain_words() {
+        let j = OK
+            .replace(r#""batch":8"#, r#""batch":-8"#)
+            .replace(r#""steps":10"#, r#""steps":10,"colour":"red""#)
+            .replace(
+                r#""hardware":{"device":"h100-sxm"}"#,
+                r#""hardware":{"device":"h100-sxm"},"infrastructure":{"pue":-1}"#,
+            )
+            .replace(r#""precision":"bf16-amp""#, r#""precision":"bf17""#);
+        let e = errs(&j);
+        let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
+        for f in [
+            "stages[0].workload.batch",
+            "stages[0].colour",
+            "stages[0].workload.precision",
+            "infrastructure.pue",
+        ] {
+            assert!(fields.contains(&f), "{f} missing in {e:?}");
+        }
+        for x in &e {
+            let text = x.to_string();
+            assert!(!text.contains('?'), "`?` in `{x}`");
+            for word in text.split(|c: char| !c.is_alphanumeric() && c != '_') {
+                assert!(
+                    !["u64", "struct", "expected"].contains(&word),
+                    "`{word}` in `{x}`"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn not_an_object_and_syntax() {
+        let e = errs("[]");
+        assert_eq!(e[0].field, "scenario");
+        assert!(e[0].message.contains("must be a JSON object"), "{}", e[0]);
+        let e = errs(r#"{"version": 1,"#);
+        assert!(e[0].message.contains("ends too early"), "{}", e[0]);
+        let e = errs("");
+        assert!(e[0].message.contains("ends too early"), "{}", e[0]);
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let e = errs(&OK.replace(r#""hardware":{"device":"h100-sxm"}"#, r#""hardware":{}"#));
+        assert_eq!(e[0].field, "hardware.device");
+        assert!(e[0].message.contains("is required"));
+    }
+}

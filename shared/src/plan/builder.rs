@@ -1,0 +1,425 @@
+//! The op builder every planner uses: forward and backward op lists with the
+//! dtype rules of a precision, and the ops shared by all architectures
+//! (element-wise kernels, Linear, convolution, fused attention).
+
+use super::{Node, Seq};
+use crate::model::graph::{Op, OpKind, Pass};
+use crate::units::{MathMode, Precision};
+
+/// Builds forward and backward op lists with the dtype rules of a precision.
+pub(super) struct Builder {
+    pub(super) p: Precision,
+    pub(super) train: bool,
+    /// Forward ops in launch order.
+    pub(super) fwd: Vec<Node>,
+    /// Backward ops in forward order (reversed when the step is assembled).
+    pub(super) bwd: Vec<Node>,
+    /// Activation bytes saved for backward.
+    pub(super) saved: f64,
+}
+
+impl Builder {
+    pub(super) fn new(p: Precision, train: bool) -> Self {
+        Builder {
+            p,
+            train,
+            fwd: vec![],
+            bwd: vec![],
+            saved: 0.0,
+        }
+    }
+
+    pub(super) fn child(&self) -> Self {
+        Builder::new(self.p, self.train)
+    }
+
+    /// Bytes of a matmul output / activation.
+    pub(super) fn a(&self) -> f64 {
+        self.p.activation_bytes()
+    }
+    pub(super) fn amp(&self) -> bool {
+        self.p == Precision::Bf16Amp
+    }
+    /// Bytes of a weight as the matmul reads it (after autocast's cached cast).
+    pub(super) fn w_mm(&self) -> f64 {
+        match self.p {
+            Precision::Fp32 | Precision::Tf32 => 4.0,
+            Precision::Fp8 | Precision::Int8 => 1.0,
+            _ => 2.0,
+        }
+    }
+    pub(super) fn math(&self) -> MathMode {
+        self.p.matmul_math()
+    }
+    /// Attention runs in 16-bit for the 8-bit precisions, fp32 math for fp32.
+    pub(super) fn attn_math(&self) -> MathMode {
+        match self.p {
+            Precision::Fp8 | Precision::Int8 | Precision::Bf16Amp | Precision::Bf16 => {
+                MathMode::Bf16
+            }
+            Precision::Fp16 => MathMode::Fp16,
+            Precision::Fp32 => MathMode::Fp32,
+            Precision::Tf32 => MathMode::Tf32,
+        }
+    }
+
+    pub(super) fn push(&mut self, op: Op) {
+        self.fwd.push(Node::Op(op))
+    }
+    pub(super) fn push_bwd(&mut self, op: Op) {
+        self.bwd.push(Node::Op(op))
+    }
+
+    /// An element-wise (memory-bound) op: `read` and `write` in bytes.
+    /// `bwd` = (bytes, kernels) of its backward, when training.
+    pub(super) fn ew(
+        &mut self,
+        name: &str,
+        read: f64,
+        write: f64,
+        kernels: f64,
+        bwd: Option<(f64, f64)>,
+    ) {
+        self.push(ew_op(name, read + write, kernels, Pass::Forward));
+        if self.train {
+            // what autograd keeps for the backward (the autocast weight copies are
+            // counted with the weights instead)
+            if bwd.is_some() {
+                self.saved += write;
+            }
+            if let Some((b, k)) = bwd {
+                if k > 0.0 {
+                    self.push_bwd(ew_op(&format!("{name}.backward"), b, k, Pass::Backward));
+                }
+            }
+        }
+    }
+
+    /// A simple element-wise op over `n` elements: reads `ins` inputs of `ib` bytes, writes one of `ob`.
+    /// Its backward reads the output gradient and the saved inputs and writes input gradients.
+    pub(super) fn pointwise(&mut self, name: &str, n: f64, ins: f64, ib: f64, ob: f64) {
+        let bwd = (n * (ob + ins * ib + ins * ib), ins.max(1.0));
+        self.ew(name, n * ins * ib, n * ob, 1.0, Some(bwd));
+    }
+
+    /// A linear layer: `m` rows, `k` in, `n` out. `in_b`: bytes of the input as produced.
+    /// `first`: no gradient flows to the input (network input).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn linear(
+        &mut self,
+        name: &str,
+        m: f64,
+        k: f64,
+        n: f64,
+        bias: bool,
+        in_b: f64,
+        first: bool,
+    ) -> f64 {
+        let a = self.a();
+        if self.amp() {
+            if in_b > 2.0 {
+                // autocast casts the fp32 activation to bf16 for every matmul
+                self.ew(
+                    &format!("{name}.cast_in"),
+                    m * k * in_b,
+                    m * k * 2.0,
+                    1.0,
+                    Some((m * k * 6.0, 1.0)),
+                );
+            }
+            // the fp32 weight is cast once per forward (autocast cache)
+            self.ew(
+                &format!("{name}.cast_w"),
+                k * n * 4.0,
+                k * n * 2.0,
+                1.0,
+                None,
+            );
+        }
+        let wb = self.w_mm();
+        let params = k * n + if bias { n } else { 0.0 };
+        self.push(Op {
+            name: name.into(),
+            kind: OpKind::Matmul,
+            pass: Pass::Forward,
+            count: 1.0,
+            flops: 2.0 * m * n * k,
+            other_flops: 0.0,
+            bytes: m * k * a + k * n * wb + m * n * a,
+            params,
+            kernels: 1.0,
+            mnk: Some([m, n, k]),
+            math: Some(self.math()),
+            from_python: true,
+        });
+        if self.train {
+            self.saved += m * k * a;
+            self.product_backward(
+                name,
+                OpKind::Matmul,
+                2.0 * m * n * k,
+                [m, n, k],
+                self.math(),
+                (
+                    m * n * a + m * k * a + k * n * a,
+                    m * n * a + k * n * wb + m * k * a,
+                ),
+                first,
+            );
+            if bias {
+                self.push_bwd(ew_op(
+                    &format!("{name}.bias_grad"),
+                    m * n * a + n * 4.0,
+                    1.0,
+                    Pass::Backward,
+                ));
+            }
+            if self.amp() {
+                // the bf16 weight gradient is cast back to the fp32 parameter's .grad
+                self.push_bwd(ew_op(
+                    &format!("{name}.grad_cast"),
+                    k * n * 6.0,
+                    1.0,
+                    Pass::Backward,
+                ));
+            }
+        }
+        params
+    }
+
+    /// A convolution as an implicit GEMM. Returns its parameters.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn conv(
+        &mut self,
+        name: &str,
+        b: f64,
+        cin: f64,
+        hin: f64,
+        cout: f64,
+        hout: f64,
+        kk: f64,
+        first: bool,
+    ) -> f64 {
+        let a = self.a();
+        let (m, n, k) = (b * hout * hout, cout, cin * kk * kk);
+        let w = cout * cin * kk * kk;
+        if self.amp() {
+            self.ew(&format!("{name}.cast_w"), w * 4.0, w * 2.0, 1.0, None);
+        }
+        let wb = self.w_mm();
+        let in_bytes = b * cin * hin * hin * a;
+        let out_bytes = m * n * a;
+        // torchvision tensors are NCHW; cuDNN's tensor-core kernels are NHWC, so each
+        // convolution is wrapped in layout transposes (nchwToNhwc / nhwcToNchw kernels):
+        // forward input and output, backward the output gradient with the input
+        // gradient (dgrad) and with the input (wgrad).
+        if self.conv_math() != MathMode::Fp32 {
+            let bwd = if first {
+                2.0 * (out_bytes + in_bytes)
+            } else {
+                4.0 * (out_bytes + in_bytes)
+            };
+            let k = if first { 2.0 } else { 4.0 };
+            self.ew(
+                &format!("{name}.nchw_transpose"),
+                in_bytes + out_bytes,
+                in_bytes + out_bytes,
+                2.0,
+                Some((bwd, k)),
+            );
+        }
+        self.push(Op {
+            name: name.into(),
+            kind: OpKind::Conv,
+            pass: Pass::Forward,
+            count: 1.0,
+            flops: 2.0 * m * n * k,
+            other_flops: 0.0,
+            bytes: in_bytes + w * wb + out_bytes,
+            params: w,
+            kernels: 1.0,
+            mnk: Some([m, n, k]),
+            math: Some(self.conv_math()),
+            from_python: true,
+        });
+        if self.train {
+            self.saved += in_bytes;
+            self.product_backward(
+                name,
+                OpKind::Conv,
+                2.0 * m * n * k,
+                [m, n, k],
+                self.conv_math(),
+                (out_bytes + in_bytes + w * a, out_bytes + w * wb + in_bytes),
+                first,
+            );
+            if self.amp() {
+                self.push_bwd(ew_op(
+                    &format!("{name}.grad_cast"),
+                    w * 6.0,
+                    1.0,
+                    Pass::Backward,
+                ));
+            }
+        }
+        w
+    }
+
+    /// The backward of a matrix product `[m, n, k]` (a Linear, a convolution as
+    /// an implicit GEMM): the weight gradient (`[k, n, m]`) and, unless no
+    /// gradient flows to the input (`first`), the input gradient (`[m, k, n]`),
+    /// each with the forward's FLOPs and the given (wgrad, dgrad) bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn product_backward(
+        &mut self,
+        name: &str,
+        kind: OpKind,
+        flops: f64,
+        [m, n, k]: [f64; 3],
+        math: MathMode,
+        (wgrad_bytes, dgrad_bytes): (f64, f64),
+        first: bool,
+    ) {
+        let grads: &[(&str, f64, [f64; 3])] = if first {
+            &[("wgrad", wgrad_bytes, [k, n, m])]
+        } else {
+            &[
+                ("wgrad", wgrad_bytes, [k, n, m]),
+                ("dgrad", dgrad_bytes, [m, k, n]),
+            ]
+        };
+        for &(g, bytes, mnk) in grads {
+            self.push_bwd(Op {
+                name: format!("{name}.{g}"),
+                kind,
+                pass: Pass::Backward,
+                count: 1.0,
+                flops,
+                other_flops: 0.0,
+                bytes,
+                params: 0.0,
+                kernels: 1.0,
+                mnk: Some(mnk),
+                math: Some(math),
+                from_python: false,
+            });
+        }
+    }
+
+    /// PyTorch's fp32 default lets cuDNN use TF32 for convolutions.
+    pub(super) fn conv_math(&self) -> MathMode {
+        if self.p == Precision::Fp32 {
+            MathMode::Tf32
+        } else {
+            self.math()
+        }
+    }
+
+    /// Fused attention (scaled_dot_product_attention). `sq` queries attend to `sk` keys.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn attention(
+        &mut self,
+        name: &str,
+        b: f64,
+        heads: f64,
+        kv_heads: f64,
+        sq: f64,
+        sk: f64,
+        d: f64,
+        causal: bool,
+        window: Option<f64>,
+    ) {
+        let a = self.a();
+        let counted = 4.0 * b * heads * sq * sk * d;
+        // The kernel skips masked blocks: causal self-attention does about half the work.
+        let mut work = if causal && sq > 1.0 {
+            counted * (1.0 - (sq - 1.0) / (2.0 * sk))
+        } else {
+            counted
+        };
+        if let Some(wnd) = window {
+            if sk > wnd {
+                work *= wnd / sk;
+            }
+        }
+        let bytes = (2.0 * b * heads * sq * d + 2.0 * b * kv_heads * sk * d) * a;
+        self.push(Op {
+            name: name.into(),
+            kind: OpKind::Attention,
+            pass: Pass::Forward,
+            count: 1.0,
+            flops: counted,
+            other_flops: work - counted,
+            bytes,
+            params: 0.0,
+            kernels: 1.0,
+            mnk: Some([sq, sk, d]),
+            math: Some(self.attn_math()),
+            from_python: true,
+        });
+        if self.train {
+            self.saved += b * heads * sq * (d * a + 4.0);
+            self.push_bwd(Op {
+                name: format!("{name}.backward"),
+                kind: OpKind::Attention,
+                pass: Pass::Backward,
+                count: 1.0,
+                flops: 2.5 * counted,
+                other_flops: 2.5 * (work - counted),
+                // reads q, k, v, o, do; writes dq, dk, dv; dq accumulated in fp32
+                bytes: 2.0 * bytes + b * heads * sq * d * (a + 8.0),
+                params: 0.0,
+                kernels: 3.0,
+                mnk: Some([sq, sk, d]),
+                math: Some(self.attn_math()),
+                from_python: false,
+            });
+        }
+    }
+
+    /// Assemble: forward, then backward in reverse order.
+    pub(super) fn finish(mut self, name: &str) -> (Seq, Seq, f64) {
+        self.bwd.reverse();
+        (
+            Seq {
+                name: name.to_string(),
+                nodes: self.fwd,
+                repeat: 1.0,
+                synced: false,
+            },
+            Seq {
+                name: format!("{name}.backward"),
+                nodes: self.bwd,
+                repeat: 1.0,
+                synced: false,
+            },
+            self.saved,
+        )
+    }
+}
+
+pub(super) fn ew_op(name: &str, bytes: f64, kernels: f64, pass: Pass) -> Op {
+    Op {
+        name: name.into(),
+        kind: OpKind::Elementwise,
+        pass,
+        count: 1.0,
+        flops: 0.0,
+        other_flops: 0.0,
+        bytes,
+        params: 0.0,
+        kernels,
+        mnk: None,
+        math: None,
+        from_python: pass != Pass::Backward,
+    }
+}
+
+pub(super) fn seq(name: &str, nodes: Vec<Node>, repeat: f64) -> Node {
+    Node::Seq(Seq {
+        name: name.into(),
+        nodes,
+        repeat,
+        synced: false,
+    })
+}

@@ -1,0 +1,709 @@
+//! Transformers as Hugging Face implements them in eager PyTorch: decoder,
+//! encoder and encoder-decoder stacks, the generate loop, norms and activations.
+
+use super::builder::{ew_op, seq, Builder};
+use super::{optimizer, MemoryNeed, Node, Seq, StepPlan};
+use crate::model::graph::Pass;
+use crate::model::{HeadKind, InputKind, MlpKind, NormKind, PositionKind, TransformerSpec};
+use crate::scenario::{Phase, SoftwareClass, Workload};
+use crate::InputError;
+
+fn err(field: &str, msg: impl Into<String>) -> InputError {
+    InputError::new(field, msg)
+}
+
+/// HF eager RMSNorm: to(fp32), pow, mean, add eps, rsqrt, mul, to(dtype), mul weight.
+fn rms_norm(bl: &mut Builder, name: &str, t: f64, h: f64, r: f64) -> f64 {
+    let a = bl.a();
+    let casts = r < 4.0;
+    if casts {
+        bl.pointwise(&format!("{name}.to_fp32"), t * h, 1.0, r, 4.0);
+    }
+    bl.pointwise(&format!("{name}.pow"), t * h, 1.0, 4.0, 4.0);
+    bl.ew(
+        &format!("{name}.mean"),
+        t * h * 4.0,
+        t * 4.0,
+        1.0,
+        Some((t * h * 4.0 + t * 4.0, 1.0)),
+    );
+    bl.pointwise(&format!("{name}.add_eps"), t, 1.0, 4.0, 4.0);
+    bl.pointwise(&format!("{name}.rsqrt"), t, 1.0, 4.0, 4.0);
+    bl.pointwise(&format!("{name}.mul"), t * h, 1.0, 4.0, 4.0);
+    let out = if casts { a } else { 4.0 };
+    if casts {
+        bl.pointwise(&format!("{name}.to_dtype"), t * h, 1.0, 4.0, a);
+    }
+    // weight * x: the backward also reduces over tokens for the weight's gradient
+    bl.ew(
+        &format!("{name}.mul_weight"),
+        t * h * out,
+        t * h * out,
+        1.0,
+        Some((t * h * out * 4.0, 2.0)),
+    );
+    out
+}
+
+/// LayerNorm (one fused kernel; in the autocast fp32 list).
+fn layer_norm(bl: &mut Builder, name: &str, t: f64, h: f64, r: f64) -> f64 {
+    let out = if bl.amp() { 4.0 } else { bl.a() };
+    bl.ew(
+        name,
+        t * h * r,
+        t * h * out,
+        1.0,
+        Some((t * h * (2.0 * r + 2.0 * out + r), 2.0)),
+    );
+    out
+}
+
+fn norm(bl: &mut Builder, spec: &TransformerSpec, name: &str, t: f64, r: f64) -> f64 {
+    match spec.norm {
+        NormKind::LayerNorm => layer_norm(bl, name, t, spec.hidden as f64, r),
+        NormKind::RmsNorm => rms_norm(bl, name, t, spec.hidden as f64, r),
+    }
+}
+
+fn dropout(bl: &mut Builder, name: &str, n: f64, b: f64, p: f64) {
+    if bl.train && p > 0.0 {
+        // writes the output and a bool mask; backward reads grad and mask
+        bl.ew(
+            name,
+            n * b,
+            n * (b + 1.0),
+            1.0,
+            Some((n * (2.0 * b + 1.0), 1.0)),
+        );
+    }
+}
+
+/// How the tokens of one forward pass look.
+#[derive(Clone, Copy)]
+struct Pass1 {
+    /// Sequences.
+    b: f64,
+    /// Query positions per sequence in this pass.
+    sq: f64,
+    /// Key positions attended to (cache included).
+    sk: f64,
+    /// A KV cache is grown by concatenation in this pass (HF DynamicCache during generation).
+    cache_cat: bool,
+    /// Output head over the last position only.
+    head_last_only: bool,
+}
+
+pub(super) fn plan(
+    spec: &TransformerSpec,
+    w: &Workload,
+    sw: SoftwareClass,
+    field: &str,
+) -> Result<StepPlan, InputError> {
+    let train = w.phase == Phase::Train;
+    let b = w.batch as f64;
+    let is_vit = matches!(spec.input, InputKind::Patches { .. });
+    let seq_len = |name: &str, v: Option<u64>| -> Result<f64, InputError> {
+        v.map(|x| x as f64).ok_or_else(|| {
+            err(
+                &format!("{field}.{name}"),
+                format!("is required for phase {}", w.phase.as_str()),
+            )
+        })
+    };
+    let mut notes = spec.notes.clone();
+    let (passes, samples, tokens): (Vec<(Pass1, f64)>, f64, f64) = match w.phase {
+        Phase::Train | Phase::Inference | Phase::Prefill => {
+            let s = if let InputKind::Patches { image, patch, .. } = spec.input {
+                let img = w.image_size.unwrap_or(image) as f64;
+                (img / patch as f64).floor().powi(2) + 1.0
+            } else {
+                let s = seq_len(
+                    "seq",
+                    w.seq.or(if w.phase == Phase::Prefill {
+                        w.prompt
+                    } else {
+                        None
+                    }),
+                )?;
+                if s > spec.max_positions as f64 && spec.position == PositionKind::Learned {
+                    return Err(err(
+                        &format!("{field}.seq"),
+                        format!("{s} exceeds the model's {} positions", spec.max_positions),
+                    ));
+                }
+                s
+            };
+            (
+                vec![(
+                    Pass1 {
+                        b,
+                        sq: s,
+                        sk: s,
+                        cache_cat: false,
+                        head_last_only: false,
+                    },
+                    1.0,
+                )],
+                b,
+                b * s,
+            )
+        }
+        Phase::Decode => {
+            if !spec.causal || spec.head != HeadKind::CausalLm {
+                return Err(err(
+                    &format!("{field}.phase"),
+                    "decode needs a causal language model (with an output head)",
+                ));
+            }
+            let p = seq_len("prompt", w.prompt)?;
+            let n = seq_len("new_tokens", w.new_tokens)?;
+            if spec.position == PositionKind::Learned && p + n > spec.max_positions as f64 {
+                return Err(err(
+                    &format!("{field}.new_tokens"),
+                    format!(
+                        "prompt + new_tokens exceeds the model's {} positions",
+                        spec.max_positions
+                    ),
+                ));
+            }
+            let mut v = vec![(
+                Pass1 {
+                    b,
+                    sq: p,
+                    sk: p,
+                    cache_cat: false,
+                    head_last_only: true,
+                },
+                1.0,
+            )];
+            if n > 1.0 {
+                // token i (1..n-1) attends to p + i keys; the mean key count is exact for the
+                // linear terms, so n-1 identical passes at the mean give the same totals.
+                let mean_sk = p + n / 2.0;
+                // HF's DynamicCache grows by concatenation; compiled (static cache) and serving (paged) write in place
+                let cache_cat = sw == SoftwareClass::PytorchEager;
+                v.push((
+                    Pass1 {
+                        b,
+                        sq: 1.0,
+                        sk: mean_sk,
+                        cache_cat,
+                        head_last_only: true,
+                    },
+                    n - 1.0,
+                ));
+            }
+            notes.push(format!(
+                "decode: one prompt pass, then {} single-token passes against a KV cache",
+                n - 1.0
+            ));
+            (v, b, b * n)
+        }
+    };
+
+    let mut root_nodes = vec![];
+    let mut params = 0.0;
+    let mut active = 0.0;
+    let mut saved = 0.0;
+    for (i, (pass, reps)) in passes.iter().enumerate() {
+        let (nodes, pp, ap, sv) = transformer_pass(spec, w, *pass, train, is_vit);
+        if i == 0 {
+            params = pp;
+            active = ap;
+            saved = sv;
+        }
+        if passes.len() > 1 {
+            // generation: each token's pass also runs the generate loop, and ends with a sync
+            let mut ns = nodes;
+            ns.extend(generate_loop_ops(b, spec.vocab as f64));
+            root_nodes.push(Node::Seq(Seq {
+                name: if i == 0 {
+                    "prompt".into()
+                } else {
+                    "token".into()
+                },
+                nodes: ns,
+                repeat: *reps,
+                synced: true,
+            }));
+        } else {
+            root_nodes.extend(nodes);
+        }
+    }
+    if train {
+        let tensors = tensor_count(spec);
+        root_nodes.extend(optimizer::ops(w.optimizer, params, tensors, w.precision));
+    }
+    let p = w.precision;
+    let kv = if w.phase == Phase::Decode {
+        let total = (w.prompt.unwrap_or(0) + w.new_tokens.unwrap_or(0)) as f64;
+        2.0 * (spec.layers + spec.decoder_layers) as f64
+            * b
+            * spec.kv_heads as f64
+            * spec.head_dim as f64
+            * total
+            * p.activation_bytes()
+    } else {
+        0.0
+    };
+    let memory = MemoryNeed::of_state(params, w, saved, kv);
+    Ok(StepPlan {
+        root: Seq {
+            name: "step".into(),
+            nodes: root_nodes,
+            repeat: 1.0,
+            synced: true,
+        },
+        params,
+        active_params: active,
+        samples,
+        tokens,
+        has_breakdown: true,
+        flops_only: None,
+        memory,
+        notes,
+    })
+}
+
+/// Parameter tensors (weights and biases), for the optimizer's kernel count.
+fn tensor_count(spec: &TransformerSpec) -> f64 {
+    let per_layer = match spec.mlp {
+        MlpKind::Dense => 4.0,
+        MlpKind::GatedSwiglu => 3.0,
+    } * 2.0
+        + 8.0;
+    (spec.layers + spec.decoder_layers) as f64 * per_layer + 6.0
+}
+
+/// The kernels HF `generate` (greedy) launches per token outside the model:
+/// input preparation, logits to fp32, argmax, finished-sequence bookkeeping,
+/// concatenations, stopping criteria (about 30 small kernels).
+fn generate_loop_ops(b: f64, vocab: f64) -> Vec<Node> {
+    let mut v = vec![];
+    let mut to_f32 = ew_op(
+        "generate.logits_to_fp32",
+        b * vocab * 6.0,
+        1.0,
+        Pass::Forward,
+    );
+    to_f32.count = 1.0;
+    v.push(Node::Op(to_f32));
+    v.push(Node::Op(ew_op(
+        "generate.argmax",
+        b * vocab * 4.0,
+        1.0,
+        Pass::Forward,
+    )));
+    v.push(Node::Op(ew_op(
+        "generate.bookkeeping",
+        b * 64.0,
+        28.0,
+        Pass::Forward,
+    )));
+    v
+}
+
+/// One forward pass (and its backward when training).
+/// Returns the nodes, parameters, active parameters and saved activation bytes.
+fn transformer_pass(
+    spec: &TransformerSpec,
+    w: &Workload,
+    pass: Pass1,
+    train: bool,
+    is_vit: bool,
+) -> (Vec<Node>, f64, f64, f64) {
+    let mut bl = Builder::new(w.precision, train);
+    let Pass1 {
+        b,
+        sq,
+        sk,
+        cache_cat,
+        head_last_only,
+    } = pass;
+    let t = b * sq;
+    let h = spec.hidden as f64;
+    let a = bl.a();
+    let mut params = 0.0;
+    let mut active = 0.0;
+
+    // --- embeddings ---
+    let emb_b = if bl.amp() { 4.0 } else { a }; // embeddings are not autocast: fp32 under AMP
+    let r; // bytes of the residual stream
+    if let InputKind::Patches {
+        patch,
+        channels,
+        image,
+    } = spec.input
+    {
+        let img = w.image_size.unwrap_or(image) as f64;
+        let side = (img / patch as f64).floor();
+        let pp = bl.conv(
+            "patch_embed",
+            b,
+            channels as f64,
+            img,
+            h,
+            side,
+            patch as f64,
+            true,
+        ) + h;
+        params += pp;
+        active += pp;
+        // reshape + permute + cat(class token) + add(pos)
+        bl.ew("embed.cat_class_token", t * h * a, t * h * a, 1.0, None);
+        bl.pointwise("embed.add_pos", t * h, 2.0, a, a);
+        let pe = h + sq * h;
+        params += pe;
+        active += pe;
+        r = a;
+    } else {
+        let v = spec.vocab as f64;
+        bl.ew(
+            "embed.tokens",
+            t * h * emb_b,
+            t * h * emb_b,
+            1.0,
+            Some((v * h * 4.0 + t * h * (emb_b + 4.0), 5.0)),
+        );
+        params += v * h;
+        active += v * h;
+        let mut r0 = emb_b;
+        if spec.position == PositionKind::Learned {
+            let pos = spec.max_positions as f64;
+            bl.ew(
+                "embed.positions",
+                t * h * emb_b,
+                t * h * emb_b,
+                1.0,
+                Some((pos * h * 4.0 + t * h * (emb_b + 4.0), 5.0)),
+            );
+            bl.pointwise("embed.add", t * h, 2.0, emb_b, emb_b);
+            params += pos * h;
+            active += pos * h;
+        }
+        if spec.type_vocab > 0 {
+            let tv = spec.type_vocab as f64;
+            bl.ew(
+                "embed.token_types",
+                t * h * emb_b,
+                t * h * emb_b,
+                1.0,
+                Some((tv * h * 4.0 + t * h * (emb_b + 4.0), 5.0)),
+            );
+            bl.pointwise("embed.add_types", t * h, 2.0, emb_b, emb_b);
+            params += tv * h;
+            active += tv * h;
+        }
+        if spec.family == "bert" {
+            r0 = layer_norm(&mut bl, "embed.layer_norm", t, h, emb_b);
+            params += 2.0 * h;
+            active += 2.0 * h;
+        }
+        if spec.position == PositionKind::Rotary {
+            // cos/sin tables for this pass's positions: a few small kernels per forward
+            bl.ew(
+                "rotary.cos_sin",
+                t * spec.head_dim as f64 * 4.0 * 4.0,
+                t * spec.head_dim as f64 * 4.0 * 2.0,
+                8.0,
+                None,
+            );
+        }
+        dropout(&mut bl, "embed.dropout", t * h, r0, spec.dropout);
+        r = r0;
+    }
+
+    // --- layers: one stack, or an encoder then a decoder with cross-attention (T5) ---
+    let stacks: Vec<(u64, bool, Option<f64>, &str)> = if spec.decoder_layers > 0 {
+        vec![
+            (spec.layers, false, None, "encoder_layer"),
+            (spec.decoder_layers, true, Some(sk), "decoder_layer"),
+        ]
+    } else {
+        vec![(spec.layers, spec.causal, None, "layer")]
+    };
+    for (n_layers, causal, cross, name) in stacks {
+        let mut lb = bl.child();
+        let (lp, lap) = layer(
+            &mut lb, spec, b, sq, sk, r, cache_cat, is_vit, causal, cross,
+        );
+        let layers = n_layers as f64;
+        params += lp * layers;
+        active += lap * layers;
+        let (lf, lbk, lsaved) = lb.finish(name);
+        bl.fwd.push(Node::Seq(Seq {
+            repeat: layers,
+            ..lf
+        }));
+        if train {
+            bl.bwd.push(Node::Seq(Seq {
+                repeat: layers,
+                ..lbk
+            }));
+            bl.saved += lsaved * layers;
+        }
+    }
+
+    // --- final norm and head ---
+    let has_final_norm = spec.family != "bert";
+    let mut out_b = r;
+    let ht = if head_last_only { b } else { t };
+    if has_final_norm {
+        // HF normalises every position, then slices the last one for the head
+        out_b = norm(&mut bl, spec, "final_norm", t, r);
+        params += norm_params(spec);
+        active += norm_params(spec);
+    }
+    match spec.head {
+        HeadKind::CausalLm => {
+            let v = spec.vocab as f64;
+            bl.linear("lm_head", ht, h, v, false, out_b, false);
+            if !spec.tied_embeddings {
+                params += h * v;
+                active += h * v;
+            }
+            if train {
+                // HF ForCausalLMLoss: logits.float(), log_softmax, nll; backward: zeros + scatter, log_softmax grad, cast
+                let n = ht * v;
+                bl.ew(
+                    "loss.logits_to_fp32",
+                    n * a,
+                    n * 4.0,
+                    1.0,
+                    Some((n * (4.0 + a), 1.0)),
+                );
+                bl.ew(
+                    "loss.log_softmax",
+                    n * 4.0,
+                    n * 4.0,
+                    1.0,
+                    Some((n * 12.0, 1.0)),
+                );
+                bl.ew("loss.nll", ht * 12.0, 4.0, 3.0, Some((n * 4.0, 2.0)));
+            }
+        }
+        HeadKind::Pooler => {
+            bl.linear("pooler.dense", b, h, h, true, out_b, false);
+            bl.pointwise("pooler.tanh", b * h, 1.0, a, a);
+            params += h * h + h;
+            active += h * h + h;
+        }
+        HeadKind::Classifier(c) => {
+            // class token -> head
+            let c = c as f64;
+            bl.linear("head", b, h, c, true, out_b, false);
+            params += h * c + c;
+            active += h * c + c;
+            if train {
+                bl.ew(
+                    "loss.cross_entropy",
+                    b * c * 4.0,
+                    b * c * 4.0,
+                    3.0,
+                    Some((b * c * 12.0, 3.0)),
+                );
+            }
+        }
+    }
+    let _ = out_b;
+    let saved = bl.saved;
+    let (f, bk, _) = bl.finish("forward");
+    let mut nodes = vec![Node::Seq(f)];
+    if train {
+        nodes.push(Node::Seq(bk));
+    }
+    (nodes, params, active, saved)
+}
+
+fn norm_params(spec: &TransformerSpec) -> f64 {
+    match spec.norm {
+        NormKind::LayerNorm => 2.0 * spec.hidden as f64,
+        NormKind::RmsNorm => spec.hidden as f64,
+    }
+}
+
+/// One transformer layer (pre-norm, or post-norm for BERT). Returns (params, active params).
+#[allow(clippy::too_many_arguments)]
+fn layer(
+    bl: &mut Builder,
+    spec: &TransformerSpec,
+    b: f64,
+    sq: f64,
+    sk: f64,
+    r: f64,
+    cache_cat: bool,
+    is_vit: bool,
+    causal: bool,
+    cross: Option<f64>,
+) -> (f64, f64) {
+    let t = b * sq;
+    let h = spec.hidden as f64;
+    let d = spec.head_dim as f64;
+    let (nh, nkv) = (spec.heads as f64, spec.kv_heads as f64);
+    let (qd, kvd) = (nh * d, nkv * d);
+    let a = bl.a();
+    let post_norm = spec.family == "bert";
+    let mut params = 0.0;
+
+    // attention block
+    let x_b = if post_norm {
+        r
+    } else {
+        norm(bl, spec, "attn_norm", t, r)
+    };
+    if !post_norm {
+        params += norm_params(spec);
+    }
+    if spec.fused_qkv {
+        params += bl.linear("attn.qkv", t, h, qd + 2.0 * kvd, spec.qkv_bias, x_b, false);
+    } else {
+        params += bl.linear("attn.q", t, h, qd, spec.qkv_bias, x_b, false);
+        params += bl.linear("attn.k", t, h, kvd, spec.qkv_bias, x_b, false);
+        params += bl.linear("attn.v", t, h, kvd, spec.qkv_bias, x_b, false);
+    }
+    if spec.position == PositionKind::Rotary {
+        // q*cos + rotate_half(q)*sin: mul, neg, cat, mul, add for q and for k
+        for (name, n) in [("q", t * qd), ("k", t * kvd)] {
+            bl.pointwise(&format!("rotary.{name}.mul_cos"), n, 1.0, a, a);
+            bl.pointwise(&format!("rotary.{name}.neg"), n / 2.0, 1.0, a, a);
+            bl.ew(
+                &format!("rotary.{name}.cat"),
+                n * a,
+                n * a,
+                1.0,
+                Some((2.0 * n * a, 2.0)),
+            );
+            bl.pointwise(&format!("rotary.{name}.mul_sin"), n, 1.0, a, a);
+            bl.pointwise(&format!("rotary.{name}.add"), n, 2.0, a, a);
+        }
+    }
+    if cache_cat {
+        // DynamicCache.update: torch.cat copies the whole cache for k and v every token
+        let cache = b * nkv * sk * d * a;
+        bl.ew("kv_cache.cat", 2.0 * cache, 2.0 * cache, 2.0, None);
+    }
+    let window = spec.sliding_window.map(|x| x as f64);
+    bl.attention("attn.sdpa", b, nh, nkv, sq, sk, d, causal, window);
+    if is_vit {
+        // nn.MultiheadAttention reshapes its output before out_proj
+        bl.ew(
+            "attn.out_contiguous",
+            t * h * a,
+            t * h * a,
+            1.0,
+            Some((2.0 * t * h * a, 1.0)),
+        );
+    }
+    params += bl.linear("attn.out", t, qd, h, spec.out_bias, a, false);
+    dropout(bl, "attn.dropout", t * h, a, spec.dropout);
+    let mut r2 = r;
+    if post_norm {
+        bl.pointwise("attn.residual", t * h, 2.0, a, a);
+        r2 = layer_norm(bl, "attn.layer_norm", t, h, a);
+        params += 2.0 * h;
+    } else {
+        bl.pointwise("attn.residual", t * h, 2.0, r.max(a), r);
+    }
+    if let Some(enc) = cross {
+        // cross-attention: queries from the decoder, keys and values from the encoder output
+        let x_c = norm(bl, spec, "cross_norm", t, r);
+        params += norm_params(spec);
+        params += bl.linear("cross.q", t, h, qd, spec.qkv_bias, x_c, false);
+        params += bl.linear("cross.k", b * enc, h, kvd, spec.qkv_bias, r, false);
+        params += bl.linear("cross.v", b * enc, h, kvd, spec.qkv_bias, r, false);
+        bl.attention("cross.sdpa", b, nh, nkv, sq, enc, d, false, None);
+        params += bl.linear("cross.out", t, qd, h, spec.out_bias, a, false);
+        bl.pointwise("cross.residual", t * h, 2.0, r.max(a), r);
+    }
+
+    // MLP block
+    let y_b = if post_norm {
+        r2
+    } else {
+        norm(bl, spec, "mlp_norm", t, r)
+    };
+    if !post_norm {
+        params += norm_params(spec);
+    }
+    let i = spec.intermediate as f64;
+    let (experts, active_experts) = spec
+        .moe
+        .map(|m| (m.experts as f64, m.active as f64))
+        .unwrap_or((1.0, 1.0));
+    let mut mlp_params = 0.0;
+    let mut mb = bl.child();
+    // tokens per expert on average
+    let te = t * active_experts / experts;
+    match spec.mlp {
+        MlpKind::Dense => {
+            mlp_params += mb.linear("mlp.fc", te, h, i, spec.mlp_bias, y_b, false);
+            activation(&mut mb, spec, te * i);
+            mlp_params += mb.linear("mlp.proj", te, i, h, spec.mlp_bias, a, false);
+        }
+        MlpKind::GatedSwiglu => {
+            if spec.fused_gate_up {
+                mlp_params += mb.linear("mlp.gate_up", te, h, 2.0 * i, spec.mlp_bias, y_b, false);
+            } else {
+                mlp_params += mb.linear("mlp.gate", te, h, i, spec.mlp_bias, y_b, false);
+                mlp_params += mb.linear("mlp.up", te, h, i, spec.mlp_bias, y_b, false);
+            }
+            mb.pointwise("mlp.silu", te * i, 1.0, a, a);
+            mb.pointwise("mlp.mul", te * i, 2.0, a, a);
+            mlp_params += mb.linear("mlp.down", te, i, h, spec.mlp_bias, a, false);
+        }
+    }
+    let (mf, mbk, msaved) = mb.finish("mlp");
+    bl.fwd.push(seq("mlp", mf.nodes, experts));
+    if bl.train {
+        bl.bwd.push(seq("mlp.backward", mbk.nodes, experts));
+        bl.saved += msaved * experts;
+    }
+    if spec.moe.is_some() {
+        // router: a hidden x experts linear, softmax/top-k, gather and scatter of tokens
+        params += bl.linear("moe.router", t, h, experts, false, y_b, false);
+        bl.ew(
+            "moe.dispatch",
+            t * h * a * active_experts * 2.0,
+            t * h * a * active_experts * 2.0,
+            6.0,
+            Some((t * h * a * active_experts * 4.0, 4.0)),
+        );
+    }
+    dropout(bl, "mlp.dropout", t * h, a, spec.dropout);
+    if post_norm {
+        bl.pointwise("mlp.residual", t * h, 2.0, a, a);
+        layer_norm(bl, "mlp.layer_norm", t, h, a);
+        params += 2.0 * h;
+    } else {
+        bl.pointwise("mlp.residual", t * h, 2.0, r.max(a), r);
+    }
+    let attn_and_norms = params;
+    (
+        attn_and_norms + mlp_params * experts,
+        attn_and_norms + mlp_params * active_experts,
+    )
+}
+
+/// The MLP's activation: GPT-2's `gelu_new` is eight tensor ops in eager HF code;
+/// nn.GELU / exact gelu is one kernel.
+fn activation(bl: &mut Builder, spec: &TransformerSpec, n: f64) {
+    let a = bl.a();
+    if spec.family == "gpt2" {
+        // pow is in autocast's fp32 list: under AMP the chain after it runs in fp32
+        let c = if bl.amp() { 4.0 } else { a };
+        bl.pointwise("mlp.gelu_new.pow", n, 1.0, a, c);
+        bl.pointwise("mlp.gelu_new.mul_c", n, 1.0, c, c);
+        bl.pointwise("mlp.gelu_new.add", n, 2.0, c, c);
+        bl.pointwise("mlp.gelu_new.mul_k", n, 1.0, c, c);
+        bl.pointwise("mlp.gelu_new.tanh", n, 1.0, c, c);
+        bl.pointwise("mlp.gelu_new.add_1", n, 1.0, c, c);
+        bl.pointwise("mlp.gelu_new.mul_half", n, 1.0, a, c);
+        bl.pointwise("mlp.gelu_new.mul", n, 2.0, c, c);
+        if bl.amp() {
+            // the fp32 result is cast back to bf16 for the next matmul
+            bl.pointwise("mlp.gelu_new.cast", n, 1.0, 4.0, 2.0);
+        }
+    } else {
+        bl.pointwise("mlp.gelu", n, 1.0, a, a);
+    }
+}

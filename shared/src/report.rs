@@ -1,0 +1,111 @@
+//! What an estimate says: the output types of the pipeline, shared by the
+//! CLI (`--json`), the API and the page. Field meanings and units:
+//! `docs/scenario.md`.
+
+use crate::scenario::Resolved;
+use crate::units::Range;
+use serde::{Deserialize, Serialize};
+
+/// The result of estimating a scenario. Field meanings and units: `docs/scenario.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub estimator_version: String,
+    /// Parameters of the model (total; for mixture-of-experts also see `active_params`).
+    pub params: f64,
+    pub active_params: f64,
+    /// Counted matmul/convolution FLOPs of one step on one device (FlopCounterMode convention), first stage.
+    pub flops_per_step: f64,
+    /// Other (element-wise, normalisation) arithmetic of that step, not in `flops_per_step`.
+    pub other_flops_per_step: f64,
+    /// Seconds of one step of the first stage.
+    pub seconds_per_step: Range,
+    /// Accelerators' own energy of one step of the first stage, summed over devices, before host power and PUE.
+    pub joules_per_step: Range,
+    /// Energy at the wall over the whole lifecycle (accelerators + host, x PUE), kWh.
+    pub energy_kwh: Range,
+    /// Emissions, kgCO2e (operational, plus embodied when asked).
+    pub co2e_kg: Range,
+    /// Accelerator-hours over the whole lifecycle.
+    pub device_hours: f64,
+    /// Wall-clock hours over the whole lifecycle (stages run one after another).
+    pub wall_hours: f64,
+    pub stages: Vec<StageEstimate>,
+    pub memory: MemoryCheck,
+    /// Where one step's energy goes (top ops).
+    pub top_ops: Vec<OpShare>,
+    /// Whether the estimate had an op breakdown (narrow range) or only FLOPs (utilisation prior, wide range).
+    pub method: String,
+    pub resolved: Resolved,
+    pub warnings: Vec<String>,
+    /// Savings: the same pipeline on changed scenarios (`what_if`).
+    #[serde(default)]
+    pub what_ifs: Vec<WhatIfOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageEstimate {
+    pub name: String,
+    pub kind: String,
+    pub steps: f64,
+    pub flops_per_step: f64,
+    pub seconds_per_step: Range,
+    pub joules_per_step: Range,
+    /// Accelerators' energy, kWh, before host and PUE.
+    pub device_kwh: Range,
+    /// At the wall: (accelerators + host) x PUE, kWh.
+    pub energy_kwh: Range,
+    pub co2e_kg: Range,
+    pub device_hours: f64,
+    pub wall_hours: f64,
+    /// For deployments: wall energy per request and per generated (or processed) token, Wh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wh_per_request: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wh_per_token: Option<Range>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryCheck {
+    /// Weights, gradients, optimizer state and activations per device, GB.
+    pub required_gb: f64,
+    pub available_gb: f64,
+    pub fits: bool,
+    /// Devices needed to hold the model state if sharded (ZeRO-3-like), at this batch.
+    pub devices_needed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpShare {
+    pub name: String,
+    pub kind: String,
+    /// `compute`, `memory` or `overhead`: what bounds the op's time.
+    pub bound: String,
+    pub joules: f64,
+    pub fraction: f64,
+}
+
+/// One what-if: the scenario changed one way and estimated again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhatIfOutcome {
+    /// Stable id (`pue`, `half-precision`, ...).
+    pub id: String,
+    pub label: String,
+    /// The change in words, with its parameter (`PUE 1.1 instead of 1.5`).
+    pub change: String,
+    pub applies: bool,
+    /// Why it does not apply, or what it changed.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_kwh: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub co2e_kg: Option<Range>,
+    /// Fractions of the baseline's expected values saved (negative: costs more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saving: Option<Saving>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Saving {
+    pub energy: f64,
+    pub co2e: f64,
+}
