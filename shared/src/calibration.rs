@@ -665,7 +665,9 @@ pub fn derive_with_notes(
 
     let gemm_latency_us = gemm_latency(rec, anchor, base, &mut notes);
 
-    let (mem_gbs, pj_per_byte) = match bandwidth_loop(rec).and_then(|m| m.byte_rate().map(|r| (m, r))) {
+    let (mem_gbs, pj_per_byte) = match bandwidth_loop(rec)
+        .and_then(|m| m.byte_rate().map(|r| (m, r)))
+    {
         Some((m, r)) => {
             let pj = (m.avg_power() - idle - floor) / r * 1e12;
             if pj < 0.01 {
@@ -683,7 +685,10 @@ pub fn derive_with_notes(
             (r / 1e9, pj.max(0.01))
         }
         None => {
-            notes.push("no memory or element-wise loop: bandwidth and pJ/byte kept from the base profile".into());
+            notes.push(
+                "no memory or element-wise loop: bandwidth and pJ/byte kept from the base profile"
+                    .into(),
+            );
             (base.mem_gbs, base.pj_per_byte)
         }
     };

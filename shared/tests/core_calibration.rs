@@ -152,17 +152,29 @@ fn version_1_records_still_derive_and_version_2_is_written() {
     let floor = shared::energy::TUNING.active_floor_fraction * 700.0;
     let rate = 8589934592.0 * 700.0 / 2.0;
     let pj = (1100.0 / 2.0 - 120.0 - floor) / rate * 1e12;
-    assert!((p.pj_per_byte - pj).abs() < 1e-9, "{} vs {pj}", p.pj_per_byte);
+    assert!(
+        (p.pj_per_byte - pj).abs() < 1e-9,
+        "{} vs {pj}",
+        p.pj_per_byte
+    );
     // The host-driven launch loop timed the host: the kernel latency stays the datasheet's.
     let spec = shared::catalog::find("h100-sxm").unwrap();
     assert_eq!(
         p.kernel_latency_us,
         spec.datasheet_profile().kernel_latency_us
     );
-    assert!(d.notes.iter().any(|n| n.contains("launch_empty")), "{:?}", d.notes);
+    assert!(
+        d.notes.iter().any(|n| n.contains("launch_empty")),
+        "{:?}",
+        d.notes
+    );
     assert!(d.notes.iter().any(|n| n.contains("fp32")), "{:?}", d.notes);
     // One GEMM size: no latency fit, said so.
-    assert!(d.notes.iter().any(|n| n.contains("GEMM latency")), "{:?}", d.notes);
+    assert!(
+        d.notes.iter().any(|n| n.contains("GEMM latency")),
+        "{:?}",
+        d.notes
+    );
     // A version-1 record has no sweeps beyond its GEMMs.
     let sw = d.sweeps.unwrap();
     assert_eq!(sw.gemm.len(), 1);
@@ -181,7 +193,8 @@ fn gemm_latency_is_the_intercept_of_the_square_family_and_never_dropped() {
     // a transformer-shaped GEMM 3% faster per FLOP stays out of the fit.
     let (r, t0) = (700e12, 2.5e-6);
     let mut rec = reference();
-    rec.micro.retain(|m| m.kind != shared::calibration::MeasurementKind::Gemm);
+    rec.micro
+        .retain(|m| m.kind != shared::calibration::MeasurementKind::Gemm);
     for n in [2048u64, 4096, 8192] {
         let f = 2.0 * (n * n * n) as f64;
         rec.micro.push(gemm_row("bf16", n, f / r + t0, 690.0));
@@ -209,7 +222,8 @@ fn gemm_latency_is_the_intercept_of_the_square_family_and_never_dropped() {
 
     // Larger squares slower per FLOP: a negative intercept is clamped to 0 and noted.
     let mut rec = reference();
-    rec.micro.retain(|m| m.kind != shared::calibration::MeasurementKind::Gemm);
+    rec.micro
+        .retain(|m| m.kind != shared::calibration::MeasurementKind::Gemm);
     for (n, rate) in [(2048u64, 720e12), (4096, 700e12), (8192, 680e12)] {
         let f = 2.0 * (n * n * n) as f64;
         rec.micro.push(gemm_row("bf16", n, f / rate, 690.0));
