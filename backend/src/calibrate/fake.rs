@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 /// Interval of the simulated background sampling, s.
 pub const SIM_SAMPLE_PERIOD_S: f64 = 0.020;
-/// Clock of an idle GPU, MHz (what NVML reports at rest).
+/// Clock of a GPU idle for a second or more, MHz (what NVML reports at rest).
 const IDLE_MHZ: u32 = 345;
 
 /// Settings of the simulated device.
@@ -158,6 +158,8 @@ struct SimState {
     /// Thermal state: 0 cool, 1 hot at steady power capping.
     heat: f64,
     activity: Activity,
+    /// When the current idle stretch began.
+    idle_since: f64,
     power: f64,
     context_open: bool,
     sampling: Option<(f64, Vec<Sample>)>,
@@ -176,6 +178,8 @@ impl SimState {
     fn clock_mhz(&self) -> u32 {
         let boost = self.cfg.boost_mhz();
         let c = match (self.activity, self.cfg.capped_mhz) {
+            // A GPU idle for less than a second still reports its boost clock.
+            (Activity::Idle, _) if self.now - self.idle_since < 1.0 => boost,
             (Activity::Idle, _) => IDLE_MHZ,
             (Activity::Capped, Some(capped)) => {
                 (capped as f64 + (boost - capped) as f64 * (1.0 - self.heat)).round() as u32
@@ -218,6 +222,9 @@ impl SimState {
 
     /// Run at `power` watts for `dt` seconds doing `activity`.
     fn advance(&mut self, dt: f64, power: f64, activity: Activity) {
+        if activity == Activity::Idle && self.activity != Activity::Idle {
+            self.idle_since = self.now;
+        }
         self.activity = activity;
         self.power = power;
         let end = self.now + dt;
@@ -400,6 +407,7 @@ impl SimDevice {
             energy_at_tick: energy,
             heat: 0.0,
             activity: Activity::Idle,
+            idle_since: now,
             context_open: false,
             sampling: None,
         })))
