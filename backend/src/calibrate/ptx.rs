@@ -320,8 +320,15 @@ mod tests {
 
     #[test]
     fn rounding_matches_the_half_crate() {
+        // Ties (low 16 bits 0x8000) round to even: down from 0x3f80, up from 0x3f81.
         for x in [
-            1.0f32, -2.5, 3.1415927, 1e-3, 65504.0, 1.00390625, 1.01171875,
+            1.0f32,
+            -2.5,
+            std::f32::consts::PI,
+            1e-3,
+            65504.0,
+            f32::from_bits(0x3f80_8000),
+            f32::from_bits(0x3f81_8000),
         ] {
             assert_eq!(round_bits(x), half::bf16::from_f32(x).to_bits(), "{x}");
         }
