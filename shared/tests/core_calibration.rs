@@ -89,3 +89,163 @@ fn calibration_validation_names_the_field() {
         .to_string()
         .contains("power limit"));
 }
+
+fn reference() -> CalibrationRecord {
+    serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).unwrap()
+}
+
+/// A square GEMM row with step time `t` s, `steps` steps and power `w`.
+fn gemm_row(dtype: &str, n: u64, t: f64, w: f64) -> shared::calibration::Measurement {
+    let mut m = reference().micro[0].clone();
+    let steps = (2.0 / t).ceil() as u64;
+    m.name = format!("gemm_{dtype}_{n}");
+    m.dtype = dtype.into();
+    m.n = Some(n);
+    m.mnk = None;
+    m.steps = steps;
+    m.seconds = t * steps as f64;
+    m.joules = w * m.seconds;
+    m.avg_power_w = Some(w);
+    m.flops_per_step = Some(2.0 * (n * n * n) as f64);
+    m.bytes_per_step = None;
+    m
+}
+
+#[test]
+fn version_1_records_still_derive_and_version_2_is_written() {
+    assert_eq!(shared::calibration::RECORD_SCHEMA_VERSION, 2);
+    // The reference file has no schema_version: it is version 1.
+    let rec = reference();
+    assert_eq!(rec.schema_version, 1);
+    let p = shared::calibration::profile_from_record(&rec).unwrap();
+    assert_eq!(p.id, "h100-sxm");
+    assert_eq!(p.source.kind, "measured");
+    // The one entry point and the catalog's built-in profile agree on the numbers.
+    let builtin = shared::catalog::builtin_profile(shared::catalog::find("h100-sxm").unwrap());
+    assert_eq!(p.pj_per_flop, builtin.pj_per_flop);
+    assert_eq!(p.gemm_latency_us, builtin.gemm_latency_us);
+
+    // A version-1 record as the first runner wrote it: fp32 multiply-add,
+    // host-driven launch loop, run metadata.
+    let v1 = serde_json::json!({
+        "schema_version": 1,
+        "run_id": "7f1f4e0c-6f3b-4c59-9d0e-3a8f2b9c1d11",
+        "device": {"name": "NVIDIA H100 80GB HBM3", "power_limit_mw": 700000, "sm_count": 132},
+        "energy_source": "counter",
+        "idle": {"avg_power_w": 120.0, "seconds": 3.0},
+        "micro": [
+            {"name": "gemm_bf16_8192", "kind": "gemm", "dtype": "bf16", "n": 8192, "steps": 1200,
+             "seconds": 1.9, "joules": 1320.0, "flops_per_step": 1099511627776.0, "device_timed": true},
+            {"name": "fma_fp32_2GiB", "kind": "elementwise", "dtype": "fp32", "steps": 700,
+             "seconds": 2.0, "joules": 1100.0, "flops_per_step": 1073741824.0,
+             "bytes_per_step": 8589934592.0, "device_timed": true},
+            {"name": "launch_empty", "kind": "launch", "dtype": "fp32", "steps": 500000,
+             "seconds": 2.25, "joules": 300.0, "device_timed": true}
+        ],
+        "flags": [],
+        "run": {"suite": "quick", "repeats": 1, "min_loop_seconds": 2.0, "runner": "cuda", "skipped": []}
+    });
+    let rec: CalibrationRecord = serde_json::from_value(v1).unwrap();
+    let d = shared::calibration::derived(&rec).unwrap();
+    let p = &d.profile;
+    // pJ/byte from the fp32 loop, by hand: (P - idle - floor) / byte rate.
+    let floor = shared::energy::TUNING.active_floor_fraction * 700.0;
+    let rate = 8589934592.0 * 700.0 / 2.0;
+    let pj = (1100.0 / 2.0 - 120.0 - floor) / rate * 1e12;
+    assert!(
+        (p.pj_per_byte - pj).abs() < 1e-9,
+        "{} vs {pj}",
+        p.pj_per_byte
+    );
+    // The host-driven launch loop timed the host: the kernel latency stays the datasheet's.
+    let spec = shared::catalog::find("h100-sxm").unwrap();
+    assert_eq!(
+        p.kernel_latency_us,
+        spec.datasheet_profile().kernel_latency_us
+    );
+    assert!(
+        d.notes.iter().any(|n| n.contains("launch_empty")),
+        "{:?}",
+        d.notes
+    );
+    assert!(d.notes.iter().any(|n| n.contains("fp32")), "{:?}", d.notes);
+    // One GEMM size: no latency fit, said so.
+    assert!(
+        d.notes.iter().any(|n| n.contains("GEMM latency")),
+        "{:?}",
+        d.notes
+    );
+    // A version-1 record has no sweeps beyond its GEMMs.
+    let sw = d.sweeps.unwrap();
+    assert_eq!(sw.gemm.len(), 1);
+    assert!(sw.attention.is_empty() && sw.elementwise.is_empty() && sw.occupancy.is_empty());
+    assert!(sw.active_floor_measured_w.is_none());
+
+    let mut newer = reference();
+    newer.schema_version = 3;
+    let e = newer.validate().unwrap_err().to_string();
+    assert!(e.starts_with("schema_version: must be 1 to 2"), "{e}");
+}
+
+#[test]
+fn gemm_latency_is_the_intercept_of_the_square_family_and_never_dropped() {
+    // Exact line t = F / R + t0 through three square sizes, R = 700 TFLOP/s, t0 = 2.5 us;
+    // a transformer-shaped GEMM 3% faster per FLOP stays out of the fit.
+    let (r, t0) = (700e12, 2.5e-6);
+    let mut rec = reference();
+    rec.micro
+        .retain(|m| m.kind != shared::calibration::MeasurementKind::Gemm);
+    for n in [2048u64, 4096, 8192] {
+        let f = 2.0 * (n * n * n) as f64;
+        rec.micro.push(gemm_row("bf16", n, f / r + t0, 690.0));
+    }
+    let mut big = gemm_row("bf16", 8192, 0.0021, 690.0);
+    let f = 2.0 * 16384.0 * 14336.0 * 4096.0;
+    big.name = "gemm_bf16_16384x14336x4096".into();
+    big.n = None;
+    big.mnk = Some([16384, 14336, 4096]);
+    big.flops_per_step = Some(f);
+    big.seconds = (f / (1.03 * r) + t0) * big.steps as f64;
+    big.joules = 690.0 * big.seconds;
+    big.avg_power_w = Some(690.0);
+    rec.micro.push(big);
+    let d = shared::calibration::derived(&rec).unwrap();
+    assert!(
+        (d.profile.gemm_latency_us - 2.5).abs() < 1e-6,
+        "{}",
+        d.profile.gemm_latency_us
+    );
+    // The bf16 rate is the largest square GEMM's own: F / (F / R + t0).
+    let f8 = 2.0 * 8192f64.powi(3);
+    let want = f8 / (f8 / r + t0) / 1e12;
+    assert!((d.profile.gemm_tflops[&MathMode::Bf16] - want).abs() < 1e-6);
+
+    // Larger squares slower per FLOP: a negative intercept is clamped to 0 and noted.
+    let mut rec = reference();
+    rec.micro
+        .retain(|m| m.kind != shared::calibration::MeasurementKind::Gemm);
+    for (n, rate) in [(2048u64, 720e12), (4096, 700e12), (8192, 680e12)] {
+        let f = 2.0 * (n * n * n) as f64;
+        rec.micro.push(gemm_row("bf16", n, f / rate, 690.0));
+    }
+    let d = shared::calibration::derived(&rec).unwrap();
+    assert_eq!(d.profile.gemm_latency_us, 0.0);
+    assert!(
+        d.notes.iter().any(|n| n.contains("clamped to 0")),
+        "{:?}",
+        d.notes
+    );
+}
+
+#[test]
+fn a_device_the_catalog_does_not_know_gets_a_profile_from_its_record() {
+    let mut rec = reference();
+    rec.device.name = "NVIDIA Example 9000".into();
+    rec.device.memory_mib = Some(81920);
+    let p = shared::calibration::profile_from_record(&rec).unwrap();
+    assert_eq!(p.id, "nvidia-example-9000");
+    assert!((p.memory_gb - 81920.0 * 1048576.0 / 1e9).abs() < 1e-9);
+    // Only the measured modes: the reference has no int8 row.
+    assert!(p.gemm_tflops.contains_key(&MathMode::Bf16));
+    assert!(!p.gemm_tflops.contains_key(&MathMode::Int8));
+}

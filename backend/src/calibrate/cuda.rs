@@ -1,6 +1,9 @@
-//! The CUDA kernel runner: cuBLAS GEMMs (`cublasGemmEx`), a device-to-device
-//! copy, an element-wise multiply-add and an empty kernel (PTX, JIT-compiled
-//! by the driver), timed with CUDA events. CUDA is loaded at run time
+//! The CUDA kernel runner: cuBLAS GEMMs (`cublasGemmEx`, cuBLASLt for fp8,
+//! strided batched for attention), a device-to-device copy, and the kernels
+//! of [`super::ptx`] (bf16 multiply-add, softmax and its gradient, spin, empty
+//! kernel; JIT-compiled by the driver), timed with CUDA events. Everything
+//! runs on one stream of our own (a CUDA graph cannot be captured on the
+//! legacy default stream). CUDA is loaded at run time
 //! (cudarc's `dynamic-loading`): the project builds and tests without it, and
 //! [`CudaRunner::open`] checks that the libraries exist before any call that
 //! would otherwise panic.
@@ -10,7 +13,7 @@
 //! pointers and sizes are valid.
 #![allow(unsafe_code)]
 
-use super::traits::{Kernel, KernelRunner, RunnerError};
+use super::traits::{Kernel, KernelRunner, RunnerError, SPIN_CYCLES};
 use cudarc::cublas::sys::{
     cublasComputeType_t as Compute, cublasGemmAlgo_t, cublasOperation_t as Op, cudaDataType_t as Dt,
 };
@@ -18,7 +21,7 @@ use cudarc::cublas::CudaBlas;
 use cudarc::cublaslt::{result as lt, sys as ltsys, CudaBlasLT, MatmulShared};
 use cudarc::driver::sys::{CUdevice_attribute, CUevent_flags};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig,
+    CudaContext, CudaFunction, CudaGraph, CudaSlice, CudaStream, DevicePtr, LaunchConfig,
     PushKernelArg,
 };
 use half::{bf16, f16};
@@ -26,67 +29,6 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use shared::units::{MathMode, Seconds};
 use std::sync::Arc;
-
-/// Elementwise kernels: `fma_f32(out, a, b, c, n)` computes out = a*b + c over
-/// a grid-stride loop; `noop()` does nothing (launch overhead).
-const PTX: &str = r#"
-.version 6.0
-.target sm_50
-.address_size 64
-
-.visible .entry noop()
-{
-    ret;
-}
-
-.visible .entry fma_f32(
-    .param .u64 p_out,
-    .param .u64 p_a,
-    .param .u64 p_b,
-    .param .u64 p_c,
-    .param .u64 p_n
-)
-{
-    .reg .pred %p;
-    .reg .b32 %r<5>;
-    .reg .b64 %rd<16>;
-    .reg .f32 %f<5>;
-
-    ld.param.u64 %rd1, [p_out];
-    ld.param.u64 %rd2, [p_a];
-    ld.param.u64 %rd3, [p_b];
-    ld.param.u64 %rd4, [p_c];
-    ld.param.u64 %rd5, [p_n];
-    cvta.to.global.u64 %rd1, %rd1;
-    cvta.to.global.u64 %rd2, %rd2;
-    cvta.to.global.u64 %rd3, %rd3;
-    cvta.to.global.u64 %rd4, %rd4;
-    mov.u32 %r1, %ctaid.x;
-    mov.u32 %r2, %ntid.x;
-    mov.u32 %r3, %tid.x;
-    mov.u32 %r4, %nctaid.x;
-    cvt.u64.u32 %rd6, %r3;
-    mad.wide.u32 %rd7, %r1, %r2, %rd6;
-    mul.wide.u32 %rd8, %r4, %r2;
-LOOP:
-    setp.ge.u64 %p, %rd7, %rd5;
-    @%p bra DONE;
-    shl.b64 %rd9, %rd7, 2;
-    add.s64 %rd10, %rd2, %rd9;
-    ld.global.f32 %f1, [%rd10];
-    add.s64 %rd11, %rd3, %rd9;
-    ld.global.f32 %f2, [%rd11];
-    add.s64 %rd12, %rd4, %rd9;
-    ld.global.f32 %f3, [%rd12];
-    fma.rn.f32 %f4, %f1, %f2, %f3;
-    add.s64 %rd13, %rd1, %rd9;
-    st.global.f32 [%rd13], %f4;
-    add.s64 %rd7, %rd7, %rd8;
-    bra LOOP;
-DONE:
-    ret;
-}
-"#;
 
 /// Random normal data is generated on the host in one chunk of this size per
 /// element type and tiled over the device buffers.
@@ -121,13 +63,6 @@ pub fn libraries_present() -> Result<(), RunnerError> {
     Ok(())
 }
 
-struct Buffers {
-    a: CudaSlice<u8>,
-    b: CudaSlice<u8>,
-    c: CudaSlice<u8>,
-    d: Option<CudaSlice<u8>>,
-}
-
 pub struct CudaRunner {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
@@ -140,25 +75,47 @@ pub struct CudaRunner {
     lt_ws: Option<CudaSlice<u8>>,
     noop: CudaFunction,
     fma: CudaFunction,
+    spin: CudaFunction,
+    softmax: CudaFunction,
+    softmax_bwd: CudaFunction,
     cc: (u32, u32),
     sms: Option<u32>,
-    bufs: Option<(Kernel, Buffers)>,
+    max_threads_per_sm: Option<u32>,
+    /// Dynamic shared memory that keeps a second spin block off an SM, when the device allows it.
+    one_block_smem: Option<u32>,
+    /// The prepared kernel's buffers (roles per kernel: see `prepare`).
+    bufs: Option<(Kernel, Vec<CudaSlice<u8>>)>,
+    /// The launch graph of the prepared `LaunchGraph`.
+    graph: Option<CudaGraph>,
     rng: rand::rngs::StdRng,
     /// One chunk of random normal values per input type, tiled over buffers.
     chunks: std::collections::HashMap<Option<MathMode>, Vec<u8>>,
 }
 
+/// Threads per block of the element-wise and row kernels.
+const BLOCK: u32 = 256;
+
 impl CudaRunner {
     pub fn open(ordinal: usize) -> Result<Self, RunnerError> {
         libraries_present()?;
         let ctx = CudaContext::new(ordinal).map_err(cuda)?;
-        let stream = ctx.default_stream();
+        // SAFETY: everything runs in order on the one stream below, so cudarc's
+        // cross-stream event tracking has nothing to order; without it no
+        // event is recorded between the kernels of a timed loop.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.new_stream().map_err(cuda)?;
         let blas = CudaBlas::new(stream.clone()).map_err(cuda)?;
         let module = ctx
-            .load_module(cudarc::nvrtc::Ptx::from_src(PTX))
+            .load_module(cudarc::nvrtc::Ptx::from_src(super::ptx::source()))
             .map_err(cuda)?;
-        let noop = module.load_function("noop").map_err(cuda)?;
-        let fma = module.load_function("fma_f32").map_err(cuda)?;
+        let f = |name: &str| module.load_function(name).map_err(cuda);
+        let (noop, fma, spin, softmax, softmax_bwd) = (
+            f("noop")?,
+            f("fma_bf16")?,
+            f("spin")?,
+            f("softmax_bf16")?,
+            f("softmax_bwd_bf16")?,
+        );
         let (major, minor) = ctx.compute_capability().map_err(cuda)?;
         // SAFETY: only tries to dlopen libcublasLt.
         let lt_present = unsafe { ltsys::is_culib_present() };
@@ -167,10 +124,27 @@ impl CudaRunner {
         } else {
             None
         };
-        let sms = ctx
-            .attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
-            .ok()
-            .map(|v| v as u32);
+        let attr = |a| ctx.attribute(a).ok().map(|v| v as u32);
+        let sms = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        let max_threads_per_sm =
+            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
+        let smem_sm =
+            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR);
+        let smem_optin =
+            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        // More than half an SM's shared memory: one spin block per SM.
+        let one_block_smem = match (smem_sm, smem_optin) {
+            (Some(sm), Some(optin)) if sm / 2 + 1024 <= optin => {
+                let want = sm / 2 + 1024;
+                spin.set_attribute(
+                    cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    want as i32,
+                )
+                .ok()
+                .map(|_| want)
+            }
+            _ => None,
+        };
         Ok(CudaRunner {
             ctx,
             stream,
@@ -180,9 +154,15 @@ impl CudaRunner {
             lt_ws: None,
             noop,
             fma,
+            spin,
+            softmax,
+            softmax_bwd,
             cc: (major as u32, minor as u32),
             sms,
+            max_threads_per_sm,
+            one_block_smem,
             bufs: None,
+            graph: None,
             rng: rand::rngs::StdRng::seed_from_u64(0x6a6f756c65),
             chunks: std::collections::HashMap::new(),
         })
@@ -218,6 +198,10 @@ impl CudaRunner {
             off += len;
         }
         Ok(buf)
+    }
+
+    fn zeros(&self, bytes: usize) -> Result<CudaSlice<u8>, RunnerError> {
+        self.stream.alloc_zeros::<u8>(bytes.max(1)).map_err(cuda)
     }
 
     fn gemm_types(math: MathMode) -> (Dt, Dt, Compute, usize, usize) {
@@ -269,14 +253,170 @@ impl CudaRunner {
         }
     }
 
+    /// One strided batched bf16 GEMM (fp32 accumulate) on raw device pointers.
+    #[allow(clippy::too_many_arguments)]
+    fn bgemm(
+        &self,
+        (ta, tb): (bool, bool),
+        (m, n, k): (u64, u64, u64),
+        alpha: f32,
+        (a, lda, sa): (u64, u64, u64),
+        (b, ldb, sb): (u64, u64, u64),
+        (c, ldc, sc): (u64, u64, u64),
+        batch: u64,
+    ) -> Result<(), RunnerError> {
+        let op = |t: bool| if t { Op::CUBLAS_OP_T } else { Op::CUBLAS_OP_N };
+        let i = |x: u64| {
+            i32::try_from(x)
+                .map_err(|_| RunnerError::Unsupported(format!("{x} exceeds cuBLAS's int")))
+        };
+        let beta = 0.0f32;
+        // SAFETY: `prepare` allocated every operand for `batch` matrices of the
+        // given strides and leading dimensions (bf16, column-major as laid out
+        // in `enqueue_attention`); alpha and beta are f32 locals that outlive
+        // the call (host pointer mode, read at enqueue time).
+        unsafe {
+            cudarc::cublas::result::gemm_strided_batched_ex(
+                *self.blas.handle(),
+                op(ta),
+                op(tb),
+                i(m)?,
+                i(n)?,
+                i(k)?,
+                (&alpha as *const f32).cast(),
+                a as *const _,
+                Dt::CUDA_R_16BF,
+                i(lda)?,
+                sa as i64,
+                b as *const _,
+                Dt::CUDA_R_16BF,
+                i(ldb)?,
+                sb as i64,
+                (&beta as *const f32).cast(),
+                c as *mut _,
+                Dt::CUDA_R_16BF,
+                i(ldc)?,
+                sc as i64,
+                i(batch)?,
+                Compute::CUBLAS_COMPUTE_32F,
+                cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+            )
+        }
+        .map_err(cuda)
+    }
+
+    /// A row kernel (softmax or its gradient) over `rows` rows of `len` bf16.
+    fn rows(&self, f: &CudaFunction, ptrs: &[u64], rows: u64, len: u64) -> Result<(), RunnerError> {
+        let warps = (BLOCK / 32) as u64;
+        let blocks = rows
+            .div_ceil(warps)
+            .min(self.sms.unwrap_or(80) as u64 * 16)
+            .max(1) as u32;
+        let cfg = LaunchConfig {
+            grid_dim: (blocks, 1, 1),
+            block_dim: (BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let len = len as u32;
+        let mut b = self.stream.launch_builder(f);
+        for p in ptrs {
+            b.arg(p);
+        }
+        b.arg(&rows).arg(&len);
+        // SAFETY: each pointer is a buffer of `rows * len` bf16 (prepare); the
+        // kernel reads and writes only rows below `rows` and columns below `len`.
+        unsafe { b.launch(cfg) }.map_err(cuda)?;
+        Ok(())
+    }
+
+    /// One step of attention on the math path (layouts: Q, K, V, O, dO are
+    /// row-major [b][s][d], i.e. column-major d x s per batch; scores and
+    /// probabilities row-major [b][query][key], column-major key x query).
+    fn attention_step(&self, k: &Kernel, p: &[u64]) -> Result<(), RunnerError> {
+        let Kernel::Attention {
+            batch_heads: bh,
+            seq: s,
+            head_dim: d,
+            backward,
+        } = *k
+        else {
+            return Err(RunnerError::Cuda("not an attention kernel".into()));
+        };
+        let (sd, ss) = (s * d, s * s);
+        if !backward {
+            // 0 q, 1 k, 2 v, 3 scores, 4 probabilities, 5 out.
+            let scale = 1.0 / (d as f32).sqrt();
+            self.bgemm(
+                (true, false),
+                (s, s, d),
+                scale,
+                (p[1], d, sd),
+                (p[0], d, sd),
+                (p[3], s, ss),
+                bh,
+            )?;
+            self.rows(&self.softmax, &[p[3], p[4]], bh * s, s)?;
+            self.bgemm(
+                (false, false),
+                (d, s, s),
+                1.0,
+                (p[2], d, sd),
+                (p[4], s, ss),
+                (p[5], d, sd),
+                bh,
+            )
+        } else {
+            // 0 q, 1 k, 2 v, 3 dO, 4 P, 5 dP (then dS), 6 dQ, 7 dK, 8 dV.
+            self.bgemm(
+                (false, true),
+                (d, s, s),
+                1.0,
+                (p[3], d, sd),
+                (p[4], s, ss),
+                (p[8], d, sd),
+                bh,
+            )?;
+            self.bgemm(
+                (true, false),
+                (s, s, d),
+                1.0,
+                (p[2], d, sd),
+                (p[3], d, sd),
+                (p[5], s, ss),
+                bh,
+            )?;
+            self.rows(&self.softmax_bwd, &[p[4], p[5], p[5]], bh * s, s)?;
+            self.bgemm(
+                (false, false),
+                (d, s, s),
+                1.0,
+                (p[1], d, sd),
+                (p[5], s, ss),
+                (p[6], d, sd),
+                bh,
+            )?;
+            self.bgemm(
+                (false, true),
+                (d, s, s),
+                1.0,
+                (p[0], d, sd),
+                (p[5], s, ss),
+                (p[7], d, sd),
+                bh,
+            )
+        }
+    }
+
     fn enqueue(&mut self, k: &Kernel, steps: u64) -> Result<(), RunnerError> {
-        let Some((prepared, bufs)) = self.bufs.as_mut() else {
+        let Some((prepared, bufs)) = self.bufs.as_ref() else {
             return Err(RunnerError::Cuda("kernel not prepared".into()));
         };
         if prepared != k {
             return Err(RunnerError::Cuda("a different kernel is prepared".into()));
         }
         let stream = &self.stream;
+        // Event tracking is off (open): the guards record nothing.
+        let p: Vec<u64> = bufs.iter().map(|b| b.device_ptr(stream).0).collect();
         match *k {
             Kernel::Gemm {
                 math: MathMode::Fp8,
@@ -291,9 +431,6 @@ impl CudaRunner {
                     .as_ref()
                     .ok_or_else(|| RunnerError::Unsupported(k.name()))?;
                 let ws_size = ws.len();
-                let (pa, _ra) = bufs.a.device_ptr(stream);
-                let (pb, _rb) = bufs.b.device_ptr(stream);
-                let (pc, _rc) = bufs.c.device_ptr_mut(stream);
                 let (pw, _rw) = ws.device_ptr(stream);
                 for _ in 0..steps {
                     // SAFETY: the plan's layouts describe A (k x m, e4m3, transposed),
@@ -306,13 +443,13 @@ impl CudaRunner {
                             plan.desc,
                             (&alpha as *const f32).cast(),
                             (&beta as *const f32).cast(),
-                            pa as *const _,
+                            p[0] as *const _,
                             plan.a,
-                            pb as *const _,
+                            p[1] as *const _,
                             plan.b,
-                            pc as *const _,
+                            p[2] as *const _,
                             plan.c,
-                            pc as *mut _,
+                            p[2] as *mut _,
                             plan.c,
                             &plan.algo as *const _,
                             pw as *mut _,
@@ -346,9 +483,6 @@ impl CudaRunner {
                             (&beta_f as *const f32).cast(),
                         )
                     };
-                let (pa, _ra) = bufs.a.device_ptr(stream);
-                let (pb, _rb) = bufs.b.device_ptr(stream);
-                let (pc, _rc) = bufs.c.device_ptr_mut(stream);
                 for _ in 0..steps {
                     // SAFETY: `prepare` allocated A with m*k, B with k*n and C with
                     // m*n elements of the types passed here; the leading dimensions
@@ -364,14 +498,14 @@ impl CudaRunner {
                             n,
                             kk,
                             alpha,
-                            pa as *const _,
+                            p[0] as *const _,
                             dt_in,
                             lda,
-                            pb as *const _,
+                            p[1] as *const _,
                             dt_in,
                             kk,
                             beta,
-                            pc as *mut _,
+                            p[2] as *mut _,
                             dt_out,
                             m,
                             compute,
@@ -381,48 +515,103 @@ impl CudaRunner {
                     .map_err(cuda)?;
                 }
             }
-            Kernel::Copy { .. } => {
+            Kernel::Attention { .. } => {
                 for _ in 0..steps {
-                    stream.memcpy_dtod(&bufs.a, &mut bufs.b).map_err(cuda)?;
+                    self.attention_step(k, &p)?;
                 }
             }
-            Kernel::Fma { elements } => {
-                let out = bufs
-                    .d
-                    .as_mut()
-                    .ok_or_else(|| RunnerError::Cuda("fma output missing".into()))?;
+            Kernel::Copy { bytes } => {
+                for _ in 0..steps {
+                    // SAFETY: both buffers hold `bytes` bytes (prepare) and do not overlap.
+                    unsafe {
+                        cudarc::driver::result::memcpy_dtod_async(
+                            p[1],
+                            p[0],
+                            bytes as usize,
+                            stream.cu_stream(),
+                        )
+                    }
+                    .map_err(cuda)?;
+                }
+            }
+            Kernel::Fma { elements, passes } => {
                 let blocks = self.sms.unwrap_or(80).max(1) * 8;
                 let cfg = LaunchConfig {
                     grid_dim: (blocks, 1, 1),
-                    block_dim: (256, 1, 1),
+                    block_dim: (BLOCK, 1, 1),
                     shared_mem_bytes: 0,
                 };
-                let n = elements;
+                let nvec = elements / 8;
                 for _ in 0..steps {
                     let mut b = stream.launch_builder(&self.fma);
-                    b.arg(&mut *out)
-                        .arg(&bufs.a)
-                        .arg(&bufs.b)
-                        .arg(&bufs.c)
-                        .arg(&n);
-                    // SAFETY: the four buffers each hold `elements` f32 values
-                    // (prepare), and the kernel's grid-stride loop stops at n.
+                    b.arg(&p[3])
+                        .arg(&p[0])
+                        .arg(&p[1])
+                        .arg(&p[2])
+                        .arg(&nvec)
+                        .arg(&passes);
+                    // SAFETY: the four buffers each hold `elements` bf16 values
+                    // (prepare; a multiple of 8, so `nvec` whole 16-byte vectors),
+                    // and the kernel's grid-stride loop stops at nvec.
                     unsafe { b.launch(cfg) }.map_err(cuda)?;
                 }
             }
-            Kernel::Launch => {
-                let cfg = LaunchConfig {
-                    grid_dim: (1, 1, 1),
-                    block_dim: (32, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+            Kernel::LaunchGraph { .. } => {
+                let g = self
+                    .graph
+                    .as_ref()
+                    .ok_or_else(|| RunnerError::Cuda("launch graph not prepared".into()))?;
                 for _ in 0..steps {
-                    let mut b = stream.launch_builder(&self.noop);
-                    // SAFETY: `noop` takes no parameters and touches no memory.
+                    g.launch().map_err(cuda)?;
+                }
+            }
+            Kernel::LaunchStream => {
+                for _ in 0..steps {
+                    self.launch_noop()?;
+                }
+            }
+            Kernel::Spin {
+                sms,
+                threads_per_sm,
+            } => {
+                let all = self.sms.unwrap_or(0);
+                let cfg = if sms >= all {
+                    LaunchConfig {
+                        grid_dim: (sms * (threads_per_sm / BLOCK).max(1), 1, 1),
+                        block_dim: (BLOCK, 1, 1),
+                        shared_mem_bytes: 0,
+                    }
+                } else {
+                    LaunchConfig {
+                        grid_dim: (sms, 1, 1),
+                        block_dim: (threads_per_sm.min(1024), 1, 1),
+                        shared_mem_bytes: self
+                            .one_block_smem
+                            .ok_or_else(|| RunnerError::Unsupported(k.name()))?,
+                    }
+                };
+                let cycles = SPIN_CYCLES;
+                for _ in 0..steps {
+                    let mut b = stream.launch_builder(&self.spin);
+                    b.arg(&cycles);
+                    // SAFETY: `spin` reads one u64 parameter and touches no memory;
+                    // its dynamic shared memory is allowed by the attribute set in `open`.
                     unsafe { b.launch(cfg) }.map_err(cuda)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    fn launch_noop(&self) -> Result<(), RunnerError> {
+        let cfg = LaunchConfig {
+            grid_dim: (1, 1, 1),
+            block_dim: (32, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut b = self.stream.launch_builder(&self.noop);
+        // SAFETY: `noop` takes no parameters and touches no memory.
+        unsafe { b.launch(cfg) }.map_err(cuda)?;
         Ok(())
     }
 }
@@ -477,12 +666,15 @@ impl KernelRunner for CudaRunner {
     fn sm_count(&self) -> Option<u32> {
         self.sms
     }
+    fn max_threads_per_sm(&self) -> Option<u32> {
+        self.max_threads_per_sm
+    }
     fn supports(&self, k: &Kernel) -> bool {
-        match k {
+        let int = |d: u64| d <= i32::MAX as u64;
+        match *k {
             Kernel::Gemm { math, m, n, k } => {
                 let cc = self.cc;
-                let dims_ok = [m, n, k].iter().all(|d| **d <= i32::MAX as u64);
-                dims_ok
+                [m, n, k].into_iter().all(int)
                     && match math {
                         MathMode::Fp32 | MathMode::Fp16 => true,
                         MathMode::Tf32 | MathMode::Bf16 => cc >= (8, 0),
@@ -494,64 +686,156 @@ impl KernelRunner for CudaRunner {
                         }
                     }
             }
-            _ => true,
+            Kernel::Attention {
+                batch_heads,
+                seq,
+                head_dim,
+                ..
+            } => {
+                self.cc >= (8, 0)
+                    && seq.is_multiple_of(128)
+                    && head_dim.is_multiple_of(8)
+                    && int(batch_heads)
+                    && int(seq)
+                    && seq.checked_mul(seq).is_some_and(int)
+            }
+            Kernel::Fma { elements, .. } => elements.is_multiple_of(8),
+            Kernel::Spin {
+                sms,
+                threads_per_sm,
+            } => {
+                let all = self.sms.unwrap_or(0);
+                let max = self.max_threads_per_sm.unwrap_or(0);
+                sms >= 1
+                    && sms <= all
+                    && threads_per_sm <= max
+                    && if sms == all {
+                        threads_per_sm.is_multiple_of(BLOCK)
+                    } else {
+                        threads_per_sm <= 1024 && self.one_block_smem.is_some()
+                    }
+            }
+            Kernel::Copy { .. } | Kernel::LaunchGraph { .. } | Kernel::LaunchStream => true,
         }
     }
     fn prepare(&mut self, k: &Kernel) -> Result<(), RunnerError> {
         self.release();
+        let bf = Some(MathMode::Bf16);
         let bufs = match *k {
             Kernel::Gemm { math, m, n, k: kk } => {
                 let (_, _, _, bin, bout) = Self::gemm_types(math);
                 let (m, n, kk) = (m as usize, n as usize, kk as usize);
-                Buffers {
-                    a: self.random(Some(math), m * kk * bin)?,
-                    b: self.random(Some(math), kk * n * bin)?,
-                    c: self.stream.alloc_zeros::<u8>(m * n * bout).map_err(cuda)?,
-                    d: None,
-                }
+                vec![
+                    self.random(Some(math), m * kk * bin)?,
+                    self.random(Some(math), kk * n * bin)?,
+                    self.zeros(m * n * bout)?,
+                ]
             }
-            Kernel::Copy { bytes } => Buffers {
-                a: self.random(None, bytes as usize)?,
-                b: self
-                    .stream
-                    .alloc_zeros::<u8>(bytes as usize)
-                    .map_err(cuda)?,
-                c: self.stream.alloc_zeros::<u8>(1).map_err(cuda)?,
-                d: None,
-            },
-            Kernel::Fma { elements } => {
-                let bytes = elements as usize * 4;
-                Buffers {
-                    a: self.random(None, bytes)?,
-                    b: self.random(None, bytes)?,
-                    c: self.random(None, bytes)?,
-                    d: Some(self.stream.alloc_zeros::<u8>(bytes).map_err(cuda)?),
+            Kernel::Attention {
+                batch_heads,
+                seq,
+                head_dim,
+                backward,
+            } => {
+                let sd = (batch_heads * seq * head_dim * 2) as usize;
+                let ss = (batch_heads * seq * seq * 2) as usize;
+                let mut v = vec![
+                    self.random(bf, sd)?,
+                    self.random(bf, sd)?,
+                    self.random(bf, sd)?,
+                ];
+                if backward {
+                    v.push(self.random(bf, sd)?); // dO
+                    v.push(self.zeros(ss)?); // P
+                    v.push(self.zeros(ss)?); // dP, dS
+                    for _ in 0..3 {
+                        v.push(self.zeros(sd)?); // dQ, dK, dV
+                    }
+                } else {
+                    v.push(self.zeros(ss)?); // scores
+                    v.push(self.zeros(ss)?); // probabilities
+                    v.push(self.zeros(sd)?); // out
                 }
+                v
             }
-            Kernel::Launch => Buffers {
-                a: self.stream.alloc_zeros::<u8>(1).map_err(cuda)?,
-                b: self.stream.alloc_zeros::<u8>(1).map_err(cuda)?,
-                c: self.stream.alloc_zeros::<u8>(1).map_err(cuda)?,
-                d: None,
-            },
+            Kernel::Copy { bytes } => vec![
+                self.random(bf, bytes as usize)?,
+                self.zeros(bytes as usize)?,
+            ],
+            Kernel::Fma { elements, .. } => {
+                let bytes = elements as usize * 2;
+                vec![
+                    self.random(bf, bytes)?,
+                    self.random(bf, bytes)?,
+                    self.random(bf, bytes)?,
+                    self.zeros(bytes)?,
+                ]
+            }
+            Kernel::LaunchGraph { .. } | Kernel::LaunchStream | Kernel::Spin { .. } => vec![],
         };
-        if let Kernel::Gemm {
-            math: MathMode::Fp8,
-            m,
-            n,
-            k: kk,
-        } = *k
-        {
-            let lt = self
-                .blas_lt
-                .as_ref()
-                .ok_or_else(|| RunnerError::Unsupported(k.name()))?;
-            if self.lt_ws.is_none() {
-                self.lt_ws = Some(self.stream.alloc_zeros::<u8>(LT_WORKSPACE).map_err(cuda)?);
+        match *k {
+            Kernel::Gemm {
+                math: MathMode::Fp8,
+                m,
+                n,
+                k: kk,
+            } => {
+                let lt = self
+                    .blas_lt
+                    .as_ref()
+                    .ok_or_else(|| RunnerError::Unsupported(k.name()))?;
+                if self.lt_ws.is_none() {
+                    self.lt_ws = Some(self.stream.alloc_zeros::<u8>(LT_WORKSPACE).map_err(cuda)?);
+                }
+                self.fp8 = Some(Fp8Plan::new(lt, m, n, kk)?);
             }
-            self.fp8 = Some(Fp8Plan::new(lt, m, n, kk)?);
+            Kernel::LaunchGraph { kernels } => {
+                self.stream
+                    .begin_capture(
+                        cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL,
+                    )
+                    .map_err(cuda)?;
+                let captured: Result<(), RunnerError> =
+                    (0..kernels).try_for_each(|_| self.launch_noop());
+                let graph = self
+                    .stream
+                    .end_capture(cudarc::driver::sys::CUgraphInstantiate_flags(0))
+                    .map_err(cuda)?;
+                captured?;
+                let graph = graph
+                    .ok_or_else(|| RunnerError::Cuda("stream capture made no graph".into()))?;
+                graph.upload().map_err(cuda)?;
+                self.graph = Some(graph);
+            }
+            _ => {}
         }
         self.bufs = Some((*k, bufs));
+        if let Kernel::Attention {
+            batch_heads,
+            seq,
+            head_dim,
+            backward: true,
+        } = *k
+        {
+            // The backward pass needs the forward's probabilities: P = softmax(Q K^T).
+            let p: Vec<u64> = self
+                .bufs
+                .as_ref()
+                .map(|(_, b)| b.iter().map(|x| x.device_ptr(&self.stream).0).collect())
+                .unwrap_or_default();
+            let (sd, ss, s, d) = (seq * head_dim, seq * seq, seq, head_dim);
+            let scale = 1.0 / (d as f32).sqrt();
+            self.bgemm(
+                (true, false),
+                (s, s, d),
+                scale,
+                (p[1], d, sd),
+                (p[0], d, sd),
+                (p[5], s, ss),
+                batch_heads,
+            )?;
+            self.rows(&self.softmax, &[p[5], p[4]], batch_heads * s, s)?;
+        }
         self.synchronize()
     }
     fn run(&mut self, k: &Kernel, steps: u64) -> Result<Seconds, RunnerError> {
@@ -575,6 +859,7 @@ impl KernelRunner for CudaRunner {
     }
     fn release(&mut self) {
         self.fp8 = None;
+        self.graph = None;
         self.bufs = None;
     }
 }

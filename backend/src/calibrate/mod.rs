@@ -7,10 +7,12 @@ pub(crate) mod counter;
 pub mod cuda;
 pub mod fake;
 pub mod nvml;
+pub mod procs;
+pub mod ptx;
 pub mod stats;
 pub mod submit;
 pub mod suite;
 pub mod traits;
 
-pub use suite::{plan, planned_duration, run, SuiteError, SuiteOptions};
+pub use suite::{plan, planned_duration, run, DeviceShape, Planned, SuiteError, SuiteOptions};
 pub use traits::*;

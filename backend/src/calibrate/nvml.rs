@@ -3,17 +3,21 @@
 //! `shared::units`.
 
 use super::counter::{self, EnergyCounter, PowerIntegrator};
+use super::procs::ProcessIdentity;
 use super::traits::*;
 use nvml_wrapper::bitmasks::device::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::Nvml;
 use shared::units::{Joules, Seconds, Watts};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Power sampling period for GPUs without the energy counter.
 const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
+/// Period of the clock/power/throttle sampling during loops.
+const LOOP_SAMPLE_PERIOD: Duration = Duration::from_millis(20);
 
 fn nvml_err(e: NvmlError) -> MeterError {
     MeterError::Nvml(e.to_string())
@@ -38,6 +42,8 @@ pub struct NvmlMeter {
     period: Seconds,
     epoch: Instant,
     sampler: Option<PowerIntegrator>,
+    procs: ProcessIdentity,
+    loop_sampler: Option<(Arc<AtomicBool>, std::thread::JoinHandle<Vec<Sample>>)>,
 }
 
 /// One power reading, W.
@@ -66,7 +72,11 @@ impl NvmlMeter {
             power_limit_mw: d.enforced_power_limit().map_err(nvml_err)? as u64,
             max_sm_clock_mhz: d.max_clock_info(Clock::SM).ok(),
             max_mem_clock_mhz: d.max_clock_info(Clock::Memory).ok(),
+            memory_mib: d.memory_info().ok().map(|m| m.total / 1048576),
         };
+        // Before our CUDA context exists (the CLI opens the meter first): the
+        // baseline that tells our process from others inside a container.
+        let baseline = compute_pids(&d).map_err(nvml_err)?;
         let source = match d.total_energy_consumption() {
             Ok(_) => EnergySource::Counter,
             Err(NvmlError::NotSupported) => EnergySource::SampledPower,
@@ -84,6 +94,8 @@ impl NvmlMeter {
             period: Seconds(0.1),
             epoch: Instant::now(),
             sampler,
+            procs: ProcessIdentity::new(std::process::id(), baseline),
+            loop_sampler: None,
         };
         m.period = counter::estimate_period(&mut m, 7)?;
         Ok(m)
@@ -119,6 +131,28 @@ impl EnergyCounter for NvmlMeter {
     fn pause(&mut self, s: f64) {
         std::thread::sleep(Duration::from_secs_f64(s));
     }
+}
+
+fn compute_pids(d: &nvml_wrapper::Device) -> Result<Vec<u32>, NvmlError> {
+    Ok(d.running_compute_processes()?
+        .into_iter()
+        .map(|p| p.pid)
+        .collect())
+}
+
+/// One reading of clocks, power, temperature and throttle reasons.
+fn sample(nvml: &Nvml, index: u32, epoch: Instant) -> Option<Sample> {
+    let d = nvml.device_by_index(index).ok()?;
+    Some(Sample {
+        t_s: epoch.elapsed().as_secs_f64(),
+        sm_clock_mhz: d.clock_info(Clock::SM).ok(),
+        power_w: d.power_usage().ok().map(|mw| Watts::from_milliwatts(mw).0),
+        temperature_c: d.temperature(TemperatureSensor::Gpu).ok().map(|t| t as f64),
+        throttle_reasons: d
+            .current_throttle_reasons()
+            .map(throttle_names)
+            .unwrap_or_default(),
+    })
 }
 
 /// NVML's throttle (clock event) reasons as snake_case names.
@@ -181,12 +215,41 @@ impl PowerMeter for NvmlMeter {
     }
     fn other_processes(&mut self) -> Result<Vec<u32>, MeterError> {
         let d = self.nvml.device_by_index(self.index).map_err(nvml_err)?;
-        let me = std::process::id();
-        let procs = d.running_compute_processes().map_err(nvml_err)?;
-        Ok(procs
-            .into_iter()
-            .map(|p| p.pid)
-            .filter(|p| *p != me)
-            .collect())
+        let listed = compute_pids(&d).map_err(nvml_err)?;
+        Ok(self.procs.others(&listed))
+    }
+    fn identify_own_process(&mut self) -> Result<String, MeterError> {
+        let d = self.nvml.device_by_index(self.index).map_err(nvml_err)?;
+        let listed = compute_pids(&d).map_err(nvml_err)?;
+        Ok(self.procs.identify(&listed))
+    }
+    fn start_sampling(&mut self) -> Result<(), MeterError> {
+        let _ = self.stop_sampling();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (nvml, index, epoch, s) = (self.nvml.clone(), self.index, self.epoch, stop.clone());
+        let handle = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            while !s.load(Ordering::SeqCst) {
+                if let Some(x) = sample(&nvml, index, epoch) {
+                    v.push(x);
+                }
+                std::thread::sleep(LOOP_SAMPLE_PERIOD);
+            }
+            v
+        });
+        self.loop_sampler = Some((stop, handle));
+        Ok(())
+    }
+    fn stop_sampling(&mut self) -> Vec<Sample> {
+        match self.loop_sampler.take() {
+            Some((stop, h)) => {
+                stop.store(true, Ordering::SeqCst);
+                h.join().unwrap_or_default()
+            }
+            None => Vec::new(),
+        }
+    }
+    fn sample_period(&self) -> Seconds {
+        Seconds(LOOP_SAMPLE_PERIOD.as_secs_f64())
     }
 }

@@ -2,7 +2,7 @@
 //! summary, write the record (atomically) and optionally submit it.
 
 use crate::calibrate::cuda::CudaRunner;
-use crate::calibrate::fake::SimDevice;
+use crate::calibrate::fake::{SimConfig, SimDevice};
 use crate::calibrate::nvml::NvmlMeter;
 use crate::calibrate::suite::{self, Progress};
 use crate::calibrate::{submit, KernelRunner, PowerMeter, SuiteError, SuiteOptions};
@@ -18,7 +18,7 @@ pub struct CalibrateArgs {
     /// Index of the GPU (NVML's; CUDA's ordinal must name the same device).
     #[arg(long, default_value_t = 0)]
     pub device: u32,
-    /// A dozen kernels, one repeat: under 60 s.
+    /// A dozen kernels, one repeat: under 60 s (the full suite with its sweeps: about 7 min).
     #[arg(long)]
     pub quick: bool,
     /// Where to write the record (default: calibration-<run id>.json).
@@ -33,9 +33,16 @@ pub struct CalibrateArgs {
     /// Run even if other processes use the GPU (their energy is counted: the record is flagged).
     #[arg(long)]
     pub allow_other_processes: bool,
-    /// Run on a simulated H100 (no GPU needed): to try the command and in tests.
+    /// Run on a simulated device (no GPU needed): to try the command and in tests.
     #[arg(long)]
     pub simulate: bool,
+    /// Which simulated device: `h100` (the reference's profile) or `h200`
+    /// (datasheet profile, power-cap clock transient).
+    #[arg(long, default_value = "h100", value_parser = ["h100", "h200"])]
+    pub simulate_device: String,
+    /// Print the plan (kernels, loop lengths, planned duration) and exit; needs no GPU.
+    #[arg(long)]
+    pub plan: bool,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -71,9 +78,17 @@ pub fn run(mut args: CalibrateArgs) -> ExitCode {
         SuiteOptions::full()
     };
     opts.allow_other_processes = args.allow_other_processes;
+    if args.plan {
+        print!("{}", plan_text(&opts));
+        return ExitCode::SUCCESS;
+    }
 
     let result = if args.simulate {
-        let dev = SimDevice::h100();
+        let dev = SimDevice::new(if args.simulate_device == "h200" {
+            SimConfig::h200()
+        } else {
+            SimConfig::h100()
+        });
         let (mut meter, mut runner) = (dev.meter(), dev.runner());
         measure(&mut meter, &mut runner, &opts, &cancel, &args)
     } else {
@@ -147,6 +162,44 @@ pub fn run(mut args: CalibrateArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The plan of a run on an H100/H200-shaped device, with its upper bound in
+/// time for a counter that updates every 100 ms (real ones update faster).
+pub fn plan_text(opts: &SuiteOptions) -> String {
+    use std::fmt::Write;
+    let kernels = suite::plan(opts.quick, suite::DeviceShape::GH100);
+    let period = shared::units::Seconds(0.1);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} suite: {} kernels; core loops >= {} s x {} repeat(s), sweep loops >= {} s x 1; idle {} s before and after; heat-up {}-{} s; warm-up {}-{} s per kernel",
+        if opts.quick { "quick" } else { "full" },
+        kernels.len(),
+        opts.min_loop_s,
+        opts.repeats,
+        opts.sweep_loop_s,
+        opts.idle_s,
+        opts.heat_up_s.0,
+        opts.heat_up_s.1,
+        opts.warmup_s.0,
+        opts.warmup_s.1
+    );
+    for p in &kernels {
+        let _ = writeln!(
+            s,
+            "  {:<36} {:<6} <= {:.1} s",
+            p.kernel.name(),
+            if p.sweep { "sweep" } else { "core" },
+            suite::planned_kernel_s(p, opts, period)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "planned at most {:.0} s (counter period 100 ms)",
+        suite::planned_duration(&kernels, opts, period).0
+    );
+    s
 }
 
 /// The real meter and runner for GPU `index`, or why not.

@@ -71,12 +71,7 @@ fn shape(m: &shared::calibration::Measurement) -> Option<String> {
 }
 
 fn kind_str(k: MeasurementKind) -> &'static str {
-    match k {
-        MeasurementKind::Gemm => "gemm",
-        MeasurementKind::Memory => "memory",
-        MeasurementKind::Elementwise => "elementwise",
-        MeasurementKind::Launch => "launch",
-    }
+    k.as_str()
 }
 
 /// Store a run and its measurements in one transaction; when it is accepted,
