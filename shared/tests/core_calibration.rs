@@ -149,7 +149,7 @@ fn version_1_records_still_derive_and_version_2_is_written() {
     let d = shared::calibration::derived(&rec).unwrap();
     let p = &d.profile;
     // pJ/byte from the fp32 loop, by hand: (P - idle - floor) / byte rate.
-    let floor = shared::energy::TUNING.active_floor_fraction * 700.0;
+    let floor = shared::tuning::TUNING.active_floor_fraction * 700.0;
     let rate = 8589934592.0 * 700.0 / 2.0;
     let pj = (1100.0 / 2.0 - 120.0 - floor) / rate * 1e12;
     assert!(

@@ -21,7 +21,7 @@ fn an_onnx_file_imports_at_the_first_stages_batch() {
     match model_from_file("dir/gpt2.onnx", &bytes, Some(&workload(4, 64))) {
         Ok(ImportedModel::Graph(g)) => {
             assert_eq!(g.batch, 4);
-            assert_eq!(g.source, "onnx:gpt2.onnx");
+            assert!(g.source.starts_with("onnx:gpt2.onnx"), "{}", g.source);
             assert!(g.unsupported_ops.is_empty());
         }
         other => panic!("{other:?}"),
