@@ -63,8 +63,8 @@ function cli(scenario) {
   return {
     energy_kwh: e.energy_kwh.expected,
     co2e_kg: e.co2e_kg.expected,
-    device_hours: e.device_hours,
-    wall_hours: e.wall_hours,
+    device_hours: e.device_hours.expected,
+    wall_hours: e.wall_hours.expected,
     flops_per_step: e.flops_per_step,
     params: e.params,
     raw: e,

@@ -60,8 +60,8 @@ pub fn markdown(s: &Scenario, e: &Estimate) -> String {
             num(st.energy_kwh.low),
             num(st.energy_kwh.high),
             num(st.co2e_kg.expected),
-            num(st.device_hours),
-            num(st.wall_hours)
+            num(st.device_hours.expected),
+            num(st.wall_hours.expected)
         ));
     }
     o.push_str(&format!(
@@ -70,8 +70,8 @@ pub fn markdown(s: &Scenario, e: &Estimate) -> String {
         num(e.energy_kwh.low),
         num(e.energy_kwh.high),
         num(e.co2e_kg.expected),
-        num(e.device_hours),
-        num(e.wall_hours)
+        num(e.device_hours.expected),
+        num(e.wall_hours.expected)
     ));
     for (k, v) in assumptions(s, e) {
         o.push_str(&format!("- {k}: {v}\n"));
@@ -119,7 +119,7 @@ pub fn latex(s: &Scenario, e: &Estimate) -> String {
         num(e.co2e_kg.expected),
         num(r.grid.gco2e_per_kwh),
         tex(&r.grid.region),
-        num(e.device_hours)
+        num(e.device_hours.expected)
     ));
     o.push_str("\\begin{table}[t]\n\\centering\n\\begin{tabular}{lrrrr}\n\\hline\n");
     o.push_str("Stage & Energy (kWh) & Range (kWh) & CO$_2$e (kg) & GPU-hours \\\\\n\\hline\n");
@@ -131,7 +131,7 @@ pub fn latex(s: &Scenario, e: &Estimate) -> String {
             tex(&num(st.energy_kwh.low)),
             tex(&num(st.energy_kwh.high)),
             tex(&num(st.co2e_kg.expected)),
-            tex(&num(st.device_hours))
+            tex(&num(st.device_hours.expected))
         ));
     }
     o.push_str(&format!(
@@ -140,7 +140,7 @@ pub fn latex(s: &Scenario, e: &Estimate) -> String {
         tex(&num(e.energy_kwh.low)),
         tex(&num(e.energy_kwh.high)),
         tex(&num(e.co2e_kg.expected)),
-        tex(&num(e.device_hours))
+        tex(&num(e.device_hours.expected))
     ));
     o.push_str(&format!(
         "\\caption{{Estimated energy and emissions. Device profile: {} ({}). Grid: {}.}}\n\\label{{tab:energy}}\n\\end{{table}}\n",
@@ -175,8 +175,8 @@ pub fn csv(e: &Estimate) -> String {
             st.co2e_kg.low,
             st.co2e_kg.expected,
             st.co2e_kg.high,
-            st.device_hours,
-            st.wall_hours
+            st.device_hours.expected,
+            st.wall_hours.expected
         ));
     }
     o.push_str(&format!(
@@ -187,8 +187,8 @@ pub fn csv(e: &Estimate) -> String {
         e.co2e_kg.low,
         e.co2e_kg.expected,
         e.co2e_kg.high,
-        e.device_hours,
-        e.wall_hours
+        e.device_hours.expected,
+        e.wall_hours.expected
     ));
     o
 }

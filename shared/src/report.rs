@@ -25,10 +25,12 @@ pub struct Estimate {
     pub energy_kwh: Range,
     /// Emissions, kgCO2e (operational, plus embodied when asked).
     pub co2e_kg: Range,
+    /// Accelerators' own energy over the whole lifecycle, before host power and PUE, kWh.
+    pub device_kwh: Range,
     /// Accelerator-hours over the whole lifecycle.
-    pub device_hours: f64,
+    pub device_hours: Range,
     /// Wall-clock hours over the whole lifecycle (stages run one after another).
-    pub wall_hours: f64,
+    pub wall_hours: Range,
     pub stages: Vec<StageEstimate>,
     pub memory: MemoryCheck,
     /// Where one step's energy goes (top ops).
@@ -55,8 +57,18 @@ pub struct StageEstimate {
     /// At the wall: (accelerators + host) x PUE, kWh.
     pub energy_kwh: Range,
     pub co2e_kg: Range,
-    pub device_hours: f64,
-    pub wall_hours: f64,
+    pub device_hours: Range,
+    pub wall_hours: Range,
+    /// What holds most of a step's time: `compute`, `memory` or `overhead` (the host).
+    pub bound: String,
+    /// Tokens per second over all the stage's devices: processed (train,
+    /// inference, prefill) or generated (decode).
+    pub tokens_per_second: Range,
+    /// Accelerators' energy per token (processed, or generated for decode), J.
+    pub joules_per_token: Range,
+    /// For deployments: accelerators' energy per request, J.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joules_per_request: Option<Range>,
     /// For deployments: wall energy per request and per generated (or processed) token, Wh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wh_per_request: Option<Range>,

@@ -40,6 +40,8 @@ pub struct StepCost {
     pub joules: f64,
     /// Per op: (name, kind, bound, joules attributed).
     pub ops: Vec<(String, OpKind, &'static str, f64)>,
+    /// What holds most of the step's time: `compute`, `memory` or `overhead` (the host).
+    pub bound: &'static str,
 }
 
 struct OpCost {
@@ -267,6 +269,7 @@ pub fn step_cost_tuned(
                 "compute",
                 watts * seconds,
             )],
+            bound: "compute",
         };
     }
     let mut w = Walker {
@@ -285,15 +288,24 @@ pub fn step_cost_tuned(
     let joules = fixed + w.dynamic;
     // Fixed energy attributed to ops by the time they hold the step.
     let held: f64 = w.ops.values().map(|v| v.3).sum::<f64>().max(1e-30);
+    let mut by_bound: BTreeMap<&'static str, f64> = BTreeMap::new();
+    for (_, b, _, t) in w.ops.values() {
+        *by_bound.entry(*b).or_default() += t;
+    }
     let mut ops: Vec<(String, OpKind, &'static str, f64)> = w
         .ops
         .into_iter()
         .map(|(name, (kind, bound, dynamic, t))| (name, kind, bound, dynamic + fixed * t / held))
         .collect();
+    let bound = by_bound
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or("compute", |x| x.0);
     ops.sort_by(|a, b| b.3.total_cmp(&a.3));
     StepCost {
         seconds,
         joules,
         ops,
+        bound,
     }
 }

@@ -109,8 +109,9 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
     let mut first: Option<(StepPlan, StepCost, Range)> = None;
     let mut total_energy = Range::zero();
     let mut total_co2 = Range::zero();
-    let mut device_hours = 0.0;
-    let mut wall_hours = 0.0;
+    let mut total_device = Range::zero();
+    let mut device_hours = Range::zero();
+    let mut wall_hours = Range::zero();
     let mut worst_mem: Option<MemoryCheck> = None;
     let mut plans = Vec::with_capacity(s.stages.len());
     let mut errors = vec![];
@@ -160,6 +161,11 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         let energy = dev_kwh.plus(host_kwh).scale(pue);
         let mut co2 = energy.scale(grid.gco2e_per_kwh / 1000.0);
         let dh = n_dev * wall_s / 3600.0;
+        let wall_h = seconds_per_step.scale(steps * runs / 3600.0);
+        let device_h = wall_h.scale(n_dev);
+        let tokens_per_step = pl.tokens * n_dev;
+        let joules_per_request =
+            requests.map(|_| joules_per_step.scale(1.0 / (pl.samples * n_dev).max(1.0)));
         if s.infrastructure.embodied {
             if let Some(sp) = spec {
                 co2 = co2.plus(Range::exact(
@@ -177,8 +183,9 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         };
         total_energy = total_energy.plus(energy);
         total_co2 = total_co2.plus(co2);
-        device_hours += dh;
-        wall_hours += wall_s / 3600.0;
+        total_device = total_device.plus(dev_kwh);
+        device_hours = device_hours.plus(device_h);
+        wall_hours = wall_hours.plus(wall_h);
         let mem = memory_check(&pl, &device, s.hardware.count);
         if !mem.fits {
             let stage = st
@@ -216,8 +223,12 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
             device_kwh: dev_kwh,
             energy_kwh: energy,
             co2e_kg: co2,
-            device_hours: dh,
-            wall_hours: wall_s / 3600.0,
+            device_hours: device_h,
+            wall_hours: wall_h,
+            bound: cost.bound.into(),
+            tokens_per_second: seconds_per_step.inverse(tokens_per_step),
+            joules_per_token: joules_per_step.scale(1.0 / tokens_per_step.max(1.0)),
+            joules_per_request,
             wh_per_request: wh_req,
             wh_per_token: wh_tok,
         });
@@ -257,6 +268,7 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         joules_per_step: jps,
         energy_kwh: total_energy,
         co2e_kg: total_co2,
+        device_kwh: total_device,
         device_hours,
         wall_hours,
         stages,

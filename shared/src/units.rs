@@ -253,4 +253,13 @@ impl Range {
     pub fn zero() -> Self {
         Range::exact(0.0)
     }
+    /// `k / self`: a rate from a time (the bounds swap).
+    pub fn inverse(self, k: f64) -> Self {
+        let div = |x: f64| if x > 0.0 { k / x } else { 0.0 };
+        Range {
+            low: div(self.high),
+            expected: div(self.expected),
+            high: div(self.low),
+        }
+    }
 }

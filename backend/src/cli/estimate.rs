@@ -178,7 +178,7 @@ fn print_summary(e: &Estimate) {
                 sig3(s.energy_kwh.high)
             ),
             sig3(s.co2e_kg.expected),
-            sig3(s.device_hours)
+            sig3(s.device_hours.expected)
         );
         if let (Some(r), Some(t)) = (&s.wh_per_request, &s.wh_per_token) {
             say!(
@@ -197,8 +197,8 @@ fn print_summary(e: &Estimate) {
     say!("Total emissions: {}", fmt_range(&e.co2e_kg, "kgCO2e"));
     say!(
         "Accelerator-hours: {}, wall-clock hours: {}",
-        sig3(e.device_hours),
-        sig3(e.wall_hours)
+        sig3(e.device_hours.expected),
+        sig3(e.wall_hours.expected)
     );
     say!(
         "Memory: {:.1} GB needed per device of {:.0} GB{}",

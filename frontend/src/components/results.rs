@@ -56,8 +56,8 @@ pub fn results() -> Html {
                         { format!("range {} to {} kWh", num(e.energy_kwh.low), num(e.energy_kwh.high)) }</span> }) }
                 { stat("co2e-kg", "Emissions", e.co2e_kg.expected, format!("{} kg CO2e", num(e.co2e_kg.expected)),
                     html! { <span class="range" id="co2e-range">{ format!("range {} to {} kg", num(e.co2e_kg.low), num(e.co2e_kg.high)) }</span> }) }
-                { stat("gpu-hours", "GPU-hours", e.device_hours, num(e.device_hours), html! {}) }
-                { stat("wall-hours", "Wall time", e.wall_hours, hours(e.wall_hours), html! {}) }
+                { stat("gpu-hours", "GPU-hours", e.device_hours.expected, num(e.device_hours.expected), html! {}) }
+                { stat("wall-hours", "Wall time", e.wall_hours.expected, hours(e.wall_hours.expected), html! {}) }
             </dl>
             <p class="equivalent" id="equivalent">
                 { format!("About as much CO2e as driving a typical passenger car {} km.", num(km)) }
@@ -88,8 +88,8 @@ pub fn results() -> Html {
                         <th scope="row">{ &s.name }</th>
                         <td>{ format!("{} ({}\u{2013}{})", num(s.energy_kwh.expected), num(s.energy_kwh.low), num(s.energy_kwh.high)) }</td>
                         <td>{ num(s.co2e_kg.expected) }</td>
-                        <td>{ num(s.device_hours) }</td>
-                        <td>{ hours(s.wall_hours) }</td>
+                        <td>{ num(s.device_hours.expected) }</td>
+                        <td>{ hours(s.wall_hours.expected) }</td>
                     </tr>
                 }) }
                 </tbody>

@@ -2,6 +2,7 @@
 //! `docs/scenario.md#validation-cases`) and their evaluation against the estimator.
 
 pub mod fit;
+pub mod published;
 
 use crate::device::DeviceProfile;
 use crate::scenario::{
@@ -79,8 +80,21 @@ pub struct Summary {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// Per-step measured cases (the reference format).
     pub cases: Vec<CaseResult>,
     pub summary: Summary,
+    /// Scenario-level published cases, and their summary per group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<published::PublishedResult>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<published::GroupSummary>,
+}
+
+/// A line holding a `scenario` is a published (scenario-level) case.
+fn is_published(line: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .is_some_and(|v| v.get("scenario").is_some())
 }
 
 impl Case {
@@ -141,7 +155,7 @@ impl Case {
 pub fn parse_cases(text: &str) -> Vec<Result<Case, (String, String)>> {
     text.lines()
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
+        .filter(|(_, l)| !l.trim().is_empty() && !is_published(l))
         .map(|(i, l)| {
             let de = &mut serde_json::Deserializer::from_str(l);
             serde_path_to_error::deserialize::<_, Case>(de).map_err(|e| {
@@ -170,7 +184,35 @@ pub fn evaluate(text: &str, measured_profiles: &[DeviceProfile]) -> Report {
         cases.push(r);
     }
     let summary = summarize(&cases);
-    Report { cases, summary }
+    let mut published = vec![];
+    for (i, l) in text.lines().enumerate().filter(|(_, l)| is_published(l)) {
+        published.push(match published::parse_case(l) {
+            Ok(c) => published::evaluate_case(&c, measured_profiles),
+            Err(e) => published::PublishedResult {
+                name: serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(String::from))
+                    .unwrap_or_else(|| format!("line {}", i + 1)),
+                group: "other".into(),
+                quantity: String::new(),
+                unit: String::new(),
+                value: 0.0,
+                estimate: None,
+                ratio: None,
+                inside: None,
+                regime: None,
+                source: String::new(),
+                error: Some(format!("line {}: {e}", i + 1)),
+            },
+        });
+    }
+    let groups = published::summarize_groups(&published);
+    Report {
+        cases,
+        summary,
+        published,
+        groups,
+    }
 }
 
 fn failed(name: String, c: Option<&Case>, e: String) -> CaseResult {

@@ -1,0 +1,61 @@
+//! The public validation sets (`shared/data/validation/`): every line parses
+//! as a case, carries its source and what is uncertain, and the estimator
+//! takes every scenario (issue 14's minimum sizes hold).
+
+use shared::validate::published::{evaluate_case, parse_case, Quantity};
+
+fn set(name: &str) -> Vec<shared::validate::published::PublishedCase> {
+    let path = format!(
+        "{}/data/validation/{name}.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| parse_case(l).unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 1)))
+        .collect()
+}
+
+#[test]
+fn the_sets_hold_enough_sourced_cases() {
+    let single = set("single-device");
+    let pre = set("pretraining");
+    let serving = set("serving");
+    let time = |q: Quantity| !q.is_energy();
+    assert!(single.iter().filter(|c| time(c.quantity)).count() >= 25);
+    assert!(pre.len() >= 15);
+    assert!(serving.len() >= 10);
+    for c in single.iter().chain(&pre).chain(&serving) {
+        assert!(!c.source.trim().is_empty(), "{}: no source", c.name);
+        assert!(!c.uncertain.trim().is_empty(), "{}: no uncertainty", c.name);
+        assert!(c.value.is_finite() && c.value > 0.0, "{}", c.name);
+        assert_eq!(c.unit, c.quantity.unit(), "{}", c.name);
+    }
+    let mut names: Vec<&str> = single
+        .iter()
+        .chain(&pre)
+        .chain(&serving)
+        .map(|c| c.name.as_str())
+        .collect();
+    let n = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), n, "case names are unique");
+}
+
+#[test]
+fn the_estimator_takes_every_case() {
+    for name in ["single-device", "pretraining", "serving"] {
+        for c in set(name) {
+            let r = evaluate_case(&c, &[]);
+            assert!(r.error.is_none(), "{}: {:?}", c.name, r.error);
+            let q = r.estimate.expect("estimate");
+            assert!(
+                q.low.is_finite() && q.low > 0.0 && q.low <= q.expected && q.expected <= q.high,
+                "{}: {q:?}",
+                c.name
+            );
+        }
+    }
+}
