@@ -142,7 +142,7 @@ async fn error_of(r: reqwest::Response) -> (StatusCode, Value) {
 /// The reference H100 record, with run metadata.
 fn record(run_id: uuid::Uuid) -> Value {
     let mut v: Value =
-        serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).expect("reference");
+        serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).expect("reference");
     v["run_id"] = json!(run_id.to_string());
     v["host"] = json!("gpu-host-1");
     v["tool_version"] = json!("jouleprint 0.1.0");
@@ -163,7 +163,7 @@ fn pinned_scenario() -> Value {
     let spec = shared::catalog::find("h100-sxm").expect("h100");
     s["resolved"] = json!({
         "estimator_version": shared::ESTIMATOR_VERSION,
-        "device": shared::catalog::builtin_profile(spec),
+        "device": shared::calibration::builtin_profile(spec),
         "grid": {"gco2e_per_kwh": 56.0, "region": "FR", "source": "test"}
     });
     s

@@ -41,7 +41,7 @@ pub fn current_profile(id: &str, measured: &[DeviceProfile]) -> Option<DevicePro
         .iter()
         .find(|p| p.id.eq_ignore_ascii_case(id))
         .cloned()
-        .or_else(|| shared::catalog::find(id).map(shared::catalog::builtin_profile))
+        .or_else(|| shared::catalog::find(id).map(shared::calibration::builtin_profile))
 }
 
 pub fn grid_value(code: &str) -> Option<GridValue> {

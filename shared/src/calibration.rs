@@ -1058,3 +1058,22 @@ fn merge(
     out.extend(measured);
     out
 }
+
+/// The reference calibration of an H100 SXM, built in (see `shared/data/PROVENANCE.md`).
+pub const H100_REFERENCE_CALIBRATION: &str = include_str!("../data/h100-sxm-calibration.json");
+
+/// The built-in profile of a device: the measured one where the project ships a
+/// calibration (H100 SXM), else the datasheet one.
+pub fn builtin_profile(spec: &crate::device::DeviceSpec) -> DeviceProfile {
+    let base = spec.datasheet_profile();
+    if spec.id == "h100-sxm" {
+        if let Ok(rec) = serde_json::from_str::<CalibrationRecord>(H100_REFERENCE_CALIBRATION) {
+            if let Ok(mut p) = derive_profile(&rec, &base) {
+                p.source.detail = format!("reference calibration of 2026-11-27 (shared/data/h100-sxm-calibration.json): {}", p.source.detail);
+                p.source.version = "measured:reference-2026-11-27".into();
+                return p;
+            }
+        }
+    }
+    base
+}

@@ -4,7 +4,8 @@
 //! Modules from the bottom up; each imports only modules listed above it
 //! (`scripts/check-module-cycles.py` keeps it so):
 //! - foundations: `error`, `units`, `stats`, `tuning` (the fitted constants);
-//! - data and formats: `device`, `calibration`, `catalog`, `grid`, `model`
+//! - data and formats: `device`, `catalog` (datasheets, architectures),
+//!   `calibration` (records, measured and built-in profiles), `grid`, `model`
 //!   (architectures, presets, Hugging Face configs, op types), `scenario`,
 //!   `import` (ONNX, safetensors, model files), `report` (the estimate's types);
 //! - the pipeline: `check` -> `resolve` -> `plan` -> `step` -> `totals` ->

@@ -49,7 +49,7 @@ pub fn device_profile(id_or_name: &str, measured: &[DeviceProfile]) -> Option<De
         .iter()
         .find(|m| m.id.eq_ignore_ascii_case(key))
         .cloned()
-        .or_else(|| spec.map(catalog::builtin_profile))
+        .or_else(|| spec.map(crate::calibration::builtin_profile))
 }
 
 /// The model source of a checked scenario as an architecture.

@@ -152,7 +152,7 @@ fn datasheet_profiles_have_positive_coefficients() {
             "{}",
             d.id
         );
-        let b = catalog::builtin_profile(d);
+        let b = shared::calibration::builtin_profile(d);
         assert!(b.power_limit_w > 0.0);
     }
 }

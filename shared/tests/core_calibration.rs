@@ -8,7 +8,7 @@ use shared::units::MathMode;
 #[test]
 fn reference_calibration_coefficients_by_hand() {
     let raw: serde_json::Value =
-        serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).unwrap();
+        serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).unwrap();
     let rec: CalibrationRecord = serde_json::from_value(raw.clone()).unwrap();
     let spec = shared::catalog::find("NVIDIA H100 80GB HBM3").unwrap();
     let p = derive_profile(&rec, &spec.datasheet_profile()).unwrap();
@@ -54,7 +54,7 @@ fn reference_calibration_coefficients_by_hand() {
         * 1e12;
     assert!((p.pj_per_byte - pj).abs() < 1e-9);
     // the built-in profile is this measured one
-    let builtin = shared::catalog::builtin_profile(spec);
+    let builtin = shared::calibration::builtin_profile(spec);
     assert_eq!(builtin.source.kind, "measured");
     assert_eq!(builtin.pj_per_flop, p.pj_per_flop);
 }
@@ -62,7 +62,7 @@ fn reference_calibration_coefficients_by_hand() {
 #[test]
 fn with_floor_keeps_each_loop_power() {
     let spec = shared::catalog::find("h100-sxm").unwrap();
-    let p = shared::catalog::builtin_profile(spec);
+    let p = shared::calibration::builtin_profile(spec);
     let q = p.with_floor(100.0);
     let bf16 = |x: &shared::device::DeviceProfile| {
         x.active_floor_w + x.pj_per_flop[&MathMode::Bf16] * x.gemm_tflops[&MathMode::Bf16]
@@ -76,12 +76,12 @@ fn with_floor_keeps_each_loop_power() {
 #[test]
 fn calibration_validation_names_the_field() {
     let mut rec: CalibrationRecord =
-        serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).unwrap();
+        serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).unwrap();
     rec.micro[0].joules = f64::NAN;
     let e = rec.validate().unwrap_err().to_string();
     assert!(e.starts_with("micro[0].joules"), "{e}");
     let mut rec: CalibrationRecord =
-        serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).unwrap();
+        serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).unwrap();
     rec.micro[0].joules = 1e6; // 230 kW: above 1.5x the power limit
     assert!(rec
         .validate()
@@ -91,7 +91,7 @@ fn calibration_validation_names_the_field() {
 }
 
 fn reference() -> CalibrationRecord {
-    serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).unwrap()
+    serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).unwrap()
 }
 
 /// A square GEMM row with step time `t` s, `steps` steps and power `w`.
@@ -121,7 +121,7 @@ fn version_1_records_still_derive_and_version_2_is_written() {
     assert_eq!(p.id, "h100-sxm");
     assert_eq!(p.source.kind, "measured");
     // The one entry point and the catalog's built-in profile agree on the numbers.
-    let builtin = shared::catalog::builtin_profile(shared::catalog::find("h100-sxm").unwrap());
+    let builtin = shared::calibration::builtin_profile(shared::catalog::find("h100-sxm").unwrap());
     assert_eq!(p.pj_per_flop, builtin.pj_per_flop);
     assert_eq!(p.gemm_latency_us, builtin.gemm_latency_us);
 

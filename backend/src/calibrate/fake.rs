@@ -74,7 +74,7 @@ impl SimConfig {
     pub fn h100() -> Self {
         #[allow(clippy::expect_used)]
         let spec = shared::catalog::find("h100-sxm").expect("h100-sxm is in the catalog");
-        let profile = shared::catalog::builtin_profile(spec);
+        let profile = shared::calibration::builtin_profile(spec);
         Self::from_profile(profile, "NVIDIA H100 80GB HBM3")
     }
 

@@ -322,7 +322,7 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
 pub fn devices(args: DevicesArgs) -> ExitCode {
     let profiles: Vec<DeviceProfile> = catalog::CATALOG
         .iter()
-        .map(catalog::builtin_profile)
+        .map(shared::calibration::builtin_profile)
         .collect();
     if args.json {
         say!(

@@ -321,7 +321,7 @@ mod tests {
     #[test]
     fn reference_record_parses_without_unknown_fields() {
         let v: serde_json::Value =
-            serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).expect("json");
+            serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).expect("json");
         let rec = parse_record(v).expect("reference parses");
         assert!(rec.validate().is_ok());
     }
@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_named() {
         let mut v: serde_json::Value =
-            serde_json::from_str(shared::catalog::H100_REFERENCE_CALIBRATION).expect("json");
+            serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).expect("json");
         v["device"]["colour"] = "red".into();
         match parse_record(v) {
             Err(SubmitError::Invalid { field, .. }) => assert_eq!(field, "device.colour"),

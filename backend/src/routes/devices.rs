@@ -90,7 +90,7 @@ pub fn view(
     let datasheet = coefficients(&spec.datasheet_profile());
     let (profile, origin) = match measured {
         Some(m) => (m.profile.clone(), "measured"),
-        None => (catalog::builtin_profile(spec), "builtin"),
+        None => (shared::calibration::builtin_profile(spec), "builtin"),
     };
     let values = coefficients(&profile)
         .into_iter()

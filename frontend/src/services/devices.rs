@@ -109,7 +109,7 @@ mod tests {
     use super::*;
 
     fn profile(kind: &str) -> Value {
-        let mut p = serde_json::to_value(shared::catalog::builtin_profile(
+        let mut p = serde_json::to_value(shared::calibration::builtin_profile(
             &shared::catalog::CATALOG[0],
         ))
         .unwrap_or_default();

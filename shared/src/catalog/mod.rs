@@ -1,13 +1,9 @@
 //! The built-in device catalog (datasheet values, each with its source) and
 //! the profiles derived from it. See `docs/energy-model.md` for the assumptions.
 
-use crate::calibration::{derive_profile, CalibrationRecord};
 use crate::device::{DeviceProfile, DeviceSpec, ProfileSource};
 use crate::units::MathMode::{self, *};
 use std::collections::BTreeMap;
-
-/// The reference calibration of an H100 SXM, built in (see `shared/data/PROVENANCE.md`).
-pub const H100_REFERENCE_CALIBRATION: &str = include_str!("../data/h100-sxm-calibration.json");
 
 pub static CATALOG: &[DeviceSpec] = &[
     // ---- NVIDIA Volta ----
@@ -460,20 +456,4 @@ pub fn find(id_or_name: &str) -> Option<&'static DeviceSpec> {
             || d.name.to_ascii_lowercase() == q
             || d.nvml_names.iter().any(|n| n.to_ascii_lowercase() == q)
     })
-}
-
-/// The built-in profile of a device: the measured one where the project ships a
-/// calibration (H100 SXM), else the datasheet one.
-pub fn builtin_profile(spec: &DeviceSpec) -> DeviceProfile {
-    let base = spec.datasheet_profile();
-    if spec.id == "h100-sxm" {
-        if let Ok(rec) = serde_json::from_str::<CalibrationRecord>(H100_REFERENCE_CALIBRATION) {
-            if let Ok(mut p) = derive_profile(&rec, &base) {
-                p.source.detail = format!("reference calibration of 2026-11-27 (shared/data/h100-sxm-calibration.json): {}", p.source.detail);
-                p.source.version = "measured:reference-2026-11-27".into();
-                return p;
-            }
-        }
-    }
-    base
 }
