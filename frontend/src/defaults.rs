@@ -108,6 +108,7 @@ pub fn example_scenario() -> Scenario {
             region: Some(default_region()),
             ..Default::default()
         },
+        host: None,
         resolved: None,
     }
 }

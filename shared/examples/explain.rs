@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.software,
         "stages[0].workload",
     )?;
-    let cost = step_cost(&pl, &dev, s.software);
+    let cost = step_cost(&pl, &dev, s.software, &s.host.unwrap_or_default());
     println!(
         "step: {:.4} s, {:.3} J, {:.0} W avg",
         cost.seconds,

@@ -1,39 +1,46 @@
 //! Fit the global constants of the energy model (`tuning::Tuning`) on the
-//! reference cases and report the leave-one-out error:
-//! `cargo run --release -p jouleprint-shared --example fit [CASES.jsonl]`.
-//! The objective is the sum of squared log errors of energy and time per case,
-//! plus a weak pull toward the priors (`tuning::PRIOR`) so that a constant no
-//! remaining case informs keeps its prior in leave-one-out.
+//! reference cases and the host-bound published cases (`validate::fit`), and
+//! report in-sample and leave-one-out errors:
+//! `cargo run --release -p jouleprint-shared --example fit`.
 
 use shared::tuning::{PRIOR, TUNING};
-use shared::validate::fit::{case_errors, fit_cases, reference_cases};
+use shared::validate::fit::{fit, fit_set, host_bound_set};
 
 fn main() {
-    let text = match std::env::args().nth(1) {
-        Some(p) => std::fs::read_to_string(p).expect("read cases"),
-        None => reference_cases().to_string(),
-    };
-    let cases = shared::validate::parse_cases(&text)
-        .into_iter()
-        .filter_map(Result::ok)
-        .collect::<Vec<_>>();
-    let all: Vec<usize> = (0..cases.len()).collect();
-    let fitted = fit_cases(&cases, &all);
+    let set = fit_set();
+    let all: Vec<usize> = (0..set.len()).collect();
+    let fitted = fit(&set, &all);
     println!("prior:   {PRIOR:?}");
     println!("fitted:  {fitted:?}");
     println!("in code: {TUNING:?}");
     println!();
-    println!("{:<36} {:>12} {:>12}", "case", "in-sample", "leave-one-out");
-    for i in 0..cases.len() {
+    println!(
+        "{:<64} {:>10} {:>10} {:>10} {:>10}",
+        "case", "E in", "E loo", "t in", "t loo"
+    );
+    let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:+.1}%", v * 100.0));
+    for i in 0..set.len() {
         let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
-        let loo = fit_cases(&cases, &rest);
-        let e_in = case_errors(&cases[i], &fitted).map(|e| e.0);
-        let e_loo = case_errors(&cases[i], &loo).map(|e| e.0);
+        let loo = fit(&set, &rest);
+        let e_in = set[i].errors(&fitted);
+        let e_loo = set[i].errors(&loo);
         println!(
-            "{:<36} {:>11.1}% {:>11.1}%   (fit without it: {loo:?})",
-            cases[i].name,
-            e_in.unwrap_or(f64::NAN) * 100.0,
-            e_loo.unwrap_or(f64::NAN) * 100.0
+            "{:<64} {:>10} {:>10} {:>10} {:>10}   (host_scale without it: {:.3})",
+            set[i].name(),
+            pct(e_in.and_then(|e| e.0)),
+            pct(e_loo.and_then(|e| e.0)),
+            pct(e_in.map(|e| e.1)),
+            pct(e_loo.map(|e| e.1)),
+            loo.host_scale
+        );
+    }
+    println!();
+    println!("out of sample: the host-bound published cases at the fitted constants");
+    for c in host_bound_set() {
+        println!(
+            "{:<64} {:>10}",
+            c.name(),
+            pct(c.errors(&fitted).map(|e| e.1))
         );
     }
 }

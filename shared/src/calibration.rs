@@ -583,6 +583,7 @@ pub fn base_profile(rec: &CalibrationRecord) -> DeviceProfile {
         pj_per_byte: 0.0,
         kernel_latency_us: KERNEL_LATENCY_US,
         uncertainty: 0.08,
+        kernels: None,
     }
 }
 
@@ -744,6 +745,13 @@ pub fn derive_with_notes(
         pj_per_byte,
         kernel_latency_us,
         uncertainty: 0.08,
+        // the architecture's kernel rates, with the SM count the run reports
+        kernels: base.kernels.clone().map(|mut k| {
+            if let Some(n) = rec.device.sm_count.filter(|n| *n > 0) {
+                k.sm_count = Some(n);
+            }
+            k
+        }),
     };
     Ok((profile, notes))
 }

@@ -68,6 +68,27 @@ pub struct DeviceProfile {
     pub kernel_latency_us: f64,
     /// Relative uncertainty of the coefficients themselves (widens the range).
     pub uncertainty: f64,
+    /// Shape-aware kernel rates; absent in profiles pinned before them (then
+    /// every GEMM runs at the large-GEMM rate and attention at half of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<KernelModel>,
+}
+
+/// What shape-aware kernel rates need of a device (`docs/energy-model.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelModel {
+    /// Streaming multiprocessors (compute units): GEMM tiles run in waves of this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_count: Option<u32>,
+    /// Output tiles the GEMM library chooses from ([rows, columns]).
+    #[serde(default)]
+    pub tiles: Vec<[u32; 2]>,
+    /// Fused attention, forward and backward, as fractions of the large-GEMM
+    /// rate: the kernel eager PyTorch runs (FlashAttention-2 where it runs)...
+    pub attention: [f64; 2],
+    /// ...and fused-kernel software (compiled, serving, Megatron-like).
+    pub attention_fused: [f64; 2],
 }
 
 impl DeviceProfile {

@@ -22,6 +22,10 @@ pub struct Scenario {
     pub software: SoftwareClass,
     #[serde(default)]
     pub infrastructure: Infrastructure,
+    /// Host (CPU) costs of eager PyTorch on your machine, replacing the
+    /// measured defaults (`docs/energy-model.md`, "Host overhead").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostCosts>,
     /// The values the estimate was computed with. When present they are used as
     /// they are (a share link recomputes to the same numbers); when absent the
     /// current catalog values are resolved and returned in the estimate.
@@ -200,6 +204,24 @@ impl Default for Infrastructure {
             embodied: false,
         }
     }
+}
+
+/// Host microseconds of eager PyTorch; each absent one keeps the measured default.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostCosts {
+    /// Per kernel launched from Python (forward, casts): dispatch, module Python and the launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub us_per_kernel: Option<f64>,
+    /// Per kernel the autograd engine launches (backward).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub us_per_backward_kernel: Option<f64>,
+    /// Per generated token, Hugging Face `generate`'s loop outside the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub us_per_token_loop: Option<f64>,
+    /// Per parameter tensor of a foreach/fused optimizer step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub us_per_optimizer_tensor: Option<f64>,
 }
 
 /// The values an estimate was computed with, each with its version or source.

@@ -3,18 +3,27 @@
 //! Equations and the origin of every constant: `docs/energy-model.md`.
 
 use crate::device::DeviceProfile;
-use crate::model::graph::{Op, OpKind, Pass};
+use crate::model::graph::{HostWork, Op, OpKind, Pass};
 use crate::plan::{Node, Seq, StepPlan};
-use crate::scenario::SoftwareClass;
+use crate::scenario::{HostCosts, SoftwareClass};
 use crate::tuning::{Tuning, TUNING};
 use crate::units::MathMode;
 use std::collections::BTreeMap;
 
 /// Constants of the software classes and of the utilisation prior.
 pub mod constants {
-    /// Host time per kernel launched by the C++ autograd engine, us (assumption: a
-    /// third of the Python path, no interpreter).
-    pub const EAGER_AUTOGRAD_US_PER_KERNEL: f64 = 6.0;
+    /// Eager PyTorch host costs, us, measured by `tools/host_overhead.py`
+    /// (torch 2.11, transformers 5.23; shared/data/host-overhead.json) plus
+    /// the documented cudaLaunchKernel cost (2.0 us) per kernel; scaled by the
+    /// fitted `Tuning::host_scale`. Per kernel launched from Python: the median
+    /// over Hugging Face modules of their host time per kernel (6.94 us CPU).
+    pub const EAGER_US_PER_KERNEL: f64 = 8.94;
+    /// Per kernel the autograd engine launches: HF backward, 7.17 us CPU per kernel.
+    pub const EAGER_US_PER_BACKWARD_KERNEL: f64 = 9.17;
+    /// Per generated token, HF `generate`'s loop: 270.9 us CPU, 23 launches, one sync (7.15 us).
+    pub const EAGER_US_PER_TOKEN_LOOP: f64 = 324.0;
+    /// Per parameter tensor of the foreach/fused AdamW or SGD step.
+    pub const EAGER_US_PER_OPTIMIZER_TENSOR: f64 = 3.58;
     /// torch.compile / XLA: Python wrapper launching fused kernels, us per kernel (assumption).
     pub const COMPILED_US_PER_KERNEL: f64 = 4.0;
     /// Serving with CUDA graphs: replay cost per kernel, us (assumption).
@@ -47,29 +56,44 @@ pub struct StepCost {
 struct OpCost {
     cpu: f64,
     gpu: f64,
-    /// Device time at full occupancy (the roofline part, without the fixed latency).
+    /// Device time of the roofline part (without the fixed latency).
     active: f64,
+    /// Share of the SMs the kernel keeps busy while it runs (the active floor scales with it).
+    occupancy: f64,
     dynamic: f64,
     bound: &'static str,
 }
 
-fn host_us(sw: SoftwareClass, op: &Op, t: &Tuning) -> f64 {
-    match sw {
+/// Host seconds of one instance of an op.
+fn host_seconds(sw: SoftwareClass, op: &Op, t: &Tuning, h: &HostCosts) -> f64 {
+    let us = match sw {
         SoftwareClass::PytorchEager => {
-            if op.from_python {
-                t.eager_python_us
-            } else {
-                EAGER_AUTOGRAD_US_PER_KERNEL
+            // a user's own figures are their host's: not scaled
+            let scaled =
+                |given: Option<f64>, measured: f64| given.unwrap_or(measured * t.host_scale);
+            match op.host {
+                HostWork::Kernels if op.from_python => {
+                    op.kernels * scaled(h.us_per_kernel, EAGER_US_PER_KERNEL)
+                }
+                HostWork::Kernels => {
+                    op.kernels * scaled(h.us_per_backward_kernel, EAGER_US_PER_BACKWARD_KERNEL)
+                }
+                HostWork::TokenLoop => scaled(h.us_per_token_loop, EAGER_US_PER_TOKEN_LOOP),
+                HostWork::OptimizerTensors(n) => {
+                    n * scaled(h.us_per_optimizer_tensor, EAGER_US_PER_OPTIMIZER_TENSOR)
+                }
+                HostWork::Included => 0.0,
             }
         }
-        SoftwareClass::Compiled => COMPILED_US_PER_KERNEL,
-        SoftwareClass::Serving => SERVING_US_PER_KERNEL,
-    }
+        SoftwareClass::Compiled => op.kernels * COMPILED_US_PER_KERNEL,
+        SoftwareClass::Serving => op.kernels * SERVING_US_PER_KERNEL,
+    };
+    us * 1e-6
 }
 
 /// One instance of an op on a device: roofline time plus a fixed per-kernel
 /// latency, dynamic energy from FLOPs and bytes, stretched when it would exceed the power limit.
-fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning) -> OpCost {
+fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning, h: &HostCosts) -> OpCost {
     let fused = sw != SoftwareClass::PytorchEager
         && op.kind == OpKind::Elementwise
         && op.pass != Pass::Optimizer;
@@ -91,6 +115,7 @@ fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning) -> OpCost 
             1.0
         };
     let t_mem = bytes / bw;
+    let mut occupancy = elementwise_occupancy(bytes, p);
     let (mut active, latency, mut dynamic, bound) = match op.kind {
         OpKind::Shape => (0.0, 0.0, 0.0, "memory"),
         OpKind::Elementwise => (
@@ -105,15 +130,13 @@ fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning) -> OpCost 
                 .and_then(|m| p.effective_math(m))
                 .or_else(|| p.best_math())
                 .unwrap_or(MathMode::Fp32);
-            let eff = match op.kind {
-                OpKind::Attention => ATTENTION_FRACTION_OF_GEMM,
-                _ => 1.0,
-            };
-            let rate = p.gemm_tflops.get(&mode).copied().unwrap_or(1.0) * 1e12 * eff;
             let work = (op.flops + op.other_flops).max(0.0);
+            let shape = shape_rate(op, p, sw);
+            let rate = p.gemm_tflops.get(&mode).copied().unwrap_or(1.0) * 1e12 * shape.fraction;
             let t_comp = work / rate;
             let pj = p.pj_per_flop.get(&mode).copied().unwrap_or(1.0);
             let bound = if t_comp >= t_mem { "compute" } else { "memory" };
+            occupancy = shape.occupancy;
             (
                 t_comp.max(t_mem),
                 kernels * p.gemm_latency_us * 1e-6,
@@ -131,20 +154,137 @@ fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning) -> OpCost 
         dynamic = 0.0;
     }
     let gpu = active + latency;
-    let cpu = kernels * host_us(sw, op, t) * 1e-6;
+    // fusion cuts the kernels the host launches too
+    let cpu = host_seconds(sw, op, t, h) * if fused { FUSED_KERNEL_FRACTION } else { 1.0 };
     let bound = if cpu > gpu { "overhead" } else { bound };
     OpCost {
         cpu,
         gpu,
         active,
+        occupancy,
         dynamic,
         bound,
     }
 }
 
+/// The rate of a matrix product or fused attention relative to the device's
+/// large-GEMM rate, and the share of SMs it keeps busy.
+struct ShapeRate {
+    fraction: f64,
+    occupancy: f64,
+}
+
+/// Output tiles reach the tensor cores' rate in proportion to the multiply-adds
+/// they do per operand element loaded (2 m n / (m + n)); 128 x 128 tiles, the
+/// CUTLASS default from Volta to Hopper, saturate them (assumption,
+/// docs/energy-model.md "Kernel rates").
+fn tile_efficiency(tm: f64, tn: f64) -> f64 {
+    (2.0 * tm * tn / (tm + tn) / 128.0).min(1.0)
+}
+
+/// A GEMM of `[m, n, k]` on `sms` SMs with the library's best tile: the
+/// fraction of the SMs' peak it reaches (padding of partial tiles, the last
+/// partial wave, split-K when there are fewer tiles than SMs) and its occupancy.
+pub fn gemm_waves(mnk: [f64; 3], sms: u32, tiles: &[[u32; 2]]) -> (f64, f64) {
+    let [m, n, k] = mnk.map(|x| x.max(1.0));
+    let sms = f64::from(sms.max(1));
+    let mut best = (0.0, 1.0);
+    for &[tm, tn] in tiles {
+        let (tm, tn) = (f64::from(tm), f64::from(tn));
+        let count = (m / tm).ceil() * (n / tn).ceil();
+        let useful = m * n / (count * tm * tn);
+        // split-K: the k loop cut so that the pieces fill the SMs (pieces of at least 256)
+        let splits = if count < sms {
+            (sms / count).floor().min((k / 256.0).floor()).max(1.0)
+        } else {
+            1.0
+        };
+        let units = count * splits;
+        let waves = (units / sms).ceil();
+        let eff = tile_efficiency(tm, tn) * useful * units / (waves * sms);
+        if eff > best.0 {
+            best = (eff, (units / sms).min(1.0));
+        }
+    }
+    best
+}
+
+/// FlashAttention's thread blocks: one per 128 query rows of each sequence and head.
+fn attention_blocks(op: &Op) -> Option<f64> {
+    let [sq, sk, d] = op.mnk?;
+    let per_head = 4.0 * sq * sk * d;
+    (per_head > 0.0 && op.flops > 0.0)
+        .then(|| (op.flops / per_head).round().max(1.0) * (sq / 128.0).ceil())
+}
+
+fn shape_rate(op: &Op, p: &DeviceProfile, sw: SoftwareClass) -> ShapeRate {
+    let Some(km) = &p.kernels else {
+        // profiles pinned before shape-aware rates: the large-GEMM rate, attention at half
+        let fraction = if op.kind == OpKind::Attention {
+            ATTENTION_FRACTION_OF_GEMM
+        } else {
+            1.0
+        };
+        return ShapeRate {
+            fraction,
+            occupancy: 1.0,
+        };
+    };
+    let sms = km.sm_count;
+    if op.kind == OpKind::Attention {
+        let [f, b] = if sw == SoftwareClass::PytorchEager {
+            km.attention
+        } else {
+            km.attention_fused
+        };
+        let base = if op.pass == Pass::Backward { b } else { f };
+        let (wave, occupancy) = match (sms, attention_blocks(op)) {
+            (Some(n), Some(blocks)) => {
+                let n = f64::from(n.max(1));
+                (blocks / ((blocks / n).ceil() * n), (blocks / n).min(1.0))
+            }
+            _ => (1.0, 1.0),
+        };
+        return ShapeRate {
+            fraction: base * wave,
+            occupancy,
+        };
+    }
+    match (sms, op.mnk) {
+        (Some(n), Some(mnk)) if !km.tiles.is_empty() => {
+            let (eff, occupancy) = gemm_waves(mnk, n, &km.tiles);
+            // the profile's rate is that of the calibration's large GEMM
+            let (reference, _) = gemm_waves(REFERENCE_GEMM, n, &km.tiles);
+            ShapeRate {
+                fraction: (eff / reference).min(1.0),
+                occupancy,
+            }
+        }
+        _ => ShapeRate {
+            fraction: 1.0,
+            occupancy: 1.0,
+        },
+    }
+}
+
+/// The shape of the GEMM a profile's rate is measured on (8192 cube).
+const REFERENCE_GEMM: [f64; 3] = [8192.0, 8192.0, 8192.0];
+
+/// Threads resident per SM on current GPUs: a kernel over fewer elements than
+/// SMs x this leaves SMs idle.
+const THREADS_PER_SM: f64 = 2048.0;
+
+/// An element-wise kernel's occupancy: one thread per element of about 4 bytes moved.
+fn elementwise_occupancy(bytes: f64, p: &DeviceProfile) -> f64 {
+    match p.kernels.as_ref().and_then(|k| k.sm_count) {
+        Some(n) => (bytes / 4.0 / (f64::from(n.max(1)) * THREADS_PER_SM)).min(1.0),
+        None => 1.0,
+    }
+}
+
 /// Host seconds, device seconds and dynamic joules of one instance of an op (for `explain`).
 pub fn op_timing(op: &Op, p: &DeviceProfile, sw: SoftwareClass) -> (f64, f64, f64) {
-    let c = op_cost(op, p, sw, &TUNING);
+    let c = op_cost(op, p, sw, &TUNING, &HostCosts::default());
     (c.cpu, c.gpu, c.dynamic)
 }
 
@@ -190,6 +330,7 @@ struct Walker<'a> {
     p: &'a DeviceProfile,
     sw: SoftwareClass,
     t: &'a Tuning,
+    h: &'a HostCosts,
     dynamic: f64,
     /// Full-occupancy device seconds (the active floor's time).
     active: f64,
@@ -207,10 +348,10 @@ impl Walker<'_> {
         for n in &s.nodes {
             let nb = match n {
                 Node::Op(op) => {
-                    let c = op_cost(op, self.p, self.sw, self.t);
+                    let c = op_cost(op, self.p, self.sw, self.t, self.h);
                     let n_inst = mult * s.repeat * op.count;
                     self.dynamic += c.dynamic * n_inst;
-                    self.active += c.active * n_inst;
+                    self.active += c.active * c.occupancy * n_inst;
                     let e = self
                         .ops
                         .entry(op.name.clone())
@@ -238,8 +379,8 @@ impl Walker<'_> {
 }
 
 /// Time and accelerator energy of one step on one device.
-pub fn step_cost(plan: &StepPlan, p: &DeviceProfile, sw: SoftwareClass) -> StepCost {
-    step_cost_tuned(plan, p, sw, &TUNING)
+pub fn step_cost(plan: &StepPlan, p: &DeviceProfile, sw: SoftwareClass, h: &HostCosts) -> StepCost {
+    step_cost_tuned(plan, p, sw, h, &TUNING)
 }
 
 /// [`step_cost`] with other values of the fitted constants (for the fitter).
@@ -247,6 +388,7 @@ pub fn step_cost_tuned(
     plan: &StepPlan,
     p: &DeviceProfile,
     sw: SoftwareClass,
+    h: &HostCosts,
     t: &Tuning,
 ) -> StepCost {
     if let Some(flops) = plan.flops_only {
@@ -276,6 +418,7 @@ pub fn step_cost_tuned(
         p,
         sw,
         t,
+        h,
         dynamic: 0.0,
         active: 0.0,
         ops: BTreeMap::new(),
@@ -307,5 +450,50 @@ pub fn step_cost_tuned(
         joules,
         ops,
         bound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gemm_waves;
+
+    const TILES: [[u32; 2]; 6] = [
+        [256, 128],
+        [128, 256],
+        [128, 128],
+        [128, 64],
+        [64, 128],
+        [64, 64],
+    ];
+
+    #[test]
+    fn an_8192_cube_runs_16_waves_of_256x128_tiles_on_132_sms() {
+        // 32 x 64 = 2048 tiles, ceil(2048 / 132) = 16 waves: 2048 / (16 x 132) busy
+        let (eff, occ) = gemm_waves([8192.0, 8192.0, 8192.0], 132, &TILES);
+        assert!((eff - 2048.0 / (16.0 * 132.0)).abs() < 1e-12, "{eff}");
+        assert_eq!(occ, 1.0);
+    }
+
+    #[test]
+    fn a_bert_base_projection_fills_under_three_quarters_of_an_h100() {
+        // [4096, 768, 768]: 256x128 or 128x128 tiles give 96 tiles in one wave or
+        // 192 in two; 128x64 reaches 0.97 of its waves but runs at 2/3 speed
+        let (eff, occ) = gemm_waves([4096.0, 768.0, 768.0], 132, &TILES);
+        assert!((eff - 96.0 / 132.0).abs() < 1e-12, "{eff}");
+        assert!((occ - 96.0 / 132.0).abs() < 1e-12, "{occ}");
+    }
+
+    #[test]
+    fn few_tiles_split_k_to_fill_the_sms() {
+        // [1024, 1024, 8192] with 128x128 tiles: 64 tiles, split-K in 2 -> 128 of 132 busy
+        let (eff, _) = gemm_waves([1024.0, 1024.0, 8192.0], 132, &[[128, 128]]);
+        assert!((eff - 128.0 / 132.0).abs() < 1e-12, "{eff}");
+        // a decode row [8, 4096, 4096]: a 64x64 tile is 1/8 useful at half speed
+        let (eff, _) = gemm_waves([8.0, 4096.0, 4096.0], 132, &[[64, 64]]);
+        // 64 tiles, split-K 2 -> 128 units in one wave
+        assert!(
+            (eff - 0.5 * (8.0 / 64.0) * 128.0 / 132.0).abs() < 1e-12,
+            "{eff}"
+        );
     }
 }

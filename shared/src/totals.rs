@@ -137,7 +137,7 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         {
             pl.shard_optimizer(n_dev);
         }
-        let cost = step_cost(&pl, &device, s.software);
+        let cost = step_cost(&pl, &device, s.software, &s.host.unwrap_or_default());
         let (steps, requests) = stage_steps(s, i, &pl);
         let rel = rel_uncertainty(&device, &pl, s.software);
         let sec = cost.seconds

@@ -62,7 +62,7 @@ fn fitted_constants_are_the_fit() {
     let fit = shared::validate::fit::fit_cases(&cases, &all);
     let t = shared::tuning::TUNING;
     assert!(
-        (fit.eager_python_us / t.eager_python_us - 1.0).abs() < 0.02,
+        (fit.host_scale / t.host_scale - 1.0).abs() < 0.02,
         "{fit:?} vs {t:?}"
     );
     assert!(

@@ -209,3 +209,33 @@ fn planner_counts_encoder_decoder_and_moe_parameters() {
         mixtral.active_params
     );
 }
+
+/// A small module-heavy step is bound by the host: ResNet-18 inference at
+/// batch 1 launches ~100 kernels from Python; with 20 us of host per kernel
+/// the step takes the kernels' host time plus (at most) the last kernel's run.
+#[test]
+fn host_time_of_a_small_module_heavy_step() {
+    let json = r#"{"version":1,"model":{"preset":"resnet18"},"stages":[{"kind":"evaluation","workload":{"phase":"inference","precision":"bf16","batch":1},"steps":1}],"hardware":{"device":"h100-sxm"},"host":{"us_per_kernel":20}}"#;
+    let s = shared::estimate::parse_scenario(json).expect("scenario");
+    let arch = shared::resolve::architecture(&s).expect("arch");
+    let pl = shared::plan::plan(&arch, &s.stages[0].workload, s.software, "w").expect("plan");
+    let kernels = pl.kernels();
+    assert!((50.0..300.0).contains(&kernels), "{kernels}");
+    let e = shared::estimate::estimate_core(&s, &[]).expect("estimate");
+    let t = e.seconds_per_step.expected;
+    let host = kernels * 20e-6;
+    assert!(t >= host && t < host + 1e-3, "{t} vs {host} s of host time");
+    assert_eq!(e.stages[0].bound, "overhead");
+    // without the override: the measured 8.94 us per kernel, x the fitted host scale
+    let mut s2 = s.clone();
+    s2.host = None;
+    let t2 = shared::estimate::estimate_core(&s2, &[])
+        .expect("estimate")
+        .seconds_per_step
+        .expected;
+    let measured = kernels
+        * shared::step::constants::EAGER_US_PER_KERNEL
+        * 1e-6
+        * shared::tuning::TUNING.host_scale;
+    assert!(t2 >= measured && t2 < measured + 1e-3, "{t2} vs {measured}");
+}

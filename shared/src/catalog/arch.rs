@@ -47,7 +47,14 @@ pub struct Arch {
 }
 
 /// cuBLAS/CUTLASS tile menu of the NVIDIA guide (sec. 2.3) for Volta to Blackwell.
-const NV_TILES: &[(u32, u32)] = &[(256, 128), (128, 256), (128, 128), (128, 64), (64, 128), (64, 64)];
+const NV_TILES: &[(u32, u32)] = &[
+    (256, 128),
+    (128, 256),
+    (128, 128),
+    (128, 64),
+    (64, 128),
+    (64, 64),
+];
 const AMD_TILES: &[(u32, u32)] = &[(256, 256), (256, 128), (128, 128), (128, 64), (64, 64)];
 
 pub static ARCHS: &[Arch] = &[

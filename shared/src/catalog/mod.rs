@@ -1,7 +1,7 @@
 //! The built-in device catalog (datasheet values, each with its source) and
 //! the profiles derived from it. See `docs/energy-model.md` for the assumptions.
 
-use crate::device::{DeviceProfile, DeviceSpec, ProfileSource};
+use crate::device::{DeviceProfile, DeviceSpec, KernelModel, ProfileSource};
 use crate::units::MathMode::{self, *};
 use std::collections::BTreeMap;
 
@@ -380,29 +380,12 @@ pub static CATALOG: &[DeviceSpec] = &[
     },
 ];
 
-/// Fractions of datasheet peak reached by a large GEMM, per math mode, from the
-/// reference H100 calibration (achieved / datasheet dense peak).
-fn achieved_fraction(m: MathMode) -> f64 {
-    match m {
-        Fp32 => 50.91 / 66.9,
-        Tf32 => 354.37 / 494.7,
-        Fp16 => 655.28 / 989.4,
-        Bf16 => 683.26 / 989.4,
-        Fp8 => 1230.9 / 1978.9,
-        Int8 => 1230.9 / 1978.9,
-    }
-}
+pub mod arch;
 
-/// Ratios from the reference H100 (700 W limit) applied to other devices' TDP.
+/// What a datasheet profile assumes beyond the architecture table (`arch`).
 pub mod datasheet_assumptions {
-    /// Idle with a context open / power limit: 121.6 W / 700 W.
-    pub const IDLE_FRACTION: f64 = 121.59 / 700.0;
     /// Active floor / power limit: the global constant of the energy model.
     pub const FLOOR_FRACTION: f64 = crate::tuning::TUNING.active_floor_fraction;
-    /// A large element-wise kernel's power / power limit: 562.4 W / 700 W.
-    pub const ELEMENTWISE_POWER_FRACTION: f64 = 562.41 / 700.0;
-    /// Achieved / datasheet memory bandwidth: 3124.8 / 3350 GB/s.
-    pub const BANDWIDTH_FRACTION: f64 = 3124.8 / 3350.0;
     pub const GEMM_LATENCY_US: f64 = 1.8;
     pub const KERNEL_LATENCY_US: f64 = 3.0;
     /// Relative uncertainty of a datasheet-derived profile.
@@ -410,27 +393,89 @@ pub mod datasheet_assumptions {
 }
 
 impl DeviceSpec {
-    /// The profile derived from datasheet values alone: a large GEMM is assumed to
-    /// run at the power limit, as the reference H100's did (695-710 W at 700 W).
+    /// The profile derived from datasheet values and the architecture's public
+    /// efficiency figures (`arch`); where an architecture has none, the
+    /// reference H100's measured ratio, named in the profile's source.
     pub fn datasheet_profile(&self) -> DeviceProfile {
+        use arch::h100;
         use datasheet_assumptions::*;
-        let idle = IDLE_FRACTION * self.tdp_w;
+        let a = arch::arch_of(self.id);
+        let mut by_analogy: Vec<&str> = vec![];
+        let mut pick = |v: Option<f64>, fallback: f64, what: &'static str| {
+            v.unwrap_or_else(|| {
+                by_analogy.push(what);
+                fallback
+            })
+        };
+        let idle = pick(a.and_then(|a| a.idle_fraction), h100::IDLE_FRACTION, "idle") * self.tdp_w;
+        let gemm_power = pick(
+            a.and_then(|a| a.gemm_power_fraction),
+            h100::GEMM_POWER_FRACTION,
+            "GEMM power",
+        ) * self.tdp_w;
+        let bw = pick(
+            a.and_then(|a| a.bw_fraction),
+            h100::BANDWIDTH_FRACTION,
+            "bandwidth",
+        );
         let floor = FLOOR_FRACTION * self.tdp_w;
+        let h100_fraction = |m: MathMode| match m {
+            Fp32 => 50.91 / 66.9,
+            Tf32 => 354.37 / 494.7,
+            Fp16 => 655.28 / 989.4,
+            Bf16 => 683.26 / 989.4,
+            Fp8 | Int8 => 1230.9 / 1978.9,
+        };
         let mut gemm = BTreeMap::new();
         let mut pj = BTreeMap::new();
         for &(m, peak) in self.dense_tflops {
-            let rate = peak * achieved_fraction(m);
+            let f = pick(
+                a.and_then(|a| a.gemm(m)),
+                h100_fraction(m),
+                "GEMM efficiency",
+            );
+            let rate = peak * f.min(1.0);
             gemm.insert(m, rate);
-            pj.insert(m, (self.tdp_w - idle - floor) / (rate * 1e12) * 1e12);
+            pj.insert(
+                m,
+                (gemm_power - idle - floor).max(0.0) / (rate * 1e12) * 1e12,
+            );
         }
-        let mem = self.mem_bw_gbs * BANDWIDTH_FRACTION;
+        let mem = self.mem_bw_gbs * bw;
+        // attention as a fraction of the large 16-bit GEMM's achieved rate
+        let gemm16 = |a: &arch::Arch| a.gemm(Bf16).or_else(|| a.gemm(Fp16));
+        let rel = |x: Option<(f64, f64)>, a: &arch::Arch| {
+            x.zip(gemm16(a))
+                .map(|((f, b), g)| [(f / g).min(1.0), (b / g).min(1.0)])
+        };
+        let kernels = a.map(|a| {
+            let eager = rel(a.attention, a).unwrap_or(HALF_GEMM);
+            KernelModel {
+                sm_count: arch::sm_count(self.id),
+                tiles: a.tiles.iter().map(|&(m, n)| [m, n]).collect(),
+                attention: eager,
+                attention_fused: rel(a.attention_fused, a).unwrap_or(eager),
+            }
+        });
+        by_analogy.sort_unstable();
+        by_analogy.dedup();
+        let mut detail = self.sources.to_string();
+        if let Some(a) = a {
+            detail.push_str(&format!("; architecture {}: {}", a.id, a.sources));
+        }
+        if !by_analogy.is_empty() {
+            detail.push_str(&format!(
+                "; no public figure for {}: the reference H100's ratio is used",
+                by_analogy.join(", ")
+            ));
+        }
         DeviceProfile {
             id: self.id.to_string(),
             name: self.name.to_string(),
             source: ProfileSource {
                 kind: "datasheet".into(),
-                detail: self.sources.to_string(),
-                version: "datasheet-1".into(),
+                detail,
+                version: "datasheet-2".into(),
             },
             memory_gb: self.memory_gb,
             power_limit_w: self.tdp_w,
@@ -440,13 +485,19 @@ impl DeviceSpec {
             gemm_latency_us: GEMM_LATENCY_US,
             pj_per_flop: pj,
             mem_gbs: mem,
-            pj_per_byte: (ELEMENTWISE_POWER_FRACTION * self.tdp_w - idle - floor) / (mem * 1e9)
+            pj_per_byte: (h100::ELEMENTWISE_POWER_FRACTION * self.tdp_w - idle - floor).max(0.0)
+                / (mem * 1e9)
                 * 1e12,
             kernel_latency_us: KERNEL_LATENCY_US,
             uncertainty: UNCERTAINTY,
+            kernels,
         }
     }
 }
+
+/// Fused attention at half the large-GEMM rate: FlashAttention-2 on the
+/// reference H100 (35% of peak against the GEMM's 69%), where nothing else is known.
+pub const HALF_GEMM: [f64; 2] = [0.5, 0.5];
 
 /// Find a catalog entry by id or NVML name (case-insensitive).
 pub fn find(id_or_name: &str) -> Option<&'static DeviceSpec> {

@@ -113,6 +113,18 @@ pub fn check(s: &Scenario) -> Result<(), InputErrors> {
             "host power is between 0 and 5000 W per device",
         );
     }
+    if let Some(h) = &s.host {
+        for (k, v) in [
+            ("us_per_kernel", h.us_per_kernel),
+            ("us_per_backward_kernel", h.us_per_backward_kernel),
+            ("us_per_token_loop", h.us_per_token_loop),
+            ("us_per_optimizer_tensor", h.us_per_optimizer_tensor),
+        ] {
+            if let Some(v) = v {
+                c.non_negative(&format!("host.{k}"), v, 1e6);
+            }
+        }
+    }
     if let Some(r) = &s.resolved {
         c.text("resolved.estimator_version", &r.estimator_version, MAX_NAME);
         check_profile(&mut c, "resolved.device", &r.device);

@@ -61,6 +61,32 @@ pub struct Op {
     /// Launched from Python (forward, optimizer) rather than from the autograd engine.
     #[serde(default = "yes")]
     pub from_python: bool,
+    /// What the host does for one instance in eager PyTorch: launch its kernels
+    /// (the default), or work measured as a whole.
+    #[serde(default, skip_serializing_if = "HostWork::is_kernels")]
+    pub host: HostWork,
+}
+
+/// The host (CPU) work of an op in eager PyTorch (`docs/energy-model.md`, "Host overhead").
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostWork {
+    /// Its kernels, each at the per-kernel host cost of its pass.
+    #[default]
+    Kernels,
+    /// One token of Hugging Face `generate`'s loop outside the model (its
+    /// kernels' dispatch included).
+    TokenLoop,
+    /// A share of a foreach/fused optimizer step over this many parameter tensors.
+    OptimizerTensors(f64),
+    /// Dispatched within another op's measured host work (the loop's own kernels).
+    Included,
+}
+
+impl HostWork {
+    pub fn is_kernels(&self) -> bool {
+        *self == HostWork::Kernels
+    }
 }
 
 fn one() -> f64 {

@@ -3,7 +3,7 @@
 //! (element-wise kernels, Linear, convolution, fused attention).
 
 use super::{Node, Seq};
-use crate::model::graph::{Op, OpKind, Pass};
+use crate::model::graph::{HostWork, Op, OpKind, Pass};
 use crate::units::{MathMode, Precision};
 
 /// Builds forward and backward op lists with the dtype rules of a precision.
@@ -151,6 +151,7 @@ impl Builder {
             mnk: Some([m, n, k]),
             math: Some(self.math()),
             from_python: true,
+            host: HostWork::Kernels,
         });
         if self.train {
             self.saved += m * k * a;
@@ -241,6 +242,7 @@ impl Builder {
             mnk: Some([m, n, k]),
             math: Some(self.conv_math()),
             from_python: true,
+            host: HostWork::Kernels,
         });
         if self.train {
             self.saved += in_bytes;
@@ -302,6 +304,7 @@ impl Builder {
                 mnk: Some(mnk),
                 math: Some(math),
                 from_python: false,
+                host: HostWork::Kernels,
             });
         }
     }
@@ -356,6 +359,7 @@ impl Builder {
             mnk: Some([sq, sk, d]),
             math: Some(self.attn_math()),
             from_python: true,
+            host: HostWork::Kernels,
         });
         if self.train {
             self.saved += b * heads * sq * (d * a + 4.0);
@@ -373,6 +377,7 @@ impl Builder {
                 mnk: Some([sq, sk, d]),
                 math: Some(self.attn_math()),
                 from_python: false,
+                host: HostWork::Kernels,
             });
         }
     }
@@ -412,6 +417,7 @@ pub(super) fn ew_op(name: &str, bytes: f64, kernels: f64, pass: Pass) -> Op {
         mnk: None,
         math: None,
         from_python: pass != Pass::Backward,
+        host: HostWork::Kernels,
     }
 }
 

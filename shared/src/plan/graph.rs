@@ -3,7 +3,7 @@
 
 use super::builder::Builder;
 use super::{optimizer, MemoryNeed, Node, Seq, StepPlan};
-use crate::model::graph::{ForwardGraph, Op, OpKind, Pass};
+use crate::model::graph::{ForwardGraph, HostWork, Op, OpKind, Pass};
 use crate::scenario::{Phase, Workload};
 use crate::units::MathMode;
 use crate::InputError;
@@ -143,5 +143,6 @@ fn conv_like(name: &str, flops: f64, bytes: f64, params: f64, mnk: [f64; 3], mat
         mnk: Some(mnk),
         math: Some(math),
         from_python: true,
+        host: HostWork::Kernels,
     }
 }

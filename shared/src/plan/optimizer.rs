@@ -3,7 +3,7 @@
 
 use super::builder::ew_op;
 use super::Node;
-use crate::model::graph::Pass;
+use crate::model::graph::{HostWork, Pass};
 use crate::scenario::Optimizer;
 use crate::units::Precision;
 
@@ -73,6 +73,8 @@ pub(super) fn ops(o: Option<Optimizer>, params: f64, tensors: f64, p: Precision)
                 Pass::Optimizer,
             );
             op.other_flops = params;
+            // the foreach/fused step's Python walks every tensor once, shared by its calls
+            op.host = HostWork::OptimizerTensors(tensors / calls.len() as f64);
             Node::Op(op)
         })
         .collect()

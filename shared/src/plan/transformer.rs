@@ -3,7 +3,7 @@
 
 use super::builder::{ew_op, seq, Builder};
 use super::{optimizer, MemoryNeed, Node, Seq, StepPlan};
-use crate::model::graph::Pass;
+use crate::model::graph::{HostWork, Pass};
 use crate::model::{HeadKind, InputKind, MlpKind, NormKind, PositionKind, TransformerSpec};
 use crate::scenario::{Phase, SoftwareClass, Workload};
 use crate::InputError;
@@ -275,32 +275,23 @@ fn tensor_count(spec: &TransformerSpec) -> f64 {
     (spec.layers + spec.decoder_layers) as f64 * per_layer + 6.0
 }
 
-/// The kernels HF `generate` (greedy) launches per token outside the model:
-/// input preparation, logits to fp32, argmax, finished-sequence bookkeeping,
-/// concatenations, stopping criteria (about 30 small kernels).
+/// What HF `generate` (greedy) does per token outside the model: logits to
+/// fp32, argmax, finished-sequence bookkeeping, concatenations, stopping
+/// criteria: 23 small kernels and one host-device sync, whose host time is
+/// measured as a whole (`tools/host_overhead.py`; `HostWork::TokenLoop`).
 fn generate_loop_ops(b: f64, vocab: f64) -> Vec<Node> {
-    let mut v = vec![];
     let mut to_f32 = ew_op(
         "generate.logits_to_fp32",
         b * vocab * 6.0,
         1.0,
         Pass::Forward,
     );
-    to_f32.count = 1.0;
-    v.push(Node::Op(to_f32));
-    v.push(Node::Op(ew_op(
-        "generate.argmax",
-        b * vocab * 4.0,
-        1.0,
-        Pass::Forward,
-    )));
-    v.push(Node::Op(ew_op(
-        "generate.bookkeeping",
-        b * 64.0,
-        28.0,
-        Pass::Forward,
-    )));
-    v
+    to_f32.host = HostWork::Included;
+    let mut argmax = ew_op("generate.argmax", b * vocab * 4.0, 1.0, Pass::Forward);
+    argmax.host = HostWork::Included;
+    let mut loop_ = ew_op("generate.bookkeeping", b * 64.0, 21.0, Pass::Forward);
+    loop_.host = HostWork::TokenLoop;
+    vec![Node::Op(to_f32), Node::Op(argmax), Node::Op(loop_)]
 }
 
 /// One forward pass (and its backward when training).

@@ -146,6 +146,7 @@ impl Case {
             },
             software,
             infrastructure: Infrastructure::default(),
+            host: None,
             resolved: None,
         })
     }
