@@ -81,6 +81,9 @@ pub fn new_stage(kind: StageKind) -> Stage {
         runs,
         requests_per_day: rpd,
         days,
+        hardware: None,
+        software: None,
+        parallelism: None,
     }
 }
 

@@ -584,6 +584,7 @@ pub fn base_profile(rec: &CalibrationRecord) -> DeviceProfile {
         kernel_latency_us: KERNEL_LATENCY_US,
         uncertainty: 0.08,
         kernels: None,
+        links: None,
     }
 }
 
@@ -752,6 +753,7 @@ pub fn derive_with_notes(
             }
             k
         }),
+        links: base.links,
     };
     Ok((profile, notes))
 }

@@ -72,6 +72,25 @@ pub struct DeviceProfile {
     /// every GEMM runs at the large-GEMM rate and attention at half of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernels: Option<KernelModel>,
+    /// How devices of this kind talk (collectives of parallel training and
+    /// serving); absent in profiles pinned before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Links>,
+}
+
+/// Interconnect of a device (`catalog::network`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Links {
+    /// Devices joined by the fast fabric (NVLink/NVSwitch, Infinity Fabric, ICI).
+    pub domain: u32,
+    /// Large all-reduce bus bandwidth inside the domain, GB/s per device.
+    pub intra_gbs: f64,
+    /// Achieved network bandwidth to other domains, GB/s per device.
+    pub network_gbs: f64,
+    /// The fabric reduces in the switch (NVLink SHARP): its bandwidth curve.
+    #[serde(default)]
+    pub nvls: bool,
 }
 
 /// What shape-aware kernel rates need of a device (`docs/energy-model.md`).

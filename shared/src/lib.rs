@@ -8,7 +8,7 @@
 //!   `calibration` (records, measured and built-in profiles), `grid`, `model`
 //!   (architectures, presets, Hugging Face configs, op types), `scenario`,
 //!   `import` (ONNX, safetensors, model files), `report` (the estimate's types);
-//! - the pipeline: `check` -> `resolve` -> `plan` -> `step` -> `totals` ->
+//! - the pipeline: `check` -> `resolve` -> `plan` -> `step` -> `schedule` -> `totals` ->
 //!   `what_if`, run by `estimate`;
 //! - on top: `validate` (cases, the fitter) and `api` (HTTP bodies).
 
@@ -30,6 +30,7 @@ pub mod check;
 pub mod estimate;
 pub mod plan;
 pub mod resolve;
+pub mod schedule;
 pub mod step;
 pub mod totals;
 pub mod what_if;

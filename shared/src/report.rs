@@ -69,6 +69,12 @@ pub struct StageEstimate {
     /// For deployments: accelerators' energy per request, J.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joules_per_request: Option<Range>,
+    /// How the stage's devices share the work, when several do (or parallelism is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// Training: counted FLOPs per second over the devices' dense 16-bit peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfu: Option<f64>,
     /// For deployments: wall energy per request and per generated (or processed) token, Wh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wh_per_request: Option<Range>,

@@ -88,6 +88,9 @@ crate::named_enum! {
         Compiled = "compiled",
         /// A batching inference server with CUDA graphs.
         Serving = "serving",
+        /// Training as run at scale (Megatron-LM, DeepSpeed, NeMo): fused
+        /// kernels, FlashAttention, fused optimizer, overlapped communication.
+        Megatron = "megatron",
     }
 }
 
@@ -150,6 +153,74 @@ pub struct Stage {
     pub requests_per_day: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<f64>,
+    /// This stage's devices, when not the scenario's (`hardware`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<Hardware>,
+    /// This stage's software, when not the scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<SoftwareClass>,
+    /// How the stage's devices share the work (training); absent: data parallel,
+    /// with a strategy chosen for memory when the model does not fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<Parallelism>,
+}
+
+impl Stage {
+    /// The stage's hardware: its own, else the scenario's.
+    pub fn hardware<'a>(&'a self, s: &'a Scenario) -> &'a Hardware {
+        self.hardware.as_ref().unwrap_or(&s.hardware)
+    }
+    /// The stage's software: its own, else the scenario's.
+    pub fn software(&self, s: &Scenario) -> SoftwareClass {
+        self.software.unwrap_or(s.software)
+    }
+}
+
+crate::named_enum! {
+    /// Activations kept for the backward pass.
+    #[derive(Default)]
+    pub enum Recompute {
+        /// Every activation autograd needs is kept.
+        #[default]
+        None = "none",
+        /// Megatron's selective recomputation: the attention core is recomputed.
+        Selective = "selective",
+        /// Only each layer's input is kept; the forward runs again in the backward.
+        Full = "full",
+    }
+}
+
+/// How a training stage's devices share the work. Degrees multiply to the
+/// device count: data = count / (tensor x pipeline x context).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parallelism {
+    /// Tensor parallelism (Megatron): each layer's matmuls and heads split over
+    /// this many devices, within a node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<u64>,
+    /// Pipeline parallelism: the layers split into this many stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<u64>,
+    /// Context parallelism: each sequence split over this many devices (ring attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u64>,
+    /// Megatron's sequence parallelism: norms and dropout split with the tensor degree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_parallel: Option<bool>,
+    /// ZeRO stage over the data-parallel devices: 0 (DDP), 1 (optimizer state),
+    /// 2 (+ gradients), 3 (+ weights: FSDP full sharding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero: Option<u8>,
+    /// Micro-batches per step of each data-parallel replica (pipeline schedule,
+    /// gradient accumulation); the workload's batch is split into them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub micro_batches: Option<u64>,
+    /// Virtual pipeline stages per device (interleaved 1F1B).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interleave: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recompute: Option<Recompute>,
 }
 
 fn one() -> f64 {
@@ -231,6 +302,9 @@ pub struct Resolved {
     pub estimator_version: String,
     pub device: DeviceProfile,
     pub grid: GridValue,
+    /// Profiles of the devices stages use beside `device` (`stages[].hardware`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stage_devices: Vec<DeviceProfile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

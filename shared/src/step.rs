@@ -67,7 +67,8 @@ struct OpCost {
 /// Host seconds of one instance of an op.
 fn host_seconds(sw: SoftwareClass, op: &Op, t: &Tuning, h: &HostCosts) -> f64 {
     let us = match sw {
-        SoftwareClass::PytorchEager => {
+        // Megatron-style training is eager PyTorch with fused kernels: the same host path
+        SoftwareClass::PytorchEager | SoftwareClass::Megatron => {
             // a user's own figures are their host's: not scaled
             let scaled =
                 |given: Option<f64>, measured: f64| given.unwrap_or(measured * t.host_scale);

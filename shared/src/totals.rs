@@ -1,16 +1,18 @@
-//! Pipeline stage 5, the totals: each stage's steps, energy at the wall
-//! (accelerators + host, x PUE), CO2e, device- and wall-hours, the memory
-//! check and the ranges, summed over the lifecycle. Runs on a checked and
-//! resolved scenario.
+//! Pipeline stage 5, the totals: each stage's steps on its devices under its
+//! strategy (`schedule`), energy at the wall (accelerators + host + network,
+//! x PUE), CO2e, device- and wall-hours, the memory check and the ranges,
+//! summed over the lifecycle. Runs on a checked and resolved scenario.
 
+use crate::catalog;
 use crate::check::check;
-use crate::device::DeviceProfile;
+use crate::device::{DeviceProfile, DeviceSpec};
 use crate::error::{InputError, InputErrors};
-use crate::plan::{plan, StepPlan};
+use crate::plan::StepPlan;
 use crate::report::{Estimate, MemoryCheck, OpShare, StageEstimate};
-use crate::resolve::{resolve, Resolution};
-use crate::scenario::{Phase, Resolved, Scenario, SoftwareClass};
-use crate::step::{step_cost, StepCost};
+use crate::resolve::{device_profile, resolve, Resolution};
+use crate::scenario::{Phase, Resolved, Scenario, SoftwareClass, Stage};
+use crate::schedule::{self, StageStep, Strategy, USABLE_MEMORY};
+use crate::step::StepCost;
 use crate::units::Range;
 use crate::ESTIMATOR_VERSION;
 
@@ -23,33 +25,36 @@ pub mod constants {
     pub const MODEL_UNCERTAINTY_OTHER: f64 = 0.35;
     /// Without an op breakdown (utilisation prior).
     pub const PRIOR_UNCERTAINTY: f64 = 1.5;
-    /// Data-parallel overhead: extra step time per doubling of devices (gradient all-reduce not hidden).
-    pub const DP_OVERHEAD_PER_DOUBLING: f64 = 0.03;
     /// Host power drawn under load as a fraction of its rated (nameplate) share: expected, low, high.
     pub const HOST_LOAD: (f64, f64, f64) = (0.6, 0.4, 1.0);
     /// Usable fraction of device memory (allocator fragmentation, CUDA context).
-    pub const USABLE_MEMORY: f64 = 0.9;
+    pub const USABLE_MEMORY: f64 = super::USABLE_MEMORY;
+    /// Network switch power per device of a stage spanning several nodes, W
+    /// (assumption: a 64-port 400 Gb/s InfiniBand switch draws about 1.7 kW at
+    /// most, ~27 W per port, and a two-level fat tree puts about one leaf and
+    /// one spine port behind each GPU's NIC; the NICs are in the host's power).
+    pub const SWITCH_W_PER_DEVICE: f64 = 2.0 * 1720.0 / 64.0;
 }
 use constants::*;
 
-/// Steps of a stage on each device, from its amount fields (checked already),
-/// and the requests it serves (deployments).
-fn stage_steps(s: &Scenario, i: usize, plan: &StepPlan) -> (f64, Option<f64>) {
-    let st = &s.stages[i];
-    let devices = s.hardware.count as f64;
+/// Steps of a stage (on every replica at once), from its amount fields
+/// (checked already), and the requests it serves (deployments).
+fn stage_steps(st: &Stage, samples_per_step: f64, tokens_per_step: f64) -> (f64, Option<f64>) {
     if let Some(n) = st.steps {
         return (n, None);
     }
     let epochs = st.epochs.unwrap_or(1.0);
     if let Some(n) = st.samples {
-        return ((n * epochs / (plan.samples * devices)).ceil(), None);
+        return ((n * epochs / samples_per_step.max(1e-30)).ceil(), None);
     }
     if let Some(n) = st.tokens {
-        let per_step = plan.tokens.max(1.0);
-        return ((n * epochs / (per_step * devices)).ceil(), None);
+        return ((n * epochs / tokens_per_step.max(1.0)).ceil(), None);
     }
     let requests = st.requests_per_day.unwrap_or(0.0) * st.days.unwrap_or(0.0);
-    ((requests / (plan.samples * devices)).ceil(), Some(requests))
+    (
+        (requests / samples_per_step.max(1e-30)).ceil(),
+        Some(requests),
+    )
 }
 
 fn rel_uncertainty(p: &DeviceProfile, plan: &StepPlan, sw: SoftwareClass) -> f64 {
@@ -67,31 +72,61 @@ fn rel_uncertainty(p: &DeviceProfile, plan: &StepPlan, sw: SoftwareClass) -> f64
 pub fn estimate_core(s: &Scenario, measured: &[DeviceProfile]) -> Result<Estimate, InputErrors> {
     check(s)?;
     let r = resolve(s, measured)?;
-    totals(s, r)
+    totals(s, r, measured)
+}
+
+/// A stage's device: the scenario's (pinned when resolved), or its own.
+fn stage_device(
+    s: &Scenario,
+    st: &Stage,
+    main: &DeviceProfile,
+    measured: &[DeviceProfile],
+    field: &str,
+) -> Result<(DeviceProfile, Option<&'static DeviceSpec>), InputError> {
+    let hw = st.hardware(s);
+    if hw.device == s.hardware.device {
+        let spec = catalog::find(&main.id).or_else(|| catalog::find(&s.hardware.device));
+        return Ok((main.clone(), spec));
+    }
+    if let Some(p) = s.resolved.as_ref().and_then(|r| {
+        r.stage_devices
+            .iter()
+            .find(|p| catalog::find(&hw.device).is_some_and(|d| d.id == p.id))
+    }) {
+        return Ok((p.clone(), catalog::find(&p.id)));
+    }
+    let p = device_profile(&hw.device, measured).ok_or_else(|| {
+        InputError::new(
+            format!("{field}.hardware.device"),
+            format!(
+                "unknown device `{}`; `jouleprint devices` lists the catalog ids and NVML names",
+                hw.device
+            ),
+        )
+    })?;
+    let spec = catalog::find(&p.id);
+    Ok((p, spec))
 }
 
 /// The totals of a checked, resolved scenario (no what-ifs: `estimate` adds them).
-/// Errors: what only the plan of a stage can tell (all stages' at once).
-pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
+/// Errors: what only a stage's plan can tell (all stages' at once).
+pub fn totals(
+    s: &Scenario,
+    r: Resolution,
+    measured: &[DeviceProfile],
+) -> Result<Estimate, InputErrors> {
     let Resolution {
         arch,
         device,
-        spec,
+        spec: _,
         grid,
     } = r;
-    let n_dev = s.hardware.count as f64;
     let pue = s.infrastructure.pue;
-    let host_rated = s
-        .infrastructure
-        .host_watts_per_device
-        .or(spec.map(|d| d.host_w_per_device))
-        .unwrap_or(0.25 * device.power_limit_w);
     let host_load = if s.infrastructure.host_watts_per_device.is_some() {
         (1.0, 1.0, 1.0)
     } else {
         HOST_LOAD
     };
-    let dp = 1.0 + DP_OVERHEAD_PER_DOUBLING * n_dev.log2();
     let mut warnings = vec![];
     if let Some(r) = &s.resolved {
         if r.estimator_version != ESTIMATOR_VERSION {
@@ -101,71 +136,118 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
             ));
         }
     }
-    if device.source.kind == "datasheet" {
-        warnings.push(format!("{} has no measured calibration: coefficients derived from its datasheet, range widened", device.name));
-    }
 
-    let mut stages = vec![];
-    let mut first: Option<(StepPlan, StepCost, Range)> = None;
-    let mut total_energy = Range::zero();
-    let mut total_co2 = Range::zero();
-    let mut total_device = Range::zero();
-    let mut device_hours = Range::zero();
-    let mut wall_hours = Range::zero();
-    let mut worst_mem: Option<MemoryCheck> = None;
-    let mut plans = Vec::with_capacity(s.stages.len());
+    // every stage's step on its devices, all errors at once
+    let mut steps = Vec::with_capacity(s.stages.len());
     let mut errors = vec![];
     for (i, st) in s.stages.iter().enumerate() {
-        match plan(
-            &arch,
-            &st.workload,
-            s.software,
-            &format!("stages[{i}].workload"),
-        ) {
-            Ok(p) => plans.push(p),
+        let field = format!("stages[{i}]");
+        let r = stage_device(s, st, &device, measured, &field).and_then(|(dev, spec)| {
+            let hw = st.hardware(s);
+            let sw = st.software(s);
+            let host = s.host.unwrap_or_default();
+            let w = &st.workload;
+            let step = match &st.parallelism {
+                Some(p) => {
+                    let strategy =
+                        Strategy::given(p, hw.count, w.batch, &format!("{field}.parallelism"))?;
+                    schedule::stage_step(&arch, w, sw, &field, &strategy, &dev, &host)?
+                }
+                None => schedule::choose(&arch, w, sw, &field, hw.count, &dev, &host)?,
+            };
+            Ok((dev, spec, step))
+        });
+        match r {
+            Ok(x) => steps.push(x),
             Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
         return Err(InputErrors(errors));
     }
-    for ((i, st), mut pl) in s.stages.iter().enumerate().zip(plans) {
-        // State that does not fit one device is sharded, the optimizer step with it.
-        if st.workload.phase == Phase::Train
-            && s.hardware.count > 1
-            && !memory_check(&pl, &device, 1).fits
-        {
-            pl.shard_optimizer(n_dev);
+
+    let mut stages = vec![];
+    let mut first: Option<(StepPlan, StepCost, Range, (f64, f64))> = None;
+    let mut total_energy = Range::zero();
+    let mut total_co2 = Range::zero();
+    let mut total_device = Range::zero();
+    let mut device_hours = Range::zero();
+    let mut wall_hours = Range::zero();
+    let mut worst_mem: Option<MemoryCheck> = None;
+    let mut stage_devices: Vec<DeviceProfile> = vec![];
+    let mut datasheet_named: Vec<String> = vec![];
+    for (st, (dev, spec, step)) in s.stages.iter().zip(steps) {
+        let StageStep {
+            seconds: sec,
+            joules: joules_dev,
+            plan: pl,
+            cost,
+            memory,
+            strategy,
+            flops,
+            notes,
+            model_params,
+            model_active_params,
+            replica_batch,
+            ..
+        } = step;
+        let hw = st.hardware(s);
+        let sw = st.software(s);
+        let n_dev = hw.count as f64;
+        if dev.id != device.id && !stage_devices.iter().any(|p| p.id == dev.id) {
+            stage_devices.push(dev.clone());
         }
-        let cost = step_cost(&pl, &device, s.software, &s.host.unwrap_or_default());
-        let (steps, requests) = stage_steps(s, i, &pl);
-        let rel = rel_uncertainty(&device, &pl, s.software);
-        let sec = cost.seconds
-            * if st.workload.phase == Phase::Train {
-                dp
-            } else {
-                1.0
-            };
-        let joules_dev = cost.joules * sec / cost.seconds.max(1e-30);
+        if dev.source.kind == "datasheet" && !datasheet_named.contains(&dev.name) {
+            datasheet_named.push(dev.name.clone());
+            warnings.push(format!("{} has no measured calibration: coefficients derived from its datasheet, range widened", dev.name));
+        }
+        let host_rated = s
+            .infrastructure
+            .host_watts_per_device
+            .or(spec.map(|d| d.host_w_per_device))
+            .unwrap_or(0.25 * dev.power_limit_w);
+        let stage_label = st
+            .name
+            .clone()
+            .unwrap_or_else(|| st.kind.as_str().replace('_', " "));
+        if strategy.chosen {
+            warnings.push(format!(
+                "stage {stage_label}: the model does not fit one device's memory with plain data parallelism; estimated with {} (give stages[].parallelism to choose)",
+                strategy.describe()
+            ));
+        }
+        let replicas = strategy.data as f64;
+        let samples_per_step = replica_batch as f64 * replicas;
+        let tokens_per_replica =
+            pl.tokens * strategy.context as f64 * strategy.micro_batches as f64;
+        let tokens_per_step = tokens_per_replica * replicas;
+        let (steps_n, requests) = stage_steps(st, samples_per_step, tokens_per_step);
+        let rel = rel_uncertainty(&dev, &pl, sw);
         let seconds_per_step = Range::around(sec, rel);
         let joules_per_step = Range::around(joules_dev * n_dev, rel);
         let runs = st.runs;
-        let wall_s = sec * steps * runs;
-        let dev_kwh = joules_per_step.scale(steps * runs / 3.6e6);
+        let wall_s = sec * steps_n * runs;
+        let dev_kwh = joules_per_step.scale(steps_n * runs / 3.6e6);
+        let domain = dev.links.map_or(8, |l| l.domain.max(1)) as f64;
+        let switch_w = if n_dev > domain {
+            SWITCH_W_PER_DEVICE
+        } else {
+            0.0
+        };
         let host_kwh = Range {
             low: host_load.1,
             expected: host_load.0,
             high: host_load.2,
         }
-        .scale(host_rated * n_dev * wall_s / 3.6e6);
+        .scale(host_rated * n_dev * wall_s / 3.6e6)
+        .plus(Range::exact(switch_w * n_dev * wall_s / 3.6e6));
         let energy = dev_kwh.plus(host_kwh).scale(pue);
         let mut co2 = energy.scale(grid.gco2e_per_kwh / 1000.0);
         let dh = n_dev * wall_s / 3600.0;
-        let wall_h = seconds_per_step.scale(steps * runs / 3600.0);
+        let wall_h = seconds_per_step.scale(steps_n * runs / 3600.0);
         let device_h = wall_h.scale(n_dev);
-        let tokens_per_step = pl.tokens * n_dev;
         let joules_per_request =
-            requests.map(|_| joules_per_step.scale(1.0 / (pl.samples * n_dev).max(1.0)));
+            requests.map(|_| joules_per_step.scale(1.0 / samples_per_step.max(1.0)));
         if s.infrastructure.embodied {
             if let Some(sp) = spec {
                 co2 = co2.plus(Range::exact(
@@ -173,7 +255,7 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
                 ));
             }
         }
-        let tokens_per_request = pl.tokens / pl.samples.max(1.0);
+        let tokens_per_request = tokens_per_replica / (replica_batch as f64).max(1.0);
         let (wh_req, wh_tok) = match requests {
             Some(r) if r > 0.0 => (
                 Some(energy.scale(1000.0 / r)),
@@ -186,21 +268,17 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         total_device = total_device.plus(dev_kwh);
         device_hours = device_hours.plus(device_h);
         wall_hours = wall_hours.plus(wall_h);
-        let mem = memory_check(&pl, &device, s.hardware.count);
+        let mem = memory_check(&memory, &dev, hw.count);
         if !mem.fits {
-            let stage = st
-                .name
-                .clone()
-                .unwrap_or_else(|| st.kind.as_str().to_string());
             warnings.push(if mem.devices_needed == 0 {
                 format!(
-                    "stage {stage}: activations alone need more than one {} ({:.0} GB): lower the batch or sequence, or use activation checkpointing or sequence parallelism",
-                    device.name, device.memory_gb
+                    "stage {stage_label}: activations alone need more than one {} ({:.0} GB): lower the batch or sequence, or use activation checkpointing or sequence parallelism",
+                    dev.name, dev.memory_gb
                 )
             } else {
                 format!(
-                    "stage {stage} needs {:.1} GB per device on {} devices but {} has {:.0} GB: at least {} devices with sharded weights, gradients and optimizer state",
-                    mem.required_gb, s.hardware.count, device.name, device.memory_gb, mem.devices_needed
+                    "stage {stage_label} needs {:.1} GB per device on {} devices but {} has {:.0} GB: shard the state (ZeRO/FSDP) over at least {} devices, or use tensor or pipeline parallelism (stages[].parallelism)",
+                    mem.required_gb, hw.count, dev.name, dev.memory_gb, mem.devices_needed
                 )
             });
         }
@@ -210,13 +288,19 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         {
             worst_mem = Some(mem);
         }
+        let mfu = mfu(&dev, flops, sec, st.workload.phase);
+        if let Some(u) = mfu {
+            if st.workload.phase == Phase::Train && n_dev >= 64.0 && !(0.15..=0.65).contains(&u) {
+                warnings.push(format!(
+                    "stage {stage_label}: {:.0}% of the device's dense peak in counted FLOPs, outside the 15-65% large training runs report (docs/energy-model.md, \"Training at scale\"): check the strategy",
+                    u * 100.0
+                ));
+            }
+        }
         stages.push(StageEstimate {
-            name: st
-                .name
-                .clone()
-                .unwrap_or_else(|| st.kind.as_str().replace('_', " ")),
+            name: stage_label,
             kind: st.kind.as_str().into(),
-            steps: steps * runs,
+            steps: steps_n * runs,
             flops_per_step: pl.counted_flops(),
             seconds_per_step,
             joules_per_step,
@@ -231,12 +315,20 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
             joules_per_request,
             wh_per_request: wh_req,
             wh_per_token: wh_tok,
+            strategy: (hw.count > 1 || st.parallelism.is_some()).then(|| strategy.describe()),
+            mfu,
         });
+        let _ = notes;
         if first.is_none() {
-            first = Some((pl, cost, joules_per_step));
+            first = Some((
+                pl,
+                cost,
+                joules_per_step,
+                (model_params, model_active_params),
+            ));
         }
     }
-    let Some((pl, cost, jps)) = first else {
+    let Some((pl, cost, jps, (params, active_params))) = first else {
         return Err(InputError::new("stages", "must hold at least one stage").into());
     };
     let total_j: f64 = cost.ops.iter().map(|o| o.3).sum::<f64>().max(1e-30);
@@ -255,14 +347,15 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
     warnings.extend(
         pl.notes
             .iter()
-            .filter(|n| n.starts_with("unsupported"))
+            .filter(|n| n.starts_with("unsupported") || n.starts_with("approximated"))
             .cloned(),
     );
+    let headline_device = device.clone();
     Ok(Estimate {
         estimator_version: ESTIMATOR_VERSION.into(),
-        params: pl.params,
-        active_params: pl.active_params,
-        flops_per_step: pl.counted_flops(),
+        params,
+        active_params,
+        flops_per_step: stages[0].flops_per_step,
         other_flops_per_step: pl.other_flops(),
         seconds_per_step: stages[0].seconds_per_step,
         joules_per_step: jps,
@@ -274,7 +367,7 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         stages,
         memory: worst_mem.unwrap_or(MemoryCheck {
             required_gb: 0.0,
-            available_gb: device.memory_gb,
+            available_gb: headline_device.memory_gb,
             fits: true,
             devices_needed: 1,
         }),
@@ -286,28 +379,49 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
         },
         resolved: Resolved {
             estimator_version: ESTIMATOR_VERSION.into(),
-            device,
+            device: headline_device,
             grid,
+            stage_devices,
         },
         warnings,
         what_ifs: vec![],
     })
 }
 
-/// Memory per device, with weights, gradients and optimizer state sharded over
-/// the devices (ZeRO-3 / FSDP, or tensor parallelism for serving); activations
-/// and the KV cache are per device. `devices_needed` is the smallest count that
-/// fits, 0 when activations alone exceed one device (smaller batch, activation
-/// checkpointing or sequence parallelism needed).
-pub fn memory_check(pl: &StepPlan, p: &DeviceProfile, devices: u64) -> MemoryCheck {
-    let need = pl.memory;
+/// Counted FLOPs per second of a step over the device's dense peak in the
+/// large-GEMM math mode (model FLOPs utilisation as training reports quote it).
+fn mfu(dev: &DeviceProfile, flops: f64, seconds: f64, phase: Phase) -> Option<f64> {
+    let spec = catalog::find(&dev.id)?;
+    let peak = spec
+        .dense_tflops
+        .iter()
+        .filter(|(m, _)| {
+            matches!(
+                m,
+                crate::units::MathMode::Bf16 | crate::units::MathMode::Fp16
+            )
+        })
+        .map(|x| x.1)
+        .fold(0.0, f64::max);
+    (peak > 0.0 && seconds > 0.0 && phase == Phase::Train).then(|| flops / seconds / (peak * 1e12))
+}
+
+/// Memory per device against the device's, and the devices needed if the
+/// state (weights, gradients, optimizer) were sharded over more of them.
+pub fn memory_check(
+    need: &crate::plan::MemoryNeed,
+    p: &DeviceProfile,
+    devices: u64,
+) -> MemoryCheck {
     let avail = p.memory_gb * 1e9 * USABLE_MEMORY;
-    let per_device = need.shardable() / devices.max(1) as f64 + need.activations + need.kv_cache;
+    let per_device = need.total();
     let room = avail - need.activations - need.kv_cache;
     let devices_needed = if room <= 0.0 {
         0
     } else {
-        (need.shardable() / room).ceil().max(1.0) as u64
+        ((need.shardable() * devices.max(1) as f64) / room)
+            .ceil()
+            .max(1.0) as u64
     };
     MemoryCheck {
         required_gb: per_device / 1e9,

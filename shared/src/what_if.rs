@@ -206,7 +206,7 @@ fn default_student(s: &Scenario, base: &Estimate) -> Option<String> {
             crate::check::check(&t).is_ok()
                 && crate::resolve::resolve(&t, &[])
                     .ok()
-                    .is_some_and(|r| totals(&t, r).is_ok())
+                    .is_some_and(|r| totals(&t, r, &[]).is_ok())
         })
         .map(|p| p.id.to_string())
 }

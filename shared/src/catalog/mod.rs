@@ -381,6 +381,7 @@ pub static CATALOG: &[DeviceSpec] = &[
 ];
 
 pub mod arch;
+pub mod network;
 
 /// What a datasheet profile assumes beyond the architecture table (`arch`).
 pub mod datasheet_assumptions {
@@ -491,6 +492,7 @@ impl DeviceSpec {
             kernel_latency_us: KERNEL_LATENCY_US,
             uncertainty: UNCERTAINTY,
             kernels,
+            links: network::links(self.id),
         }
     }
 }

@@ -128,6 +128,9 @@ pub fn check(s: &Scenario) -> Result<(), InputErrors> {
     if let Some(r) = &s.resolved {
         c.text("resolved.estimator_version", &r.estimator_version, MAX_NAME);
         check_profile(&mut c, "resolved.device", &r.device);
+        for (i, p) in r.stage_devices.iter().enumerate().take(MAX_STAGES) {
+            check_profile(&mut c, &format!("resolved.stage_devices[{i}]"), p);
+        }
         check_grid(&mut c, "resolved.grid", &r.grid);
     }
     c.finish()

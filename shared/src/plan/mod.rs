@@ -11,6 +11,7 @@
 mod builder;
 mod graph;
 mod optimizer;
+pub mod parallel;
 mod resnet;
 mod transformer;
 

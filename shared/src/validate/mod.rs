@@ -139,6 +139,9 @@ impl Case {
                 runs: 1.0,
                 requests_per_day: None,
                 days: None,
+                hardware: None,
+                software: None,
+                parallelism: None,
             }],
             hardware: Hardware {
                 device: self.device.clone(),
