@@ -3,7 +3,7 @@
 
 mod families;
 
-use super::{HeadKind, InputKind, MlpKind, NormKind, PositionKind, TransformerSpec};
+use super::{HeadKind, InputKind, MlpKind, NormPlacement, PositionKind, TransformerSpec};
 use crate::InputError;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -232,11 +232,11 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
     let h = f(s.hidden);
     let q = f(s.heads) * f(s.head_dim);
     let kv = f(s.kv_heads) * f(s.head_dim);
-    let norm = match s.norm {
-        NormKind::LayerNorm => 2.0 * h,
-        NormKind::RmsNorm => h,
-    };
+    let norm = s.norm_weights(s.hidden);
     let attn = |s: &TransformerSpec| {
+        if let Some(m) = &s.mla {
+            return s.mla_weights(m);
+        }
         let mut p = h * q + 2.0 * h * kv + q * h;
         if s.qkv_bias {
             p += q + 2.0 * kv;
@@ -244,13 +244,13 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
         if s.out_bias {
             p += h;
         }
-        p
+        p + s.qk_norm_weights()
     };
-    let i = f(s.intermediate);
-    let mlp = match s.mlp {
+    let mlp_of = |i: f64| match s.mlp {
         MlpKind::Dense => 2.0 * h * i + if s.mlp_bias { i + h } else { 0.0 },
         MlpKind::GatedSwiglu => 3.0 * h * i + if s.mlp_bias { 2.0 * i + h } else { 0.0 },
     };
+    let mlp = mlp_of(f(s.intermediate));
     let norms_per_layer = match s.family.as_str() {
         "gemma2" => 4.0,
         "falcon"
@@ -258,15 +258,32 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
         {
             1.0
         }
+        _ if s.parallel_residual && s.parallel_shared_norm => 1.0,
         _ => 2.0,
     };
     let (mlp_total, mlp_active, router) = match s.moe {
-        Some(m) => (f(m.experts) * mlp, f(m.active) * mlp, h * f(m.experts)),
+        Some(m) => {
+            let expert = mlp_of(f(m.expert_width(s.intermediate)));
+            // the shared experts run as one MLP of `shared x width`
+            let shared = if m.shared > 0 {
+                mlp_of(f(m.shared) * f(m.shared_width(s.intermediate)))
+            } else {
+                0.0
+            } + if m.shared_gate { h } else { 0.0 };
+            (
+                f(m.experts) * expert + shared,
+                f(m.active) * expert + shared,
+                h * f(m.experts),
+            )
+        }
         None => (mlp, mlp, 0.0),
     };
+    // layers with a dense MLP in a mixture of experts (DeepSeek's first layers)
+    let dense = f(s.moe.map_or(0, |m| m.dense_layers.min(s.layers)));
     let layer_base = attn(s) + norms_per_layer * norm + router;
-    let mut total = f(s.layers) * (layer_base + mlp_total);
-    let mut active = f(s.layers) * (layer_base + mlp_active);
+    let dense_layer = attn(s) + norms_per_layer * norm + mlp;
+    let mut total = (f(s.layers) - dense) * (layer_base + mlp_total) + dense * dense_layer;
+    let mut active = (f(s.layers) - dense) * (layer_base + mlp_active) + dense * dense_layer;
     // Decoder layers of an encoder-decoder model: self- and cross-attention, 3 norms.
     let dec = f(s.decoder_layers) * (2.0 * attn(s) + mlp + 3.0 * norm);
     total += dec;
@@ -275,7 +292,7 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
     match s.input {
         InputKind::Tokens => {
             if s.position == PositionKind::Learned {
-                emb += f(s.max_positions) * h;
+                emb += f(s.max_positions + s.position_offset) * h;
             }
         }
         InputKind::Patches {
@@ -292,12 +309,24 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
         emb += 2.0 * 32.0 * f(s.heads);
     }
     let stacks = if s.decoder_layers > 0 { 2.0 } else { 1.0 };
-    emb += stacks * norm; // final norm(s)
+    if s.norm_placement == NormPlacement::Post {
+        // post-norm encoders (BERT, RoBERTa): the embedding norm, no final norm
+        emb += norm;
+    } else {
+        emb += stacks * norm; // final norm(s)
+        if s.embed_norm {
+            emb += norm;
+        }
+    }
     let head = match s.head {
         HeadKind::CausalLm if s.tied_embeddings => 0.0,
         HeadKind::CausalLm => f(s.vocab) * h,
         HeadKind::Pooler => h * h + h,
         HeadKind::Classifier(n) => h * f(n) + f(n),
+    } + if s.head_bias && s.head == HeadKind::CausalLm {
+        f(s.vocab)
+    } else {
+        0.0
     };
     (total + emb + head, active + emb + head)
 }
