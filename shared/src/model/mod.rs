@@ -9,6 +9,9 @@ pub mod presets;
 use serde::{Deserialize, Serialize};
 
 /// A model as the estimator understands it.
+// One per scenario, never in bulk: the transformer variant's size costs nothing
+// worth a Box at every construction site.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Architecture {
     Transformer(TransformerSpec),

@@ -1,6 +1,7 @@
 //! Hugging Face `config.json` to an architecture: one reader for every family
 //! (`families`), which remembers the fields it used and ignored.
 
+mod decoders;
 mod families;
 
 use super::{HeadKind, InputKind, MlpKind, NormPlacement, PositionKind, TransformerSpec};
@@ -14,9 +15,10 @@ pub const FAMILIES: &[&str] = &[
     "falcon", "gpt_neox", "vit",
 ];
 
-/// The `model_type`s the reader knows.
+/// The `model_type`s the reader knows (an unknown one with the Llama-shape
+/// fields is read as a Llama-shaped decoder, with a warning).
 pub fn supported() -> Vec<&'static str> {
-    FAMILIES.to_vec()
+    FAMILIES.iter().chain(decoders::DECODERS).copied().collect()
 }
 
 /// Parse a `config.json` object into a transformer spec.
@@ -44,15 +46,20 @@ pub fn spec_from_config(cfg: &Value) -> Result<TransformerSpec, InputError> {
         "bert" => families::bert(&mut c)?,
         "llama" | "mistral" | "qwen2" => families::llama_mistral_qwen2(&mut c, model_type)?,
         other if FAMILIES.contains(&other) => families::extra(&mut c, other)?,
-        other => {
-            return Err(InputError::new(
-                format!("{path}.model_type"),
-                format!(
-                    "`{other}` is not supported; supported: {}",
-                    supported().join(", ")
-                ),
-            ))
-        }
+        other if decoders::DECODERS.contains(&other) => decoders::decoder(&mut c, other)?,
+        other => match decoders::llama_shaped(&mut c, other)? {
+            Some(s) => s,
+            None => {
+                return Err(InputError::new(
+                    format!("{path}.model_type"),
+                    format!(
+                        "`{other}` is not supported; supported: {} (or any config with the Llama-shape fields {}, read as a Llama-shaped decoder)",
+                        supported().join(", "),
+                        decoders::LLAMA_SHAPE.join(", ")
+                    ),
+                ))
+            }
+        },
     };
     c.finish(&mut s);
     Ok(s)
@@ -309,14 +316,11 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
         emb += 2.0 * 32.0 * f(s.heads);
     }
     let stacks = if s.decoder_layers > 0 { 2.0 } else { 1.0 };
-    if s.norm_placement == NormPlacement::Post {
-        // post-norm encoders (BERT, RoBERTa): the embedding norm, no final norm
+    if s.norm_placement != NormPlacement::Post {
+        emb += stacks * norm; // final norm(s); post-norm models have none
+    }
+    if s.embed_norm {
         emb += norm;
-    } else {
-        emb += stacks * norm; // final norm(s)
-        if s.embed_norm {
-            emb += norm;
-        }
     }
     let head = match s.head {
         HeadKind::CausalLm if s.tied_embeddings => 0.0,
