@@ -2,7 +2,8 @@
 //! values of each model, parsed by the same code as a user's config.
 
 use super::{
-    Architecture, HeadKind, InputKind, MlpKind, NormKind, PositionKind, ResNetSpec, TransformerSpec,
+    Architecture, HeadKind, InputKind, MlpKind, NormAffine, NormKind, NormPlacement, PositionKind,
+    QkNormScope, ResNetSpec, TransformerSpec,
 };
 use serde_json::json;
 
@@ -192,6 +193,16 @@ fn vit(layers: u64, hidden: u64, heads: u64, mlp: u64) -> TransformerSpec {
         sliding_window: None,
         causal: false,
         dropout: 0.0,
+        qk_norm: None,
+        qk_norm_scope: QkNormScope::Head,
+        norm_placement: NormPlacement::Pre,
+        norm_affine: NormAffine::Full,
+        parallel_shared_norm: false,
+        embed_norm: false,
+        position_offset: 0,
+        head_bias: false,
+        gelu_tanh_eager: false,
+        mla: None,
         notes: vec![
             "torchvision VisionTransformer: 16x16 patches, class token, pre-norm, GELU MLP".into(),
         ],

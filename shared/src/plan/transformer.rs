@@ -4,7 +4,10 @@
 use super::builder::{ew_op, seq, Builder};
 use super::{optimizer, MemoryNeed, Node, Seq, StepPlan};
 use crate::model::graph::{HostWork, Pass};
-use crate::model::{HeadKind, InputKind, MlpKind, NormKind, PositionKind, TransformerSpec};
+use crate::model::{
+    HeadKind, InputKind, Mla, MlpKind, Moe, NormKind, NormPlacement, PositionKind, QkNormScope,
+    TransformerSpec,
+};
 use crate::scenario::{Phase, SoftwareClass, Workload};
 use crate::InputError;
 
@@ -237,12 +240,11 @@ pub(super) fn plan(
     let p = w.precision;
     let kv = if w.phase == Phase::Decode {
         let total = (w.prompt.unwrap_or(0) + w.new_tokens.unwrap_or(0)) as f64;
-        2.0 * (spec.layers + spec.decoder_layers) as f64
-            * b
-            * spec.kv_heads as f64
-            * spec.head_dim as f64
-            * total
-            * p.activation_bytes()
+        let per_token = match &spec.mla {
+            Some(m) => mla_cache_width(spec, m, sw),
+            None => 2.0 * spec.kv_heads as f64 * spec.head_dim as f64,
+        };
+        (spec.layers + spec.decoder_layers) as f64 * b * per_token * total * p.activation_bytes()
     } else {
         0.0
     };
@@ -360,7 +362,7 @@ fn transformer_pass(
         active += v * h;
         let mut r0 = emb_b;
         if spec.position == PositionKind::Learned {
-            let pos = spec.max_positions as f64;
+            let pos = (spec.max_positions + spec.position_offset) as f64;
             bl.ew(
                 "embed.positions",
                 t * h * emb_b,
@@ -389,6 +391,13 @@ fn transformer_pass(
             r0 = layer_norm(&mut bl, "embed.layer_norm", t, h, emb_b);
             params += 2.0 * h;
             active += 2.0 * h;
+        } else if spec.embed_norm {
+            r0 = norm(&mut bl, spec, "embed.norm", t, emb_b);
+            params += norm_params(spec);
+            active += norm_params(spec);
+        }
+        if spec.position == PositionKind::Alibi {
+            alibi_build(&mut bl, spec, b, sq, sk);
         }
         if spec.position == PositionKind::Rotary {
             // cos/sin tables for this pass's positions: a few small kernels per forward
@@ -405,18 +414,28 @@ fn transformer_pass(
     }
 
     // --- layers: one stack, or an encoder then a decoder with cross-attention (T5) ---
-    let stacks: Vec<(u64, bool, Option<f64>, &str)> = if spec.decoder_layers > 0 {
+    let dense_spec = moe_dense_layers(spec);
+    let stacks: Vec<(u64, bool, Option<f64>, &str, &TransformerSpec)> = if spec.decoder_layers > 0 {
         vec![
-            (spec.layers, false, None, "encoder_layer"),
-            (spec.decoder_layers, true, Some(sk), "decoder_layer"),
+            (spec.layers, false, None, "encoder_layer", spec),
+            (spec.decoder_layers, true, Some(sk), "decoder_layer", spec),
+        ]
+    } else if let Some((n, ds)) = &dense_spec {
+        // a mixture of experts whose first layers have a dense MLP (DeepSeek)
+        vec![
+            (*n, spec.causal, None, "dense_layer", ds),
+            (spec.layers - n, spec.causal, None, "layer", spec),
         ]
     } else {
-        vec![(spec.layers, spec.causal, None, "layer")]
+        vec![(spec.layers, spec.causal, None, "layer", spec)]
     };
-    for (n_layers, causal, cross, name) in stacks {
+    for (n_layers, causal, cross, name, lspec) in stacks {
+        if n_layers == 0 {
+            continue;
+        }
         let mut lb = bl.child();
         let (lp, lap) = layer(
-            &mut lb, spec, b, sq, sk, r, cache_cat, is_vit, causal, cross,
+            &mut lb, lspec, b, sq, sk, r, cache_cat, is_vit, causal, cross,
         );
         let layers = n_layers as f64;
         params += lp * layers;
@@ -436,7 +455,7 @@ fn transformer_pass(
     }
 
     // --- final norm and head ---
-    let has_final_norm = spec.family != "bert";
+    let has_final_norm = spec.family != "bert" && spec.norm_placement != NormPlacement::Post;
     let mut out_b = r;
     let ht = if head_last_only { b } else { t };
     if has_final_norm {
@@ -448,10 +467,14 @@ fn transformer_pass(
     match spec.head {
         HeadKind::CausalLm => {
             let v = spec.vocab as f64;
-            bl.linear("lm_head", ht, h, v, false, out_b, false);
+            bl.linear("lm_head", ht, h, v, spec.head_bias, out_b, false);
             if !spec.tied_embeddings {
                 params += h * v;
                 active += h * v;
+            }
+            if spec.head_bias {
+                params += v;
+                active += v;
             }
             if train {
                 // HF ForCausalLMLoss: logits.float(), log_softmax, nll; backward: zeros + scatter, log_softmax grad, cast
@@ -507,10 +530,7 @@ fn transformer_pass(
 }
 
 fn norm_params(spec: &TransformerSpec) -> f64 {
-    match spec.norm {
-        NormKind::LayerNorm => 2.0 * spec.hidden as f64,
-        NormKind::RmsNorm => spec.hidden as f64,
-    }
+    spec.norm_weights(spec.hidden)
 }
 
 /// One transformer layer (pre-norm, or post-norm for BERT). Returns (params, active params).
@@ -533,26 +553,33 @@ fn layer(
     let (nh, nkv) = (spec.heads as f64, spec.kv_heads as f64);
     let (qd, kvd) = (nh * d, nkv * d);
     let a = bl.a();
-    let post_norm = spec.family == "bert";
+    let post_norm = spec.family == "bert" || spec.norm_placement == NormPlacement::Post;
+    // OLMo 2: the attention and MLP outputs are normalised, not their inputs
+    let branch_post = spec.norm_placement == NormPlacement::PostBranch;
     let mut params = 0.0;
 
     // attention block
-    let x_b = if post_norm {
+    let x_b = if post_norm || branch_post {
         r
     } else {
         norm(bl, spec, "attn_norm", t, r)
     };
-    if !post_norm {
+    if !post_norm && !branch_post {
         params += norm_params(spec);
     }
-    if spec.fused_qkv {
+    if let Some(m) = &spec.mla {
+        params += mla_attention(bl, spec, m, b, sq, sk, x_b, cache_cat, causal);
+    } else if spec.fused_qkv {
         params += bl.linear("attn.qkv", t, h, qd + 2.0 * kvd, spec.qkv_bias, x_b, false);
     } else {
         params += bl.linear("attn.q", t, h, qd, spec.qkv_bias, x_b, false);
         params += bl.linear("attn.k", t, h, kvd, spec.qkv_bias, x_b, false);
         params += bl.linear("attn.v", t, h, kvd, spec.qkv_bias, x_b, false);
     }
-    if spec.position == PositionKind::Rotary {
+    if spec.qk_norm.is_some() && spec.mla.is_none() {
+        params += qk_norm(bl, spec, t, nh, nkv, d);
+    }
+    if spec.position == PositionKind::Rotary && spec.mla.is_none() {
         // q*cos + rotate_half(q)*sin: mul, neg, cat, mul, add for q and for k
         for (name, n) in [("q", t * qd), ("k", t * kvd)] {
             bl.pointwise(&format!("rotary.{name}.mul_cos"), n, 1.0, a, a);
@@ -568,13 +595,18 @@ fn layer(
             bl.pointwise(&format!("rotary.{name}.add"), n, 2.0, a, a);
         }
     }
-    if cache_cat {
+    if cache_cat && spec.mla.is_none() {
         // DynamicCache.update: torch.cat copies the whole cache for k and v every token
         let cache = b * nkv * sk * d * a;
         bl.ew("kv_cache.cat", 2.0 * cache, 2.0 * cache, 2.0, None);
     }
     let window = spec.sliding_window.map(|x| x as f64);
-    bl.attention("attn.sdpa", b, nh, nkv, sq, sk, d, causal, window);
+    if spec.mla.is_none() {
+        bl.attention("attn.sdpa", b, nh, nkv, sq, sk, d, causal, window);
+    }
+    if spec.position == PositionKind::Alibi {
+        alibi_read(bl, b, nh, sq, sk);
+    }
     if is_vit {
         // nn.MultiheadAttention reshapes its output before out_proj
         bl.ew(
@@ -586,6 +618,10 @@ fn layer(
         );
     }
     params += bl.linear("attn.out", t, qd, h, spec.out_bias, a, false);
+    if branch_post {
+        norm(bl, spec, "attn.post_norm", t, a);
+        params += norm_params(spec);
+    }
     dropout(bl, "attn.dropout", t * h, a, spec.dropout);
     let mut r2 = r;
     if post_norm {
@@ -608,15 +644,23 @@ fn layer(
     }
 
     // MLP block
+    let shared_norm = spec.parallel_residual && spec.parallel_shared_norm;
     let y_b = if post_norm {
         r2
+    } else if branch_post {
+        r
+    } else if shared_norm {
+        // one input norm feeds attention and MLP (GPT-J, Phi-2, Cohere)
+        x_b
     } else {
         norm(bl, spec, "mlp_norm", t, r)
     };
-    if !post_norm {
+    if !post_norm && !branch_post && !shared_norm {
         params += norm_params(spec);
     }
-    let i = spec.intermediate as f64;
+    let i = spec
+        .moe
+        .map_or(spec.intermediate, |m| m.expert_width(spec.intermediate)) as f64;
     let (experts, active_experts) = spec
         .moe
         .map(|m| (m.experts as f64, m.active as f64))
@@ -660,6 +704,13 @@ fn layer(
             Some((t * h * a * active_experts * 4.0, 4.0)),
         );
     }
+    if let Some(m) = spec.moe.filter(|m| m.shared > 0) {
+        params += shared_experts(bl, spec, &m, t, y_b);
+    }
+    if branch_post {
+        norm(bl, spec, "mlp.post_norm", t, a);
+        params += norm_params(spec);
+    }
     dropout(bl, "mlp.dropout", t * h, a, spec.dropout);
     if post_norm {
         bl.pointwise("mlp.residual", t * h, 2.0, a, a);
@@ -679,7 +730,7 @@ fn layer(
 /// nn.GELU / exact gelu is one kernel.
 fn activation(bl: &mut Builder, spec: &TransformerSpec, n: f64) {
     let a = bl.a();
-    if spec.family == "gpt2" {
+    if spec.family == "gpt2" || spec.gelu_tanh_eager {
         // pow is in autocast's fp32 list: under AMP the chain after it runs in fp32
         let c = if bl.amp() { 4.0 } else { a };
         bl.pointwise("mlp.gelu_new.pow", n, 1.0, a, c);
@@ -697,4 +748,181 @@ fn activation(bl: &mut Builder, spec: &TransformerSpec, n: f64) {
     } else {
         bl.pointwise("mlp.gelu", n, 1.0, a, a);
     }
+}
+
+/// Elements cached per token and layer by multi-head latent attention. Hugging
+/// Face's DeepSeek code (eager or compiled) caches the expanded keys and values;
+/// serving engines (vLLM, SGLang) cache the latent and the shared rotary key.
+fn mla_cache_width(spec: &TransformerSpec, m: &Mla, sw: SoftwareClass) -> f64 {
+    match sw {
+        SoftwareClass::Serving => (m.kv_lora_rank + m.qk_rope_head_dim) as f64,
+        _ => spec.heads as f64 * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) as f64,
+    }
+}
+
+/// The first layers of a mixture of experts that have a dense MLP, as a spec of
+/// their own (same attention and norms, no experts).
+fn moe_dense_layers(spec: &TransformerSpec) -> Option<(u64, TransformerSpec)> {
+    let m = spec.moe?;
+    if m.dense_layers == 0 || spec.decoder_layers > 0 {
+        return None;
+    }
+    let mut dense = spec.clone();
+    dense.moe = None;
+    dense.notes.clear();
+    Some((m.dense_layers.min(spec.layers), dense))
+}
+
+/// ALiBi in eager Hugging Face code: the bias (slopes x distances, merged with
+/// the causal mask) is built once per forward as a `b x heads x sq x sk` tensor.
+fn alibi_build(bl: &mut Builder, spec: &TransformerSpec, b: f64, sq: f64, sk: f64) {
+    let n = b * spec.heads as f64 * sq * sk;
+    // arange, pow (slopes), mul, masked add: a few small kernels, one full-size write
+    bl.ew("alibi.build_mask", 0.0, n * bl.a(), 4.0, None);
+}
+
+/// Each layer's attention reads the ALiBi bias as its mask (SDPA's `attn_mask`),
+/// and its backward reads it again; inside the attention kernel, no launch of its own.
+fn alibi_read(bl: &mut Builder, b: f64, nh: f64, sq: f64, sk: f64) {
+    let bytes = b * nh * sq * sk * bl.a();
+    bl.push(ew_op("attn.alibi_bias", bytes, 0.0, Pass::Forward));
+    if bl.train {
+        bl.push_bwd(ew_op(
+            "attn.alibi_bias.backward",
+            bytes,
+            0.0,
+            Pass::Backward,
+        ));
+    }
+}
+
+/// QK-norm: a norm over each head's queries and keys after their projections.
+/// Returns its parameters.
+fn qk_norm(bl: &mut Builder, spec: &TransformerSpec, t: f64, nh: f64, nkv: f64, d: f64) -> f64 {
+    let a = bl.a();
+    let kind = spec.qk_norm.unwrap_or(spec.norm);
+    for (name, heads) in [("q", nh), ("k", nkv)] {
+        // per head (Qwen3, Cohere) or over all heads at once (OLMo 2): same bytes
+        let (rows, width) = match spec.qk_norm_scope {
+            QkNormScope::Head => (t * heads, d),
+            QkNormScope::AllHeads => (t, heads * d),
+        };
+        let name = format!("attn.{name}_norm");
+        match kind {
+            NormKind::LayerNorm => layer_norm(bl, &name, rows, width, a),
+            NormKind::RmsNorm => rms_norm(bl, &name, rows, width, a),
+        };
+    }
+    spec.qk_norm_weights()
+}
+
+/// Multi-head latent attention as Hugging Face's DeepSeek code runs it: low-rank
+/// query and key/value projections with their RMSNorms, rotary on the rope part
+/// of each head (the key's rope part is shared by the heads), keys and values
+/// expanded per head, SDPA. Returns its parameters (without the output projection).
+#[allow(clippy::too_many_arguments)]
+fn mla_attention(
+    bl: &mut Builder,
+    spec: &TransformerSpec,
+    m: &Mla,
+    b: f64,
+    sq: f64,
+    sk: f64,
+    x_b: f64,
+    cache_cat: bool,
+    causal: bool,
+) -> f64 {
+    let f = |x: u64| x as f64;
+    let t = b * sq;
+    let (h, nh, a) = (f(spec.hidden), f(spec.heads), bl.a());
+    let (nope, rope, v, kvl) = (
+        f(m.qk_nope_head_dim),
+        f(m.qk_rope_head_dim),
+        f(m.v_head_dim),
+        f(m.kv_lora_rank),
+    );
+    let dqk = nope + rope;
+    let mut p = 0.0;
+    match m.q_lora_rank {
+        Some(r) => {
+            p += bl.linear("attn.q_a", t, h, f(r), spec.qkv_bias, x_b, false);
+            rms_norm(bl, "attn.q_a_norm", t, f(r), a);
+            p += spec.norm_weights(r);
+            p += bl.linear("attn.q_b", t, f(r), nh * dqk, false, a, false);
+        }
+        None => p += bl.linear("attn.q", t, h, nh * dqk, false, x_b, false),
+    }
+    p += bl.linear("attn.kv_a", t, h, kvl + rope, spec.qkv_bias, x_b, false);
+    rms_norm(bl, "attn.kv_a_norm", t, kvl, a);
+    p += spec.norm_weights(m.kv_lora_rank);
+    p += bl.linear("attn.kv_b", t, kvl, nh * (nope + v), false, a, false);
+    for (name, n) in [("q", t * nh * rope), ("k", t * rope)] {
+        bl.pointwise(&format!("rotary.{name}.mul_cos"), n, 1.0, a, a);
+        bl.pointwise(&format!("rotary.{name}.neg"), n / 2.0, 1.0, a, a);
+        bl.ew(
+            &format!("rotary.{name}.cat"),
+            n * a,
+            n * a,
+            1.0,
+            Some((2.0 * n * a, 2.0)),
+        );
+        bl.pointwise(&format!("rotary.{name}.mul_sin"), n, 1.0, a, a);
+        bl.pointwise(&format!("rotary.{name}.add"), n, 2.0, a, a);
+    }
+    // query = cat(q_nope, q_rope); key = cat(k_nope, k_rope expanded to every head)
+    let n = t * nh * dqk;
+    for name in ["attn.q_cat", "attn.k_cat"] {
+        bl.ew(name, n * a, n * a, 1.0, Some((2.0 * n * a, 1.0)));
+    }
+    if cache_cat {
+        // DynamicCache.update concatenates the expanded keys and values every token
+        let cache = b * nh * sk * (dqk + v) * a;
+        bl.ew("kv_cache.cat", cache, cache, 2.0, None);
+    }
+    // q.k over dqk and p.v over v: the mean head size gives both products' FLOPs and bytes
+    let window = spec.sliding_window.map(|x| x as f64);
+    bl.attention(
+        "attn.sdpa",
+        b,
+        nh,
+        nh,
+        sq,
+        sk,
+        (dqk + v) / 2.0,
+        causal,
+        window,
+    );
+    p
+}
+
+/// The shared experts of a mixture of experts: one MLP of `shared x width` run
+/// by every token (DeepSeek; Qwen2-MoE adds a sigmoid gate), added to the routed
+/// experts' output. Returns its parameters.
+fn shared_experts(bl: &mut Builder, spec: &TransformerSpec, m: &Moe, t: f64, y_b: f64) -> f64 {
+    let h = spec.hidden as f64;
+    let i = m.shared as f64 * m.shared_width(spec.intermediate) as f64;
+    let a = bl.a();
+    let bias = spec.mlp_bias;
+    let mut p = 0.0;
+    match spec.mlp {
+        MlpKind::Dense => {
+            p += bl.linear("moe.shared.fc", t, h, i, bias, y_b, false);
+            activation(bl, spec, t * i);
+            p += bl.linear("moe.shared.proj", t, i, h, bias, a, false);
+        }
+        MlpKind::GatedSwiglu => {
+            p += bl.linear("moe.shared.gate", t, h, i, bias, y_b, false);
+            p += bl.linear("moe.shared.up", t, h, i, bias, y_b, false);
+            bl.pointwise("moe.shared.silu", t * i, 1.0, a, a);
+            bl.pointwise("moe.shared.mul", t * i, 2.0, a, a);
+            p += bl.linear("moe.shared.down", t, i, h, bias, a, false);
+        }
+    }
+    if m.shared_gate {
+        p += bl.linear("moe.shared.score", t, h, 1.0, false, y_b, false);
+        bl.pointwise("moe.shared.sigmoid", t, 1.0, a, a);
+        bl.pointwise("moe.shared.scale", t * h, 2.0, a, a);
+    }
+    bl.pointwise("moe.shared.add", t * h, 2.0, a, a);
+    p
 }

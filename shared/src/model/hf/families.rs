@@ -4,7 +4,10 @@
 //! residual, fused projections).
 
 use super::Cfg;
-use crate::model::{HeadKind, InputKind, MlpKind, Moe, NormKind, PositionKind, TransformerSpec};
+use crate::model::{
+    HeadKind, InputKind, MlpKind, Moe, NormAffine, NormKind, NormPlacement, PositionKind,
+    QkNormScope, TransformerSpec,
+};
 use crate::InputError;
 use serde_json::Value;
 
@@ -42,6 +45,16 @@ pub(super) fn gpt2(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         sliding_window: None,
         causal: true,
         dropout: f.float_or("resid_pdrop", 0.1)?,
+        qk_norm: None,
+        qk_norm_scope: QkNormScope::Head,
+        norm_placement: NormPlacement::Pre,
+        norm_affine: NormAffine::Full,
+        parallel_shared_norm: false,
+        embed_norm: false,
+        position_offset: 0,
+        head_bias: false,
+        gelu_tanh_eager: false,
+        mla: None,
         notes: vec![],
     };
     let act = f.str_or("activation_function", "gelu_new");
@@ -88,6 +101,16 @@ pub(super) fn bert(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         sliding_window: None,
         causal: false,
         dropout: f.float_or("hidden_dropout_prob", 0.1)?,
+        qk_norm: None,
+        qk_norm_scope: QkNormScope::Head,
+        norm_placement: NormPlacement::Post,
+        norm_affine: NormAffine::Full,
+        parallel_shared_norm: false,
+        embed_norm: true,
+        position_offset: 0,
+        head_bias: false,
+        gelu_tanh_eager: false,
+        mla: None,
         notes: vec![],
     };
     let notes = vec![
@@ -173,6 +196,16 @@ pub(super) fn llama_mistral_qwen2(
         sliding_window: sliding,
         causal: true,
         dropout: f.float_or("attention_dropout", 0.0)?,
+        qk_norm: None,
+        qk_norm_scope: QkNormScope::Head,
+        norm_placement: NormPlacement::Pre,
+        norm_affine: NormAffine::Full,
+        parallel_shared_norm: false,
+        embed_norm: false,
+        position_offset: 0,
+        head_bias: false,
+        gelu_tanh_eager: false,
+        mla: None,
         notes: vec![],
     };
     f.notes.extend(notes);
@@ -224,6 +257,16 @@ pub(super) fn base(family: &str) -> TransformerSpec {
         sliding_window: None,
         causal: true,
         dropout: 0.0,
+        qk_norm: None,
+        qk_norm_scope: QkNormScope::Head,
+        norm_placement: NormPlacement::Pre,
+        norm_affine: NormAffine::Full,
+        parallel_shared_norm: false,
+        embed_norm: false,
+        position_offset: 0,
+        head_bias: false,
+        gelu_tanh_eager: false,
+        mla: None,
         notes: Vec::new(),
     }
 }
@@ -335,7 +378,7 @@ pub(super) fn falcon(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     s.norm = NormKind::LayerNorm;
     let alibi = c.bool("alibi", false);
     s.position = if alibi {
-        PositionKind::Relative
+        PositionKind::Alibi
     } else {
         PositionKind::Rotary
     };
@@ -345,6 +388,8 @@ pub(super) fn falcon(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     s.mlp_bias = bias;
     s.fused_qkv = true;
     s.parallel_residual = new_arch || c.bool("parallel_attn", true);
+    // the old architecture's parallel block has one input norm (ln_attn and ln_mlp came with the new one)
+    s.parallel_shared_norm = s.parallel_residual && !new_arch;
     s.tied_embeddings = c.bool("tie_word_embeddings", true);
     if new_arch {
         c.note(format!(
@@ -480,7 +525,15 @@ pub(super) fn extra(c: &mut Cfg<'_>, model_type: &str) -> Result<TransformerSpec
                     format!("{active} active experts exceed the {experts} experts"),
                 ));
             }
-            s.moe = Some(Moe { experts, active });
+            s.moe = Some(Moe {
+                experts,
+                active,
+                shared: 0,
+                expert_intermediate: 0,
+                shared_intermediate: 0,
+                shared_gate: false,
+                dense_layers: 0,
+            });
             c.note(format!(
                 "mixture of experts: each token runs {active} of {experts} expert MLPs (a router per layer)"
             ));

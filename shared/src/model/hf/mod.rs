@@ -1,9 +1,10 @@
 //! Hugging Face `config.json` to an architecture: one reader for every family
 //! (`families`), which remembers the fields it used and ignored.
 
+mod decoders;
 mod families;
 
-use super::{HeadKind, InputKind, MlpKind, NormKind, PositionKind, TransformerSpec};
+use super::{HeadKind, InputKind, MlpKind, NormPlacement, PositionKind, TransformerSpec};
 use crate::InputError;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -14,9 +15,10 @@ pub const FAMILIES: &[&str] = &[
     "falcon", "gpt_neox", "vit",
 ];
 
-/// The `model_type`s the reader knows.
+/// The `model_type`s the reader knows (an unknown one with the Llama-shape
+/// fields is read as a Llama-shaped decoder, with a warning).
 pub fn supported() -> Vec<&'static str> {
-    FAMILIES.to_vec()
+    FAMILIES.iter().chain(decoders::DECODERS).copied().collect()
 }
 
 /// Parse a `config.json` object into a transformer spec.
@@ -44,15 +46,20 @@ pub fn spec_from_config(cfg: &Value) -> Result<TransformerSpec, InputError> {
         "bert" => families::bert(&mut c)?,
         "llama" | "mistral" | "qwen2" => families::llama_mistral_qwen2(&mut c, model_type)?,
         other if FAMILIES.contains(&other) => families::extra(&mut c, other)?,
-        other => {
-            return Err(InputError::new(
-                format!("{path}.model_type"),
-                format!(
-                    "`{other}` is not supported; supported: {}",
-                    supported().join(", ")
-                ),
-            ))
-        }
+        other if decoders::DECODERS.contains(&other) => decoders::decoder(&mut c, other)?,
+        other => match decoders::llama_shaped(&mut c, other)? {
+            Some(s) => s,
+            None => {
+                return Err(InputError::new(
+                    format!("{path}.model_type"),
+                    format!(
+                        "`{other}` is not supported; supported: {} (or any config with the Llama-shape fields {}, read as a Llama-shaped decoder)",
+                        supported().join(", "),
+                        decoders::LLAMA_SHAPE.join(", ")
+                    ),
+                ))
+            }
+        },
     };
     c.finish(&mut s);
     Ok(s)
@@ -232,11 +239,11 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
     let h = f(s.hidden);
     let q = f(s.heads) * f(s.head_dim);
     let kv = f(s.kv_heads) * f(s.head_dim);
-    let norm = match s.norm {
-        NormKind::LayerNorm => 2.0 * h,
-        NormKind::RmsNorm => h,
-    };
+    let norm = s.norm_weights(s.hidden);
     let attn = |s: &TransformerSpec| {
+        if let Some(m) = &s.mla {
+            return s.mla_weights(m);
+        }
         let mut p = h * q + 2.0 * h * kv + q * h;
         if s.qkv_bias {
             p += q + 2.0 * kv;
@@ -244,13 +251,13 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
         if s.out_bias {
             p += h;
         }
-        p
+        p + s.qk_norm_weights()
     };
-    let i = f(s.intermediate);
-    let mlp = match s.mlp {
+    let mlp_of = |i: f64| match s.mlp {
         MlpKind::Dense => 2.0 * h * i + if s.mlp_bias { i + h } else { 0.0 },
         MlpKind::GatedSwiglu => 3.0 * h * i + if s.mlp_bias { 2.0 * i + h } else { 0.0 },
     };
+    let mlp = mlp_of(f(s.intermediate));
     let norms_per_layer = match s.family.as_str() {
         "gemma2" => 4.0,
         "falcon"
@@ -258,15 +265,32 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
         {
             1.0
         }
+        _ if s.parallel_residual && s.parallel_shared_norm => 1.0,
         _ => 2.0,
     };
     let (mlp_total, mlp_active, router) = match s.moe {
-        Some(m) => (f(m.experts) * mlp, f(m.active) * mlp, h * f(m.experts)),
+        Some(m) => {
+            let expert = mlp_of(f(m.expert_width(s.intermediate)));
+            // the shared experts run as one MLP of `shared x width`
+            let shared = if m.shared > 0 {
+                mlp_of(f(m.shared) * f(m.shared_width(s.intermediate)))
+            } else {
+                0.0
+            } + if m.shared_gate { h } else { 0.0 };
+            (
+                f(m.experts) * expert + shared,
+                f(m.active) * expert + shared,
+                h * f(m.experts),
+            )
+        }
         None => (mlp, mlp, 0.0),
     };
+    // layers with a dense MLP in a mixture of experts (DeepSeek's first layers)
+    let dense = f(s.moe.map_or(0, |m| m.dense_layers.min(s.layers)));
     let layer_base = attn(s) + norms_per_layer * norm + router;
-    let mut total = f(s.layers) * (layer_base + mlp_total);
-    let mut active = f(s.layers) * (layer_base + mlp_active);
+    let dense_layer = attn(s) + norms_per_layer * norm + mlp;
+    let mut total = (f(s.layers) - dense) * (layer_base + mlp_total) + dense * dense_layer;
+    let mut active = (f(s.layers) - dense) * (layer_base + mlp_active) + dense * dense_layer;
     // Decoder layers of an encoder-decoder model: self- and cross-attention, 3 norms.
     let dec = f(s.decoder_layers) * (2.0 * attn(s) + mlp + 3.0 * norm);
     total += dec;
@@ -275,7 +299,7 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
     match s.input {
         InputKind::Tokens => {
             if s.position == PositionKind::Learned {
-                emb += f(s.max_positions) * h;
+                emb += f(s.max_positions + s.position_offset) * h;
             }
         }
         InputKind::Patches {
@@ -292,12 +316,21 @@ pub fn spec_params(s: &TransformerSpec) -> (f64, f64) {
         emb += 2.0 * 32.0 * f(s.heads);
     }
     let stacks = if s.decoder_layers > 0 { 2.0 } else { 1.0 };
-    emb += stacks * norm; // final norm(s)
+    if s.norm_placement != NormPlacement::Post {
+        emb += stacks * norm; // final norm(s); post-norm models have none
+    }
+    if s.embed_norm {
+        emb += norm;
+    }
     let head = match s.head {
         HeadKind::CausalLm if s.tied_embeddings => 0.0,
         HeadKind::CausalLm => f(s.vocab) * h,
         HeadKind::Pooler => h * h + h,
         HeadKind::Classifier(n) => h * f(n) + f(n),
+    } + if s.head_bias && s.head == HeadKind::CausalLm {
+        f(s.vocab)
+    } else {
+        0.0
     };
     (total + emb + head, active + emb + head)
 }
