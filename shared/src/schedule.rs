@@ -547,8 +547,9 @@ pub fn choose(
         for recompute in [Recompute::Selective, Recompute::Full] {
             let mut shapes: Vec<(u64, u64)> = tensors.iter().map(|&t| (t, 1)).collect();
             if let Some(t) = widest {
-                for p in [2u64, 4, 8, 16, 32, 64] {
-                    if count.is_multiple_of(t * p) && layers.is_multiple_of(p) {
+                for p in [2u64, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128] {
+                    // stages may hold unequal numbers of layers (BLOOM: 70 layers on 12)
+                    if count.is_multiple_of(t * p) && p <= layers {
                         shapes.push((t, p));
                     }
                 }

@@ -7,7 +7,8 @@ scenario fields the estimator reads (run after build.py):
   `setup.framework` names it);
 - `parallelism`, where the tensor and pipeline degrees are published: tensor,
   pipeline, ZeRO stage, recomputation and micro-batches, with the workload's
-  batch per data-parallel replica (global batch / data degree);
+  batch per data-parallel replica (global batch / data degree; where the
+  global batch is not published, the scenario's batch x device count);
 - FSDP runs (`setup.fsdp`): ZeRO-3 with the published micro-batch.
 
 Where the strategy is not published, the estimator chooses one; nothing else
@@ -36,7 +37,8 @@ def main(path):
             if st.get("global_batch_tokens") and seq:
                 per_replica = round(st["global_batch_tokens"] / seq / dp)
             else:
-                per_replica = w["batch"]
+                # the scenario's data-parallel view: batch per device x devices
+                per_replica = max(1, w["batch"] * count // dp)
             par = {"tensor": tp, "pipeline": pp}
             if "zero" in st:
                 par["zero"] = st["zero"]
