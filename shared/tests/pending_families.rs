@@ -1,8 +1,8 @@
-//! `data/validation/pending.jsonl`: published pre-training runs of families the
-//! reader did not know before issue 10 (opt, bloom, gpt_bigcode, mpt, olmo,
-//! olmo2, smollm3, deepseek_v3). Every scenario must now be accepted by
-//! `estimate`, and its estimate / published ratio is printed
-//! (`cargo test --test pending_families -- --nocapture`) for the validation issue.
+//! `data/validation/pending.jsonl`: published runs kept out of the validation
+//! sets (GPT-3: no real config; DeepSeek-V3: expert parallelism is not
+//! modelled). Every scenario must still be accepted by `estimate`, and its
+//! estimate / published ratio is printed
+//! (`cargo test --test pending_families -- --nocapture`).
 
 use shared::validate::published::{evaluate_case, parse_case};
 
@@ -34,5 +34,5 @@ fn every_pending_case_is_estimated() {
         );
         n += 1;
     }
-    assert!(n >= 9, "{n} cases");
+    assert!(n >= 2, "{n} cases");
 }
