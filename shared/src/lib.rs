@@ -3,7 +3,8 @@
 //!
 //! Modules from the bottom up; each imports only modules listed above it
 //! (`scripts/check-module-cycles.py` keeps it so):
-//! - foundations: `error`, `units`, `stats`, `tuning` (the fitted constants);
+//! - foundations: `error`, `units`, `stats`, `tuning` (the fitted constants),
+//!   `ranges` (the fitted range widths);
 //! - data and formats: `device`, `catalog` (datasheets, architectures),
 //!   `calibration` (records, measured and built-in profiles), `grid`, `model`
 //!   (architectures, presets, Hugging Face configs, op types), `scenario`,
@@ -13,6 +14,7 @@
 //! - on top: `validate` (cases, the fitter) and `api` (HTTP bodies).
 
 pub mod error;
+pub mod ranges;
 pub mod stats;
 pub mod tuning;
 pub mod units;

@@ -8,6 +8,7 @@ use crate::check::check;
 use crate::device::{DeviceProfile, DeviceSpec};
 use crate::error::{InputError, InputErrors};
 use crate::plan::StepPlan;
+use crate::ranges;
 use crate::report::{Estimate, MemoryCheck, OpShare, StageEstimate};
 use crate::resolve::{device_profile, resolve, Resolution};
 use crate::scenario::{Phase, Resolved, Scenario, SoftwareClass, Stage};
@@ -18,12 +19,7 @@ use crate::ESTIMATOR_VERSION;
 
 /// Constants of the totals.
 pub mod constants {
-    /// Relative uncertainty of the op-level model for eager PyTorch: the measured
-    /// error on the reference cases bounds it (README accuracy table).
-    pub const MODEL_UNCERTAINTY_EAGER: f64 = 0.15;
-    /// For compiled and serving software, which no reference case covers.
-    pub const MODEL_UNCERTAINTY_OTHER: f64 = 0.35;
-    /// Without an op breakdown (utilisation prior).
+    /// Without an op breakdown (utilisation prior): no case measures it.
     pub const PRIOR_UNCERTAINTY: f64 = 1.5;
     /// Host power drawn under load as a fraction of its rated (nameplate) share: expected, low, high.
     pub const HOST_LOAD: (f64, f64, f64) = (0.6, 0.4, 1.0);
@@ -57,15 +53,19 @@ fn stage_steps(st: &Stage, samples_per_step: f64, tokens_per_step: f64) -> (f64,
     )
 }
 
-fn rel_uncertainty(p: &DeviceProfile, plan: &StepPlan, sw: SoftwareClass) -> f64 {
-    let model = if !plan.has_breakdown {
-        PRIOR_UNCERTAINTY
-    } else if sw == SoftwareClass::PytorchEager {
-        MODEL_UNCERTAINTY_EAGER
-    } else {
-        MODEL_UNCERTAINTY_OTHER
-    };
-    (model * model + p.uncertainty * p.uncertainty).sqrt()
+/// The (energy, time) log widths of a stage's ranges: the fitted widths of
+/// its cell (`ranges`), which include the devices' coefficient uncertainty;
+/// without an op breakdown, the utilisation prior's.
+fn widths(plan: &StepPlan, sw: SoftwareClass, devices: u64, dev: &DeviceProfile) -> (f64, f64) {
+    if !plan.has_breakdown {
+        let u = PRIOR_UNCERTAINTY.ln_1p();
+        return (u, u);
+    }
+    ranges::width(ranges::Cell::of(
+        sw == SoftwareClass::PytorchEager,
+        devices,
+        dev.source.kind == "measured",
+    ))
 }
 
 /// The pipeline without what-ifs: check, resolve, plan, step model, totals.
@@ -222,9 +222,9 @@ pub fn totals(
             pl.tokens * strategy.context as f64 * strategy.micro_batches as f64;
         let tokens_per_step = tokens_per_replica * replicas;
         let (steps_n, requests) = stage_steps(st, samples_per_step, tokens_per_step);
-        let rel = rel_uncertainty(&dev, &pl, sw);
-        let seconds_per_step = Range::around(sec, rel);
-        let joules_per_step = Range::around(joules_dev * n_dev, rel);
+        let (u_energy, u_time) = widths(&pl, sw, hw.count, &dev);
+        let seconds_per_step = Range::log_around(sec, u_time);
+        let joules_per_step = Range::log_around(joules_dev * n_dev, u_energy);
         let runs = st.runs;
         let wall_s = sec * steps_n * runs;
         let dev_kwh = joules_per_step.scale(steps_n * runs / 3.6e6);

@@ -236,6 +236,14 @@ impl Range {
             high: v * (1.0 + rel),
         }
     }
+    /// `expected` with a log-symmetric width `u`: [v e^-u, v e^u].
+    pub fn log_around(v: f64, u: f64) -> Self {
+        Range {
+            low: v * (-u).exp(),
+            expected: v,
+            high: v * u.exp(),
+        }
+    }
     pub fn scale(self, k: f64) -> Self {
         Range {
             low: self.low * k,

@@ -59,3 +59,26 @@ fn the_estimator_takes_every_case() {
         }
     }
 }
+
+/// The committed range widths are the range fitter's output on today's model
+/// (rerun `cargo run --release -p jouleprint-shared --example ranges -- --write`
+/// after a model change).
+#[test]
+fn committed_widths_are_the_fitters_output() {
+    use shared::validate::widths::{fit_widths, residuals};
+    let fitted = fit_widths(&residuals(), None);
+    let committed = shared::ranges::widths().expect("shared/data/uncertainty.json parses");
+    for (name, f, c) in [
+        ("energy", &fitted.energy, &committed.energy),
+        ("time", &fitted.time, &committed.time),
+    ] {
+        assert_eq!(f.len(), c.len(), "{name}");
+        for (cell, v) in f {
+            let got = c.get(cell).copied().unwrap_or(f64::NAN);
+            assert!(
+                (got - v).abs() < 1e-9,
+                "{name} {cell}: committed {got}, fitted {v}"
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod fit;
 pub mod published;
+pub mod widths;
 
 use crate::device::DeviceProfile;
 use crate::scenario::{

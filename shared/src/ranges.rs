@@ -1,0 +1,85 @@
+//! The widths of the estimate's ranges, from measured residuals (issue 14):
+//! `shared/data/uncertainty.json`, written by the range fitter
+//! (`validate::ranges`, `shared/examples/ranges.rs`) from the leave-one-out
+//! residuals of the reference cases and the public validation sets. A range
+//! is `[v e^-u, v e^u]` with `u` the cell's width; a test keeps the committed
+//! file equal to the fitter's output.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// Which residuals a stage's range is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cell {
+    /// Eager PyTorch on one device with a measured profile.
+    EagerMeasured,
+    /// Eager PyTorch on one device with a datasheet profile.
+    EagerSingle,
+    /// Compiled, serving or Megatron-style software on one device.
+    FusedSingle,
+    /// Several devices (data, tensor, pipeline parallel).
+    Multi,
+}
+
+impl Cell {
+    pub const ALL: [Cell; 4] = [
+        Cell::EagerMeasured,
+        Cell::EagerSingle,
+        Cell::FusedSingle,
+        Cell::Multi,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cell::EagerMeasured => "eager-measured",
+            Cell::EagerSingle => "eager-single",
+            Cell::FusedSingle => "fused-single",
+            Cell::Multi => "multi",
+        }
+    }
+    pub fn of(eager: bool, devices: u64, measured: bool) -> Cell {
+        match (devices > 1, eager, measured) {
+            (true, _, _) => Cell::Multi,
+            (false, true, true) => Cell::EagerMeasured,
+            (false, true, false) => Cell::EagerSingle,
+            (false, false, _) => Cell::FusedSingle,
+        }
+    }
+}
+
+/// The committed widths: per cell, of energy and of time, in natural log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Widths {
+    /// What the widths were fitted on, for the reader.
+    pub fitted_on: String,
+    /// The quantile of the absolute log residuals a width is.
+    pub quantile: f64,
+    pub energy: BTreeMap<String, f64>,
+    pub time: BTreeMap<String, f64>,
+}
+
+/// Used where a cell has too few residuals (under 3): the widest cell's width.
+fn fallback(m: &BTreeMap<String, f64>) -> f64 {
+    m.values().copied().fold(0.0, f64::max)
+}
+
+static WIDTHS: LazyLock<Option<Widths>> =
+    LazyLock::new(|| serde_json::from_str(include_str!("../data/uncertainty.json")).ok());
+
+/// The committed widths (none if the file does not parse: a test forbids it).
+pub fn widths() -> Option<&'static Widths> {
+    WIDTHS.as_ref()
+}
+
+/// The (energy, time) log widths of a cell.
+pub fn width(cell: Cell) -> (f64, f64) {
+    match widths() {
+        Some(w) => {
+            let get = |m: &BTreeMap<String, f64>| {
+                m.get(cell.as_str()).copied().unwrap_or_else(|| fallback(m))
+            };
+            (get(&w.energy), get(&w.time))
+        }
+        None => (0.15f64.ln_1p(), 0.15f64.ln_1p()),
+    }
+}

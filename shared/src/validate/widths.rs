@@ -1,0 +1,171 @@
+//! The range fitter: the width of the estimate's ranges per cell (software
+//! and scale, energy and time) from measured residuals, and the leave-one-out
+//! coverage it reaches (`shared/examples/ranges.rs` writes
+//! `shared/data/uncertainty.json`; docs/energy-model.md, "Ranges").
+//!
+//! Residuals: ln(estimate / measured) of the reference cases' energy and time
+//! (leave-one-out of the fitted constants) and of every public validation
+//! case. A cell's width is the `QUANTILE` quantile of its absolute residuals;
+//! a case's leave-one-out range uses the width fitted without it.
+
+use super::fit::{fit, fit_set, FitCase};
+use super::published::{evaluate_case, parse_case};
+use crate::ranges::{Cell, Widths};
+use crate::scenario::SoftwareClass;
+use std::collections::BTreeMap;
+
+/// The quantile of the absolute log residuals a width is.
+pub const QUANTILE: f64 = 0.9;
+/// Cells with fewer residuals take the widest cell's width.
+pub const MIN_CELL: usize = 3;
+
+/// The public sets the widths are fitted on.
+pub fn sets() -> [(&'static str, &'static str); 3] {
+    [
+        (
+            "single-device",
+            include_str!("../../data/validation/single-device.jsonl"),
+        ),
+        (
+            "pretraining",
+            include_str!("../../data/validation/pretraining.jsonl"),
+        ),
+        (
+            "serving",
+            include_str!("../../data/validation/serving.jsonl"),
+        ),
+    ]
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Residual {
+    pub name: String,
+    /// `reference`, or the public set's name.
+    pub set: String,
+    pub cell: Cell,
+    pub energy: bool,
+    /// ln(estimate / measured).
+    pub r: f64,
+}
+
+/// Every residual: the reference cases (leave-one-out) and the public cases.
+pub fn residuals() -> Vec<Residual> {
+    let mut out = vec![];
+    let set = fit_set();
+    let all: Vec<usize> = (0..set.len()).collect();
+    for i in 0..set.len() {
+        let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+        let t = fit(&set, &rest);
+        if let (FitCase::Measured(c), Some((e, tm))) = (&set[i], set[i].errors(&t)) {
+            if let Some(e) = e {
+                out.push(Residual {
+                    name: c.name.clone(),
+                    set: "reference".into(),
+                    cell: Cell::EagerMeasured,
+                    energy: true,
+                    r: e.ln_1p(),
+                });
+            }
+            out.push(Residual {
+                name: c.name.clone(),
+                set: "reference".into(),
+                cell: Cell::EagerMeasured,
+                energy: false,
+                r: tm.ln_1p(),
+            });
+        }
+    }
+    for (name, text) in sets() {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(c) = parse_case(line) else { continue };
+            let r = evaluate_case(&c, &[]);
+            let Some(ratio) = r.ratio.filter(|x| *x > 0.0 && x.is_finite()) else {
+                continue;
+            };
+            let stage = c.scenario.stages.get(c.stage.unwrap_or(0));
+            let sw = stage.map_or(c.scenario.software, |st| st.software(&c.scenario));
+            let devices = stage.map_or(c.scenario.hardware.count, |st| {
+                st.hardware(&c.scenario).count
+            });
+            let measured = crate::resolve::resolve_device(&c.scenario, &[])
+                .is_ok_and(|d| d.source.kind == "measured");
+            out.push(Residual {
+                name: c.name.clone(),
+                set: name.into(),
+                cell: Cell::of(sw == SoftwareClass::PytorchEager, devices, measured),
+                energy: c.quantity.is_energy(),
+                r: ratio.ln(),
+            });
+        }
+    }
+    out
+}
+
+/// The `q` quantile of `v` (linear interpolation between order statistics).
+pub fn quantile(v: &[f64], q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Some(v[lo] + (pos - lo as f64) * (v[hi] - v[lo]))
+}
+
+/// Widths from residuals, skipping the one at `skip`.
+pub fn fit_widths(res: &[Residual], skip: Option<usize>) -> Widths {
+    let mut energy = BTreeMap::new();
+    let mut time = BTreeMap::new();
+    for (is_energy, map) in [(true, &mut energy), (false, &mut time)] {
+        let mut widest: f64 = 0.0;
+        let mut pending = vec![];
+        for cell in Cell::ALL {
+            let v: Vec<f64> = res
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| Some(*i) != skip && r.cell == cell && r.energy == is_energy)
+                .map(|(_, r)| r.r.abs())
+                .collect();
+            match quantile(&v, QUANTILE).filter(|_| v.len() >= MIN_CELL) {
+                Some(u) => {
+                    widest = widest.max(u);
+                    map.insert(cell.as_str().to_string(), u);
+                }
+                None => pending.push(cell),
+            }
+        }
+        for cell in pending {
+            map.insert(cell.as_str().to_string(), widest);
+        }
+    }
+    Widths {
+        fitted_on: "leave-one-out residuals of shared/data/h100-cases.jsonl and every case of shared/data/validation/{single-device,pretraining,serving}.jsonl".into(),
+        quantile: QUANTILE,
+        energy,
+        time,
+    }
+}
+
+/// A case's leave-one-out check: inside the range fitted without it, and that range's high/low.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loo {
+    pub residual: Residual,
+    pub inside: bool,
+    pub width_ratio: f64,
+}
+
+pub fn leave_one_out(res: &[Residual]) -> Vec<Loo> {
+    (0..res.len())
+        .map(|i| {
+            let w = fit_widths(res, Some(i));
+            let m = if res[i].energy { &w.energy } else { &w.time };
+            let u = m.get(res[i].cell.as_str()).copied().unwrap_or(0.0);
+            Loo {
+                residual: res[i].clone(),
+                inside: res[i].r.abs() <= u,
+                width_ratio: (2.0 * u).exp(),
+            }
+        })
+        .collect()
+}
