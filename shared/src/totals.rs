@@ -9,7 +9,7 @@ use crate::error::{InputError, InputErrors};
 use crate::plan::{plan, StepPlan};
 use crate::report::{Estimate, MemoryCheck, OpShare, StageEstimate};
 use crate::resolve::{resolve, Resolution};
-use crate::scenario::{Phase, Resolved, Scenario, SoftwareClass};
+use crate::scenario::{Headline, Phase, Resolved, Scenario, SoftwareClass};
 use crate::step::{step_cost, StepCost};
 use crate::units::Range;
 use crate::ESTIMATOR_VERSION;
@@ -276,6 +276,12 @@ pub fn totals(s: &Scenario, r: Resolution) -> Result<Estimate, InputErrors> {
             estimator_version: ESTIMATOR_VERSION.into(),
             device,
             grid,
+            headline: Some(Headline {
+                energy_kwh: total_energy.expected,
+                co2e_kg: total_co2.expected,
+                device_hours,
+                wall_hours,
+            }),
         },
         warnings,
         what_ifs: vec![],
