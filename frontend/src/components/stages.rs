@@ -2,8 +2,8 @@
 
 use super::fields::{SelectInput, TextInput};
 use super::use_app;
-use crate::state::{stage_kind_label, Action, Field, StageField as F, OPTIMIZERS, STAGE_KINDS};
-use shared::scenario::{Phase, StageKind};
+use crate::state::{stage_kind_label, Action, Field, StageField as F};
+use shared::scenario::{Optimizer, Phase, StageKind};
 use shared::units::Precision;
 use std::rc::Rc;
 use yew::prelude::*;
@@ -27,30 +27,21 @@ pub fn stage_card(p: &StageProps) -> Html {
     let f = |sf| Field::Stage(i, sf);
     let w = &st.workload;
     let kinds = opts(
-        STAGE_KINDS
+        StageKind::ALL
             .iter()
             .map(|k| (k.as_str().to_string(), stage_kind_label(*k).to_string())),
     );
-    let phases = opts(
-        [
-            Phase::Train,
-            Phase::Inference,
-            Phase::Prefill,
-            Phase::Decode,
-        ]
-        .iter()
-        .map(|p| (p.as_str().to_string(), p.as_str().to_string())),
-    );
+    let phases = opts(Phase::NAMES.iter().map(|p| (p.to_string(), p.to_string())));
     let precisions = opts(
-        Precision::ALL
+        Precision::NAMES
             .iter()
-            .map(|p| (p.as_str().to_string(), p.as_str().to_string())),
+            .map(|p| (p.to_string(), p.to_string())),
     );
     let mut optimizers = vec![(String::new(), "none (inference)".to_string())];
     optimizers.extend(
-        OPTIMIZERS
+        Optimizer::NAMES
             .iter()
-            .map(|(_, n)| (n.to_string(), n.to_string())),
+            .map(|n| (n.to_string(), n.to_string())),
     );
     let remove = {
         let app = app.clone();
@@ -113,7 +104,7 @@ pub fn stages() -> Html {
             { for (0..app.scenario.stages.len()).map(|i| html! { <StageCard index={i} /> }) }
             <div class="actions">
                 <span>{ "Add a stage: " }</span>
-                { for STAGE_KINDS.iter().map(|k| html! {
+                { for StageKind::ALL.iter().map(|k| html! {
                     <button type="button" onclick={add(*k)}>{ stage_kind_label(*k) }</button>
                 }) }
             </div>
