@@ -344,7 +344,7 @@ fn check_headline(c: &mut Checker, at: &str, h: &Headline) {
         if !v.is_finite() || v < 0.0 {
             c.push(
                 format!("{at}.{k}"),
-                "must be a finite number of at least 0; remove `headline` to recompute without it",
+                "must be a finite number of at least 0, or remove `headline` (it only records the numbers the link showed)",
             );
         }
     }
