@@ -25,7 +25,6 @@ pub fn stage_card(p: &StageProps) -> Html {
         return html! {};
     };
     let f = |sf| Field::Stage(i, sf);
-    let w = &st.workload;
     let kinds = opts(
         StageKind::ALL
             .iter()
@@ -51,8 +50,9 @@ pub fn stage_card(p: &StageProps) -> Html {
         .name
         .clone()
         .unwrap_or_else(|| stage_kind_label(st.kind).to_string());
-    let deploy = st.kind == StageKind::Deployment;
-    let decode = w.phase == Phase::Decode;
+    // Which fields show: one rule with the state's (`StageField::shown`).
+    let deploy = F::RequestsPerDay.shown(st);
+    let decode = F::Prompt.shown(st);
     html! {
         <fieldset class="stage" id={format!("stage-{i}")}>
             <legend>{ format!("Stage {}: {title}", i + 1) }</legend>
@@ -67,7 +67,7 @@ pub fn stage_card(p: &StageProps) -> Html {
                 } else {
                     <TextInput field={f(F::Seq)} label="Sequence length" hint={Some(AttrValue::from("Empty for vision models."))} />
                 }
-                if w.phase == Phase::Train {
+                if F::Optimizer.shown(st) {
                     <SelectInput field={f(F::Optimizer)} label="Optimizer" options={Rc::new(optimizers)} />
                 }
             </div>

@@ -5,7 +5,7 @@
 use super::parse::{self, Count};
 use shared::device::DeviceProfile;
 use shared::resolve::device_profile;
-use shared::scenario::{Optimizer, Phase, Scenario, SoftwareClass, StageKind};
+use shared::scenario::{Optimizer, Phase, Scenario, SoftwareClass, Stage, StageKind};
 use shared::units::Precision;
 use shared::what_if::Kind;
 
@@ -13,7 +13,6 @@ use shared::what_if::Kind;
 /// the core about that path is shown next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
-    Name,
     Preset,
     HfConfig,
     File,
@@ -68,6 +67,20 @@ impl StageField {
         Self::Days,
     ];
 
+    /// Whether the stage's card shows this field (`components/stages.rs`).
+    pub fn shown(self, st: &Stage) -> bool {
+        let decode = st.workload.phase == Phase::Decode;
+        let deploy = st.kind == StageKind::Deployment;
+        match self {
+            Self::Seq => !decode,
+            Self::Prompt | Self::NewTokens => decode,
+            Self::Optimizer => st.workload.phase == Phase::Train,
+            Self::RequestsPerDay | Self::Days => deploy,
+            Self::Steps | Self::Samples | Self::Tokens | Self::Epochs => !deploy,
+            Self::Kind | Self::Phase | Self::Precision | Self::Batch | Self::Runs => true,
+        }
+    }
+
     /// The path inside a stage.
     fn leaf(self) -> &'static str {
         match self {
@@ -93,7 +106,6 @@ impl StageField {
 impl Field {
     pub fn path(self) -> String {
         match self {
-            Field::Name => "name".into(),
             Field::Preset => "model.preset".into(),
             Field::HfConfig => "model.hf_config".into(),
             Field::File => "model.graph".into(),
@@ -165,7 +177,6 @@ fn opt_int(v: Option<u64>) -> String {
 /// The text a field shows for a scenario (when the user has no draft).
 pub fn value(f: Field, s: &Scenario) -> String {
     match f {
-        Field::Name => s.name.clone().unwrap_or_default(),
         Field::Device => s.hardware.device.clone(),
         Field::DeviceCount => s.hardware.count.to_string(),
         Field::Software => s.software.as_str().into(),
@@ -223,7 +234,6 @@ pub fn write(
     measured: &[DeviceProfile],
 ) -> Result<(), String> {
     match f {
-        Field::Name => s.name = Some(raw.to_string()).filter(|n| !n.trim().is_empty()),
         Field::Device => {
             let p = device_profile(raw, measured).ok_or("not a device of the catalog")?;
             s.hardware.device = raw.to_string();

@@ -278,19 +278,26 @@ impl AppState {
         (!hidden.is_empty()).then(|| hidden.join("; "))
     }
 
+    /// The fields the form shows now (an error about another path goes under the form).
     fn visible_fields(&self) -> Vec<Field> {
         let mut v = vec![
-            Field::Name,
             Field::Device,
             Field::DeviceCount,
             Field::Software,
             Field::Region,
-            Field::GridCustom,
             Field::Pue,
         ];
+        if self.scenario.infrastructure.grid_gco2e_per_kwh.is_some() {
+            v.push(Field::GridCustom);
+        }
         v.extend_from_slice(self.model.tab.fields());
-        for i in 0..self.scenario.stages.len() {
-            v.extend(StageField::ALL.iter().map(|sf| Field::Stage(i, *sf)));
+        for (i, st) in self.scenario.stages.iter().enumerate() {
+            v.extend(
+                StageField::ALL
+                    .iter()
+                    .filter(|sf| sf.shown(st))
+                    .map(|sf| Field::Stage(i, *sf)),
+            );
         }
         v
     }

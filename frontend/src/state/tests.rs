@@ -403,3 +403,21 @@ fn an_older_estimators_link_shows_pinned_and_today() {
     let c = AppState::with_scenario(bare).pinned_vs_today();
     assert!(c.is_some_and(|c| c.pinned.is_none()));
 }
+
+/// An error about a field the form does not show goes under the form.
+#[test]
+fn errors_of_hidden_fields_are_general() {
+    let mut sc = defaults::example_scenario();
+    // the deployment stage shows requests and days, not steps
+    sc.stages[2].steps = Some(10.0);
+    let s = AppState::with_scenario(sc);
+    let g = s.general_error().unwrap_or_else(|| panic!("{:?}", s.base));
+    assert!(g.starts_with("stages[2].steps: "), "{g}");
+    assert!(s.error(Field::Stage(2, StageField::Steps)).is_some());
+    // a shown field's error is not repeated under the form
+    let mut sc = defaults::example_scenario();
+    sc.stages[0].steps = Some(10.0);
+    let s = AppState::with_scenario(sc);
+    assert!(s.error(Field::Stage(0, StageField::Steps)).is_some());
+    assert_eq!(s.general_error(), None);
+}
