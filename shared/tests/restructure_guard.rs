@@ -63,16 +63,11 @@ fn close(a: f64, b: f64) -> bool {
 /// `UPDATE_GUARD="why"` rewrites the stored numbers from today's estimator
 /// (after a deliberate model change) and appends the reason to the file's note.
 fn update_requested() -> Option<String> {
-    std::env::var("UPDATE_GUARD")
-        .ok()
-        .filter(|w| !w.trim().is_empty())
+    std::env::var("UPDATE_GUARD").ok().filter(|w| !w.trim().is_empty())
 }
 
 fn rewrite(why: &str) {
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/guard/before-restructure.json"
-    );
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guard/before-restructure.json");
     let mut g: Value =
         serde_json::from_str(&std::fs::read_to_string(file).expect("read")).expect("guard file");
     for c in g["cases"].as_array_mut().expect("cases") {
@@ -82,9 +77,7 @@ fn rewrite(why: &str) {
         let mut want = vec![];
         leaves(&c["expect"], String::new(), &mut want);
         for (path, _) in want {
-            let x = lookup(&now, &path)
-                .and_then(Value::as_f64)
-                .expect("path still there");
+            let x = lookup(&now, &path).and_then(Value::as_f64).expect("path still there");
             // the stored expectations are flat: {"stages[0].energy_kwh.low": ...}
             c["expect"][&path] = serde_json::json!(x);
         }
