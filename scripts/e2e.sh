@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser tests of the estimator page (e2e/, Playwright driving Debian's
-# Chromium). Builds the frontend with trunk (release, offline, wasm-opt from
-# e2e's npm binaryen), checks the .wasm size, builds the release `jouleprint`,
+# Chromium). Builds the frontend (scripts/build-page.sh: release, wasm-bindgen,
+# wasm-opt from e2e's npm binaryen), checks the .wasm size, builds the release `jouleprint`,
 # starts Postgres (scripts/pg.sh, unless JOULEPRINT_DATABASE_URL is set) and
 # `jouleprint serve` on a free port with frontend/dist as its static folder,
 # runs Playwright, and stops all it started.
@@ -27,22 +27,17 @@ done
 if [ ! -d e2e/node_modules ]; then
   (cd e2e && npm ci --no-audit --no-fund)
 fi
-# wasm-opt (binaryen 132, from npm), trunk and wasm-bindgen (cargo install).
-export PATH="$ROOT/e2e/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$HOME/.cargo/bin:$PATH"
 
-# The page: size-optimised release build (opt-level z, fat LTO, one codegen
-# unit: for the wasm target only, set here rather than in the workspace profile).
-CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
-CARGO_PROFILE_RELEASE_LTO=fat \
-CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-  trunk build --release --config frontend/Trunk.toml
+# The page: the size-optimised release build.
+scripts/build-page.sh
 test -f frontend/dist/index.html
 [ -n "$BUILD_ONLY" ] && exit 0
 
 scripts/wasm-size.sh
 
 cargo build --release --locked -p jouleprint
-BIN="$ROOT/target/release/jouleprint"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/jouleprint"
 
 SERVER_PID=""
 PG_STARTED=""

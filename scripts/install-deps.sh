@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, only when missing, what the build and the tests need on a fresh
-# Debian machine with rustup: Postgres, Chromium, wrk, the wasm target, trunk
-# and wasm-bindgen-cli (versions pinned to Cargo.lock), the e2e npm packages.
+# Debian machine with rustup: Postgres, Chromium, wrk, the wasm target,
+# wasm-bindgen-cli (pinned to Cargo.lock), the e2e npm packages (Playwright,
+# axe-core, binaryen's wasm-opt for scripts/build-page.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +26,6 @@ fi
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 export PATH="$HOME/.cargo/bin:$PATH"
-if ! command -v trunk >/dev/null 2>&1 || ! trunk --version | grep -q '0.21'; then
-  cargo install --locked trunk --version '~0.21'
-fi
 WB_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p' | head -1)
 if [ -n "$WB_VERSION" ] && ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
   cargo install wasm-bindgen-cli --version "=$WB_VERSION"

@@ -20,14 +20,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# 0. Tools a fresh machine lacks (Postgres, trunk, wasm-bindgen, npm packages).
+# 0. Tools a fresh machine lacks (Postgres, wasm-bindgen, npm packages).
 scripts/install-deps.sh >&2
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # 1. The frontend: the same size-optimised build the browser tests use.
 static_note=""
 echo "run.sh: building the frontend..." >&2
-if ! scripts/e2e.sh --build-only >&2; then
+if ! scripts/build-page.sh >&2; then
   static_note="the frontend build failed: serving the API only"
 fi
 if [ -z "$static_note" ] && [ ! -f frontend/dist/index.html ]; then
@@ -44,7 +44,7 @@ echo "run.sh: building the server (cargo build --release)..." >&2
 cargo build --release -p jouleprint >&2
 host="${JOULEPRINT_HOST:-127.0.0.1}"
 port="${JOULEPRINT_PORT:-8080}"
-JOULEPRINT_HOST="$host" JOULEPRINT_PORT="$port" ./target/release/jouleprint serve &
+JOULEPRINT_HOST="$host" JOULEPRINT_PORT="$port" "${CARGO_TARGET_DIR:-target}/release/jouleprint" serve &
 server_pid=$!
 
 for _ in $(seq 1 100); do

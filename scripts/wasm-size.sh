@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Checks that the release WebAssembly of the estimator page is at most
-# 500 KB gzipped (the issue's budget). Builds it with trunk when it is missing
-# (or with --build); scripts/e2e.sh builds it first and calls this.
+# 500 KB gzipped (the issue's budget). Builds it (scripts/build-page.sh) when
+# it is missing (or with --build); scripts/e2e.sh builds it first and calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LIMIT=${JOULEPRINT_WASM_LIMIT_BYTES:-512000}  # 500 KB (KiB, as gzip -l counts)
 
 if [ "${1:-}" = "--build" ] || ! ls frontend/dist/*_bg.wasm >/dev/null 2>&1; then
-  scripts/e2e.sh --build-only
+  scripts/build-page.sh
 fi
 
 wasm=$(ls frontend/dist/*_bg.wasm | head -1)

@@ -4,6 +4,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const zlib = require('node:zlib');
 
 const ROOT = process.env.JOULEPRINT_ROOT || path.resolve(__dirname, '..', '..');
 const BIN = process.env.JOULEPRINT_BIN || path.join(ROOT, 'target', 'release', 'jouleprint');
@@ -92,8 +93,41 @@ async function setField(page, sel, text) {
   await page.waitForTimeout(50);
 }
 
+/** The scenario inside a share link (`...#s=1.<base64url(zlib(JSON))>`). */
+function decodeLink(url) {
+  const p = url.split('#s=')[1];
+  const body = p.slice(p.indexOf('.') + 1);
+  return JSON.parse(zlib.inflateSync(Buffer.from(body, 'base64url')).toString('utf8'));
+}
+
+/** A share link fragment for any JSON text or value, as another page would make it. */
+function linkFor(scenario) {
+  const text = typeof scenario === 'string' ? scenario : JSON.stringify(scenario);
+  return '#s=1.' + zlib.deflateSync(Buffer.from(text, 'utf8')).toString('base64url');
+}
+
+/** The CLI's refusal of a scenario: its `field: message` pairs (exit status 2). */
+function cliErrors(scenario) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jp-e2e-'));
+  const f = path.join(dir, 'scenario.json');
+  fs.writeFileSync(f, typeof scenario === 'string' ? scenario : JSON.stringify(scenario));
+  try {
+    execFileSync(BIN, ['estimate', f], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const line = String(e.stderr).trim().split('\n').pop();
+    const rest = line.slice(line.indexOf(f) + f.length + 2);
+    const out = {};
+    for (const part of rest.split('; ')) {
+      const i = part.indexOf(': ');
+      out[part.slice(0, i)] = part.slice(i + 2);
+    }
+    return out;
+  }
+  throw new Error('the CLI accepted the scenario');
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-module.exports = { shareUrl, ROOT, BIN, SHOTS, watch, open, value, numbers, cli, close, expectClose, exportedScenario, setField, shot };
+module.exports = { decodeLink, linkFor, cliErrors, shareUrl, ROOT, BIN, SHOTS, watch, open, value, numbers, cli, close, expectClose, exportedScenario, setField, shot };

@@ -8,6 +8,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use shared::scenario::{Scenario, SCENARIO_VERSION};
+use shared::InputErrors;
 use std::fmt;
 
 /// The version of the link encoding (not of the scenario format, which is inside).
@@ -39,8 +40,8 @@ pub enum LinkError {
     OlderVersion(u32),
     /// Cut short or altered: base64, zlib or checksum failure.
     Damaged(String),
-    /// The scenario inside does not parse (names the field).
-    InvalidScenario(String),
+    /// The scenario inside is refused by the core: every problem, each naming its field.
+    InvalidScenario(InputErrors),
     /// The scenario's own format version is not one this page reads.
     ScenarioVersion(u32),
 }
@@ -99,7 +100,7 @@ pub fn decode(payload: &str) -> Result<Scenario, LinkError> {
             }
         }
     }
-    shared::estimate::parse_scenario(text).map_err(|e| LinkError::InvalidScenario(e.to_string()))
+    shared::estimate::parse_scenario(text).map_err(LinkError::InvalidScenario)
 }
 
 /// Read a URL fragment (with or without the leading `#`).
@@ -187,9 +188,71 @@ mod tests {
         let z = miniz_oxide::deflate::compress_to_vec_zlib(br#"{"version":1,"model":{},"stages":[{"kind":"deployment"}],"hardware":{"device":"h100-sxm"}}"#, 6);
         let p = format!("1.{}", URL_SAFE_NO_PAD.encode(z));
         match decode(&p) {
-            Err(LinkError::InvalidScenario(m)) => assert!(m.contains("stages[0]"), "{m}"),
+            Err(LinkError::InvalidScenario(m)) => {
+                assert!(m.iter().all(|e| e.field.starts_with("stages[0]")), "{m}")
+            }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A payload holding any text, as a link made elsewhere would.
+    fn payload_of(text: &str) -> String {
+        let z = miniz_oxide::deflate::compress_to_vec_zlib(text.as_bytes(), 6);
+        format!("{LINK_VERSION}.{}", URL_SAFE_NO_PAD.encode(z))
+    }
+
+    /// The table of bad scenarios (bounds, pinned values, types, syntax): each
+    /// is refused by the link loader with the same field paths as the CLI and
+    /// the API, and the banner shows every field with the core's message.
+    /// Reads the page's table and, when present, the core's.
+    #[test]
+    fn bad_scenarios_are_refused_with_their_fields() {
+        let page = include_str!("../tests/data/bad-scenarios.jsonl");
+        let core = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/tests/data/bad-scenarios.jsonl"
+        ))
+        .unwrap_or_default();
+        let mut n = 0;
+        for line in page.lines().chain(core.lines()) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let case: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let name = case["name"].as_str().unwrap_or_default();
+            let text = match &case["scenario"] {
+                serde_json::Value::String(t) => t.clone(),
+                v => v.to_string(),
+            };
+            let mut want: Vec<String> = case["fields"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: no fields"))
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect();
+            let err = decode(&payload_of(&text)).expect_err(name);
+            let mut got: Vec<String> = match &err {
+                LinkError::InvalidScenario(e) => {
+                    let banner = err.to_string();
+                    for e in e {
+                        assert!(
+                            banner.contains(&format!("{}: {}", e.field, e.message)),
+                            "{name}: {banner}"
+                        );
+                    }
+                    e.iter().map(|e| e.field.clone()).collect()
+                }
+                LinkError::ScenarioVersion(_) => vec!["version".into()],
+                other => panic!("{name}: {other:?}"),
+            };
+            got.sort();
+            got.dedup();
+            want.sort();
+            assert_eq!(got, want, "{name}");
+            n += 1;
+        }
+        assert!(n >= 6, "{n} cases");
     }
 
     #[test]
@@ -233,7 +296,7 @@ mod tests {
 
             #[test]
             fn any_scenario_round_trips(pue in 1.0f64..3.0, batch in 1u64..4096, epochs in typed(),
-                                        runs in typed(), grid in proptest::option::of(typed()),
+                                        runs in typed().prop_map(|r| r.clamp(1.0, shared::check::bounds::MAX_RUNS)), grid in proptest::option::of(typed().prop_map(|g| g.min(shared::check::bounds::MAX_GRID))),
                                         name in proptest::option::of("[ -~\\u{e9}\\u{4e2d}]{0,40}"),
                                         count in 1u64..1024) {
                 let mut s = example_scenario();

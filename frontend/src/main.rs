@@ -7,14 +7,12 @@ mod defaults;
 mod export;
 mod format;
 mod hooks;
-mod import;
 mod link;
 mod pages;
 mod profiles;
 mod services;
 mod state;
 mod web;
-mod whatif;
 
 fn main() {
     yew::Renderer::<pages::estimator::EstimatorPage>::new().render();

@@ -39,6 +39,9 @@ pub struct Estimate {
     pub method: String,
     pub resolved: Resolved,
     pub warnings: Vec<String>,
+    /// How the estimate read the scenario where it had to choose (a parallel strategy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Savings: the same pipeline on changed scenarios (`what_if`).
     #[serde(default)]
     pub what_ifs: Vec<WhatIfOutcome>,

@@ -305,6 +305,21 @@ pub struct Resolved {
     /// Profiles of the devices stages use beside `device` (`stages[].hardware`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stage_devices: Vec<DeviceProfile>,
+    /// The headline numbers `estimator_version` computed from these values, so
+    /// a newer estimator can show them beside its own. Absent in older links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<Headline>,
+}
+
+/// An estimate's headline numbers (expected values), pinned in `resolved`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Headline {
+    /// Energy at the wall over the whole lifecycle.
+    pub energy_kwh: f64,
+    pub co2e_kg: f64,
+    pub device_hours: f64,
+    pub wall_hours: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

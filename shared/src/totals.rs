@@ -11,7 +11,7 @@ use crate::plan::StepPlan;
 use crate::ranges;
 use crate::report::{Estimate, MemoryCheck, OpShare, StageEstimate};
 use crate::resolve::{device_profile, resolve, Resolution};
-use crate::scenario::{Phase, Resolved, Scenario, SoftwareClass, Stage};
+use crate::scenario::{Headline, Phase, Resolved, Scenario, SoftwareClass, Stage};
 use crate::schedule::{self, StageStep, Strategy, USABLE_MEMORY};
 use crate::step::StepCost;
 use crate::units::Range;
@@ -176,6 +176,7 @@ pub fn totals(
     let mut worst_mem: Option<MemoryCheck> = None;
     let mut stage_devices: Vec<DeviceProfile> = vec![];
     let mut datasheet_named: Vec<String> = vec![];
+    let mut notes: Vec<String> = vec![];
     for (st, (dev, spec, step)) in s.stages.iter().zip(steps) {
         let StageStep {
             seconds: sec,
@@ -185,7 +186,7 @@ pub fn totals(
             memory,
             strategy,
             flops,
-            notes,
+            notes: _,
             model_params,
             model_active_params,
             replica_batch,
@@ -211,7 +212,7 @@ pub fn totals(
             .clone()
             .unwrap_or_else(|| st.kind.as_str().replace('_', " "));
         if strategy.chosen {
-            warnings.push(format!(
+            notes.push(format!(
                 "stage {stage_label}: the model does not fit one device's memory with plain data parallelism; estimated with {} (give stages[].parallelism to choose)",
                 strategy.describe()
             ));
@@ -318,7 +319,6 @@ pub fn totals(
             strategy: (hw.count > 1 || st.parallelism.is_some()).then(|| strategy.describe()),
             mfu,
         });
-        let _ = notes;
         if first.is_none() {
             first = Some((
                 pl,
@@ -382,8 +382,15 @@ pub fn totals(
             device: headline_device,
             grid,
             stage_devices,
+            headline: Some(Headline {
+                energy_kwh: total_energy.expected,
+                co2e_kg: total_co2.expected,
+                device_hours: device_hours.expected,
+                wall_hours: wall_hours.expected,
+            }),
         },
         warnings,
+        notes,
         what_ifs: vec![],
     })
 }

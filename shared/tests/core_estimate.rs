@@ -340,7 +340,7 @@ fn optimizer_step_is_sharded_only_when_state_must_be() {
     assert!(strategy.contains("ZeRO"), "{strategy}");
     assert!(e8.memory.fits, "{:?}", e8.memory);
     assert!(e8
-        .warnings
+        .notes
         .iter()
         .any(|w| w.contains("does not fit one device")));
 }

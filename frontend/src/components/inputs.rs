@@ -4,7 +4,8 @@ use super::fields::{SelectInput, TextInput};
 use super::use_app;
 use crate::defaults::PUE_PRESETS;
 use crate::format::num;
-use crate::state::{Action, Field, MeasuredStatus, SOFTWARE};
+use crate::state::{Action, Field, MeasuredStatus};
+use shared::scenario::SoftwareClass;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -53,9 +54,9 @@ pub fn hardware() -> Html {
         .iter()
         .map(|d| (d.id.clone(), d.option_label()))
         .collect();
-    let software = SOFTWARE
+    let software = SoftwareClass::NAMES
         .iter()
-        .map(|s| (s.as_str().to_string(), s.as_str().to_string()))
+        .map(|s| (s.to_string(), s.to_string()))
         .collect::<Vec<_>>();
     let status = match &app.measured_status {
         MeasuredStatus::Loading => "Looking for measured calibrations\u{2026}".to_string(),

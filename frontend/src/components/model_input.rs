@@ -14,8 +14,10 @@ fn import_files(files: Option<web_sys::FileList>, app: super::AppContext) {
     let name = f.name();
     let first = app.scenario.stages.first().map(|s| s.workload.clone());
     yew::platform::spawn_local(async move {
+        // The core's one import path, as `jouleprint estimate` reads `model.file`.
         let r = match web::read_file(&f).await {
-            Ok(bytes) => crate::import::import_bytes(&name, &bytes, first.as_ref()),
+            Ok(bytes) => shared::import::model_from_file(&name, &bytes, first.as_ref())
+                .map_err(|e| e.message),
             Err(e) => Err(e),
         };
         match r {

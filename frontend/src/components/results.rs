@@ -59,6 +59,7 @@ pub fn results() -> Html {
                 { stat("gpu-hours", "GPU-hours", e.device_hours.expected, num(e.device_hours.expected), html! {}) }
                 { stat("wall-hours", "Wall time", e.wall_hours.expected, hours(e.wall_hours.expected), html! {}) }
             </dl>
+            { pinned_vs_today(&app) }
             <p class="equivalent" id="equivalent">
                 { format!("About as much CO2e as driving a typical passenger car {} km.", num(km)) }
                 <span class="source">{ format!(" Source: {CAR_SOURCE}.") }</span>
@@ -154,5 +155,45 @@ fn memory_text(m: &shared::estimate::MemoryCheck) -> String {
             "{head} Shard it over at least {} devices, or lower the batch.",
             m.devices_needed
         )
+    }
+}
+
+/// A link made by another estimator version: its pinned numbers beside today's.
+fn pinned_vs_today(app: &crate::state::AppState) -> Html {
+    let Some(c) = app.pinned_vs_today() else {
+        return html! {};
+    };
+    let Some(p) = c.pinned else {
+        return html! {
+            <p class="note" id="pinned-vs-today">
+                { format!("This link was computed by {}, which did not pin its numbers; the numbers above are today's ({}).", c.version, shared::ESTIMATOR_VERSION) }
+            </p>
+        };
+    };
+    let row = |id: &str, label: &str, then: f64, now: f64, fmt: fn(f64) -> String| {
+        html! {
+            <tr id={id.to_string()} data-pinned={then.to_string()} data-today={now.to_string()}>
+                <th scope="row">{ label }</th><td>{ fmt(then) }</td><td>{ fmt(now) }</td>
+            </tr>
+        }
+    };
+    let t = &c.today;
+    html! {
+        <div class="note" id="pinned-vs-today">
+            <p>
+                { format!("Computed by {}: {} kWh; today: {} kWh. ", c.version, num(p.energy_kwh), num(t.energy_kwh)) }
+                { format!("The estimator changed since this link was made (today: {}); the numbers above are today's.", shared::ESTIMATOR_VERSION) }
+            </p>
+            <table id="pinned-table">
+                <caption class="sr-only">{ "The numbers the link pinned and today's" }</caption>
+                <thead><tr><th scope="col">{ "" }</th><th scope="col">{ "in the link" }</th><th scope="col">{ "today" }</th></tr></thead>
+                <tbody>
+                    { row("pinned-energy", "Energy (kWh)", p.energy_kwh, t.energy_kwh, num) }
+                    { row("pinned-co2e", "CO2e (kg)", p.co2e_kg, t.co2e_kg, num) }
+                    { row("pinned-gpu-hours", "GPU-hours", p.device_hours, t.device_hours, num) }
+                    { row("pinned-wall", "Wall time", p.wall_hours, t.wall_hours, hours) }
+                </tbody>
+            </table>
+        </div>
     }
 }

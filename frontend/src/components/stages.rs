@@ -2,8 +2,8 @@
 
 use super::fields::{SelectInput, TextInput};
 use super::use_app;
-use crate::state::{stage_kind_label, Action, Field, StageField as F, OPTIMIZERS, STAGE_KINDS};
-use shared::scenario::{Phase, StageKind};
+use crate::state::{stage_kind_label, Action, Field, StageField as F};
+use shared::scenario::{Optimizer, Phase, StageKind};
 use shared::units::Precision;
 use std::rc::Rc;
 use yew::prelude::*;
@@ -25,32 +25,22 @@ pub fn stage_card(p: &StageProps) -> Html {
         return html! {};
     };
     let f = |sf| Field::Stage(i, sf);
-    let w = &st.workload;
     let kinds = opts(
-        STAGE_KINDS
+        StageKind::ALL
             .iter()
             .map(|k| (k.as_str().to_string(), stage_kind_label(*k).to_string())),
     );
-    let phases = opts(
-        [
-            Phase::Train,
-            Phase::Inference,
-            Phase::Prefill,
-            Phase::Decode,
-        ]
-        .iter()
-        .map(|p| (p.as_str().to_string(), p.as_str().to_string())),
-    );
+    let phases = opts(Phase::NAMES.iter().map(|p| (p.to_string(), p.to_string())));
     let precisions = opts(
-        Precision::ALL
+        Precision::NAMES
             .iter()
-            .map(|p| (p.as_str().to_string(), p.as_str().to_string())),
+            .map(|p| (p.to_string(), p.to_string())),
     );
     let mut optimizers = vec![(String::new(), "none (inference)".to_string())];
     optimizers.extend(
-        OPTIMIZERS
+        Optimizer::NAMES
             .iter()
-            .map(|(_, n)| (n.to_string(), n.to_string())),
+            .map(|n| (n.to_string(), n.to_string())),
     );
     let remove = {
         let app = app.clone();
@@ -60,8 +50,9 @@ pub fn stage_card(p: &StageProps) -> Html {
         .name
         .clone()
         .unwrap_or_else(|| stage_kind_label(st.kind).to_string());
-    let deploy = st.kind == StageKind::Deployment;
-    let decode = w.phase == Phase::Decode;
+    // Which fields show: one rule with the state's (`StageField::shown`).
+    let deploy = F::RequestsPerDay.shown(st);
+    let decode = F::Prompt.shown(st);
     html! {
         <fieldset class="stage" id={format!("stage-{i}")}>
             <legend>{ format!("Stage {}: {title}", i + 1) }</legend>
@@ -76,7 +67,7 @@ pub fn stage_card(p: &StageProps) -> Html {
                 } else {
                     <TextInput field={f(F::Seq)} label="Sequence length" hint={Some(AttrValue::from("Empty for vision models."))} />
                 }
-                if w.phase == Phase::Train {
+                if F::Optimizer.shown(st) {
                     <SelectInput field={f(F::Optimizer)} label="Optimizer" options={Rc::new(optimizers)} />
                 }
             </div>
@@ -113,7 +104,7 @@ pub fn stages() -> Html {
             { for (0..app.scenario.stages.len()).map(|i| html! { <StageCard index={i} /> }) }
             <div class="actions">
                 <span>{ "Add a stage: " }</span>
-                { for STAGE_KINDS.iter().map(|k| html! {
+                { for StageKind::ALL.iter().map(|k| html! {
                     <button type="button" onclick={add(*k)}>{ stage_kind_label(*k) }</button>
                 }) }
             </div>

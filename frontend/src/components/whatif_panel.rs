@@ -1,11 +1,12 @@
-//! What-if toggles: each shows what it would change, in kWh and CO2e.
+//! What-if toggles: each shows what it would change, in kWh and CO2e. The
+//! rows are the core's (`shared::what_if`, through the state).
 
 use super::fields::OptionList;
 use super::inputs::region_options;
 use super::use_app;
 use crate::format::{percent, signed};
 use crate::state::{Action, Field};
-use crate::whatif::WhatIf;
+use shared::what_if::Kind as WhatIf;
 use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -66,17 +67,17 @@ pub fn what_if_panel() -> Html {
                 "Device to compare",
                 Rc::new(crate::profiles::devices(&app.measured).into_iter().map(|d| (d.id.clone(), d.option_label())).collect()),
             ),
-            WhatIf::Distill => select(
-                "Smaller preset",
-                Rc::new(crate::profiles::presets().into_iter().map(|p| (p.id, p.label)).collect()),
-            ),
+            WhatIf::Distill => select("Smaller preset", students(&app)),
             WhatIf::HalfPrecision | WhatIf::LowPrecision => html! {},
         };
         let effect = match &row.delta {
             Ok(d) => html! {
+                <>
+                <span class="change" id={format!("{id}-change")}>{ format!("{}: ", row.change) }</span>
                 <span class="delta" id={format!("{id}-delta")} data-kwh={d.kwh.to_string()} data-co2e={d.co2e_kg.to_string()}>
                     { format!("{} kWh ({}), {} kg CO2e ({})", signed(d.kwh), percent(d.kwh, d.base_kwh), signed(d.co2e_kg), percent(d.co2e_kg, d.base_co2e_kg)) }
                 </span>
+                </>
             },
             Err(why) => html! { <span class="na" id={format!("{id}-delta")}>{ format!("Does not apply: {why}") }</span> },
         };
@@ -102,4 +103,23 @@ pub fn what_if_panel() -> Html {
             <ul class="whatifs">{ for rows }</ul>
         </section>
     }
+}
+
+/// The core's students for the model: smaller presets of the same kind of input.
+fn students(app: &super::AppContext) -> Rc<Vec<(String, String)>> {
+    let Ok(base) = &app.base else {
+        return Rc::new(Vec::new());
+    };
+    let all = crate::profiles::presets();
+    Rc::new(
+        shared::what_if::students(&app.scenario, base)
+            .map(|p| {
+                let label = all
+                    .iter()
+                    .find(|c| c.id == p.id)
+                    .map_or_else(|| p.id.to_string(), |c| c.label.clone());
+                (p.id.to_string(), label)
+            })
+            .collect(),
+    )
 }

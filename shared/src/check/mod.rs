@@ -15,7 +15,7 @@ use crate::device::DeviceProfile;
 use crate::error::{InputError, InputErrors};
 use crate::model::graph::ForwardGraph;
 use crate::scenario::{
-    GridValue, ModelSource, Phase, Scenario, Stage, StageKind, SCENARIO_VERSION,
+    GridValue, Headline, ModelSource, Phase, Scenario, Stage, StageKind, SCENARIO_VERSION,
 };
 
 /// The bounds, public so that front ends can show them beside their fields.
@@ -132,6 +132,9 @@ pub fn check(s: &Scenario) -> Result<(), InputErrors> {
             check_profile(&mut c, &format!("resolved.stage_devices[{i}]"), p);
         }
         check_grid(&mut c, "resolved.grid", &r.grid);
+        if let Some(h) = &r.headline {
+            check_headline(&mut c, "resolved.headline", h);
+        }
     }
     c.finish()
 }
@@ -343,6 +346,23 @@ fn check_profile(c: &mut Checker, at: &str, p: &DeviceProfile) {
     c.positive(&f("pj_per_byte"), p.pj_per_byte, 1e6);
     c.non_negative(&f("kernel_latency_us"), p.kernel_latency_us, 1e6);
     c.non_negative(&f("uncertainty"), p.uncertainty, 10.0);
+}
+
+/// Pinned headline numbers: shown beside today's, so finite and not negative.
+fn check_headline(c: &mut Checker, at: &str, h: &Headline) {
+    for (k, v) in [
+        ("energy_kwh", h.energy_kwh),
+        ("co2e_kg", h.co2e_kg),
+        ("device_hours", h.device_hours),
+        ("wall_hours", h.wall_hours),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            c.push(
+                format!("{at}.{k}"),
+                "must be a finite number of at least 0, or remove `headline` (it only records the numbers the link showed)",
+            );
+        }
+    }
 }
 
 fn check_grid(c: &mut Checker, at: &str, g: &GridValue) {

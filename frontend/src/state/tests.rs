@@ -1,0 +1,447 @@
+//! The reducer's tests: edits, drafts, model tabs, stages, what-ifs, links.
+
+use super::*;
+use shared::what_if::Kind as WhatIf;
+
+fn st() -> AppState {
+    AppState::default()
+}
+
+#[test]
+fn valid_edit_changes_the_scenario() {
+    let mut s = st();
+    s.apply(Action::Set(Field::Stage(1, StageField::Batch), "16".into()));
+    assert_eq!(s.scenario.stages[1].workload.batch, 16);
+    assert!(s.error(Field::Stage(1, StageField::Batch)).is_none());
+    s.apply(Action::Set(Field::Pue, "1.5".into()));
+    assert_eq!(s.scenario.infrastructure.pue, 1.5);
+}
+
+#[test]
+fn invalid_edit_keeps_the_last_valid_value_and_says_why() {
+    let mut s = st();
+    s.apply(Action::Set(
+        Field::Stage(0, StageField::Batch),
+        "abc".into(),
+    ));
+    assert_eq!(s.scenario.stages[0].workload.batch, 1);
+    assert_eq!(s.value(Field::Stage(0, StageField::Batch)), "abc");
+    assert!(s
+        .error(Field::Stage(0, StageField::Batch))
+        .unwrap_or_default()
+        .contains("not a number"));
+    s.apply(Action::Set(
+        Field::Stage(0, StageField::Batch),
+        "2.5".into(),
+    ));
+    assert!(s.error(Field::Stage(0, StageField::Batch)).is_some());
+    s.apply(Action::Set(Field::Pue, "0.9".into()));
+    assert!(s.error(Field::Pue).unwrap_or_default().contains("PUE"));
+    assert_eq!(s.scenario.infrastructure.pue, 1.2);
+    s.apply(Action::Set(Field::Stage(0, StageField::Batch), "4".into()));
+    assert!(s.error(Field::Stage(0, StageField::Batch)).is_none());
+    assert_eq!(s.scenario.stages[0].workload.batch, 4);
+}
+
+#[test]
+fn optional_fields_clear_when_empty() {
+    let mut s = st();
+    s.apply(Action::Set(Field::Stage(0, StageField::Seq), "".into()));
+    assert_eq!(s.scenario.stages[0].workload.seq, None);
+    s.apply(Action::Set(
+        Field::Stage(0, StageField::Epochs),
+        "1e1".into(),
+    ));
+    assert_eq!(s.scenario.stages[0].epochs, Some(10.0));
+    s.apply(Action::Set(
+        Field::Stage(0, StageField::Samples),
+        "1,000".into(),
+    ));
+    assert_eq!(s.scenario.stages[0].samples, Some(1000.0));
+}
+
+#[test]
+fn model_tabs() {
+    let mut s = st();
+    s.apply(Action::ModelTab(ModelTab::Flops));
+    assert!(s.error(Field::FlopsPerSample).is_some());
+    s.apply(Action::Set(Field::FlopsPerSample, "8.2e9".into()));
+    s.apply(Action::Set(Field::Params, "25.6e6".into()));
+    assert_eq!(s.scenario.model.flops_per_sample, Some(8.2e9));
+    assert_eq!(s.scenario.model.params, Some(25.6e6));
+    s.apply(Action::ModelTab(ModelTab::Config));
+    s.apply(Action::Set(Field::HfConfig, "{ not json".into()));
+    assert!(s
+        .error(Field::HfConfig)
+        .unwrap_or_default()
+        .contains("JSON"));
+    s.apply(Action::Set(
+        Field::HfConfig,
+        r#"{"model_type":"llama"}"#.into(),
+    ));
+    assert!(!s.drafts.contains_key(&Field::HfConfig));
+    assert!(s.scenario.model.hf_config.is_some());
+    s.apply(Action::ModelTab(ModelTab::Preset));
+    assert_eq!(s.scenario.model.preset.as_deref(), Some("llama-2-13b"));
+}
+
+#[test]
+fn stages_add_and_remove() {
+    let mut s = st();
+    let n = s.scenario.stages.len();
+    s.apply(Action::AddStage(StageKind::Evaluation));
+    assert_eq!(s.scenario.stages.len(), n + 1);
+    s.apply(Action::RemoveStage(n));
+    assert_eq!(s.scenario.stages.len(), n);
+}
+
+#[test]
+fn whatif_toggle_and_parameter() {
+    let mut s = st();
+    s.apply(Action::Set(Field::WhatIf(WhatIf::FewerTrials), "2".into()));
+    assert!(s.error(Field::WhatIf(WhatIf::FewerTrials)).is_some());
+    s.apply(Action::Set(
+        Field::WhatIf(WhatIf::FewerTrials),
+        "0.25".into(),
+    ));
+    assert_eq!(s.whatif_params.trials, 0.25);
+    s.apply(Action::ToggleWhatIf(WhatIf::FewerTrials, true));
+    assert_eq!(
+        s.effective_scenario().stages[0].runs,
+        s.scenario.stages[0].runs * 0.25
+    );
+    s.apply(Action::ToggleWhatIf(WhatIf::FewerTrials, false));
+    assert_eq!(s.effective_scenario(), s.scenario);
+    assert_eq!(s.rows.len(), WhatIf::ALL.len());
+}
+
+#[test]
+fn load_keeps_measured_and_sets_banner() {
+    let mut s = st();
+    let mut sc = defaults::example_scenario();
+    sc.hardware.count = 2;
+    s.apply(Action::Load(
+        sc.clone(),
+        Some(Banner {
+            kind: BannerKind::Info,
+            text: "x".into(),
+        }),
+    ));
+    assert_eq!(s.scenario, sc);
+    assert!(s.banner.is_some());
+    s.apply(Action::DismissBanner);
+    assert!(s.banner.is_none());
+}
+
+#[test]
+fn example_estimates() {
+    let s = AppState::default();
+    let e = s.result.as_ref().unwrap_or_else(|e| panic!("{e}"));
+    assert!(e.energy_kwh.expected > 0.0);
+    assert_eq!(e.stages.len(), 3);
+    assert!(e.memory.fits, "{:?}", e.memory);
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    assert_eq!(s.whatif_params.distill_to, "llama-3-8b");
+    assert_eq!(s.whatif_params.gpu, "b200");
+    assert!(
+        s.rows.iter().filter(|r| r.delta.is_ok()).count() >= 5,
+        "{:?}",
+        s.rows
+    );
+    eprintln!(
+        "example: {} kWh, recompute {:.2} ms",
+        e.energy_kwh.expected, s.recompute_ms
+    );
+}
+
+/// Closed-form what-ifs: PUE scales wall energy, trials scale the development stage.
+#[test]
+fn whatif_closed_forms() {
+    let mut s = AppState::default();
+    s.apply(Action::Set(Field::Pue, "1.5".into()));
+    let base = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    s.apply(Action::Set(Field::WhatIf(WhatIf::Pue), "1.1".into()));
+    s.apply(Action::ToggleWhatIf(WhatIf::Pue, true));
+    let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    let r = e.energy_kwh.expected / base.energy_kwh.expected;
+    assert!((r - 1.1 / 1.5).abs() < 1e-9, "{r}");
+    s.apply(Action::ToggleWhatIf(WhatIf::Pue, false));
+    s.apply(Action::ToggleWhatIf(WhatIf::FewerTrials, true));
+    let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    let r = e.stages[0].energy_kwh.expected / base.stages[0].energy_kwh.expected;
+    assert!((r - 0.5).abs() < 1e-9, "{r}");
+}
+
+/// A link pins the profile it was computed with; a newer one is noticed and can be taken.
+#[test]
+fn pinned_profile_and_newer_calibration() {
+    let first = AppState::default();
+    let mut pinned = first.shared_scenario();
+    let r = pinned
+        .resolved
+        .as_mut()
+        .unwrap_or_else(|| panic!("resolved"));
+    r.device.source.version = "measured:old".into();
+    r.device.idle_w *= 2.0;
+    let mut s = AppState::with_scenario(pinned);
+    assert!(s.newer_calibration().is_some());
+    let e_pinned = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(
+        e_pinned.energy_kwh.expected,
+        first
+            .result
+            .clone()
+            .map(|e| e.energy_kwh.expected)
+            .unwrap_or_default()
+    );
+    s.apply(Action::UseCurrentCalibration);
+    assert!(s.newer_calibration().is_none());
+    let now = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        now.energy_kwh.expected,
+        first
+            .result
+            .clone()
+            .map(|e| e.energy_kwh.expected)
+            .unwrap_or_default()
+    );
+}
+
+#[test]
+fn exports_of_the_example() {
+    let s = AppState::default();
+    let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    let sc = s.shared_scenario();
+    let md = crate::export::markdown(&sc, &e);
+    assert!(md.contains("| **Total** |"));
+    let tex = crate::export::latex(&sc, &e);
+    assert!(tex.contains("\\begin{tabular}") && tex.contains("\\label{tab:energy}"));
+    assert!(!tex.contains("final_training"), "underscores are escaped");
+    let csv = crate::export::csv(&e);
+    assert_eq!(csv.lines().count(), 1 + e.stages.len() + 1);
+    let json = crate::export::scenario_json(&sc);
+    assert_eq!(shared::estimate::parse_scenario(&json), Ok(sc));
+}
+
+#[test]
+fn llama_70b_recompute_time() {
+    let mut s = AppState::default();
+    s.apply(Action::Set(Field::Preset, "llama-2-70b".into()));
+    assert!(s.result.is_ok(), "{:?}", s.result);
+    s.apply(Action::Set(Field::Stage(1, StageField::Batch), "4".into()));
+    eprintln!(
+        "llama-2-70b: estimate {:.2} ms, all {:.2} ms (native debug)",
+        s.estimate_ms, s.recompute_ms
+    );
+}
+
+/// Steps typed while samples are set are refused (exactly one amount per
+/// stage, the core's rule); once samples are cleared, the typed steps apply.
+#[test]
+fn a_draft_applies_once_the_rule_it_broke_is_met() {
+    let mut s = st();
+    let steps = Field::Stage(0, StageField::Steps);
+    s.apply(Action::Set(steps, "100".into()));
+    assert!(s.error(steps).unwrap_or_default().contains("exactly one"));
+    assert_eq!(s.scenario.stages[0].steps, None);
+    assert!(s.result.is_ok(), "the last estimate stays");
+    s.apply(Action::Set(Field::Stage(0, StageField::Samples), "".into()));
+    assert_eq!(s.scenario.stages[0].steps, Some(100.0));
+    assert_eq!(s.scenario.stages[0].samples, None);
+    assert!(s.error(steps).is_none());
+    assert!(s.result.is_ok(), "{:?}", s.result);
+}
+
+/// Values the core refuses are drafts with the core's message; the estimate stays.
+#[test]
+fn the_cores_bounds_keep_the_estimate() {
+    let mut s = st();
+    let before = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    for (f, raw) in [
+        (Field::Pue, "99"),
+        (Field::DeviceCount, "200000"),
+        (Field::Stage(0, StageField::Runs), "1e12"),
+        (Field::Stage(0, StageField::Samples), "1e30"),
+        (Field::Stage(1, StageField::Batch), "2000000"),
+    ] {
+        s.apply(Action::Set(f, raw.into()));
+        let e = s.error(f).unwrap_or_else(|| panic!("{f:?} {raw} accepted"));
+        // the core's own words for that path
+        let mut bad = s.scenario.clone();
+        let _ = fields::write(f, raw, &mut bad, &[]);
+        let core = shared::check::check(&bad).expect_err("the core refuses it");
+        assert!(
+            core.iter().any(|c| f.owns(&c.field) && c.message == e),
+            "{f:?}: {e} vs {core}"
+        );
+        assert_eq!(s.value(f), raw);
+        assert_eq!(s.result.as_ref().ok(), Some(&before), "{f:?}");
+    }
+}
+
+/// The page's rows are the core's: at the core's default parameters they
+/// equal the what-ifs of `shared::estimate::estimate`.
+#[test]
+fn rows_are_the_cores_what_ifs() {
+    let s = st();
+    let full = shared::estimate::estimate(&s.scenario, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let base = s.base.clone().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.whatif_params,
+        shared::what_if::Params::defaults(&s.scenario, &base)
+    );
+    assert_eq!(s.rows.len(), full.what_ifs.len());
+    let mut applied = 0;
+    for (row, w) in s.rows.iter().zip(&full.what_ifs) {
+        assert_eq!(row.kind.id(), w.id);
+        match (&row.delta, w.energy_kwh) {
+            (Ok(d), Some(e)) => {
+                applied += 1;
+                assert_eq!(d.kwh, e.expected - full.energy_kwh.expected);
+                assert_eq!(row.change, w.change);
+            }
+            (Err(why), None) => assert_eq!(why, &w.reason),
+            other => panic!("{}: {other:?}", w.id),
+        }
+    }
+    assert!(applied >= 5, "{:?}", s.rows);
+}
+
+/// A change of the device or region refills the core's choices that no
+/// longer apply (the what-if GPU is never the device in use).
+#[test]
+fn whatif_choices_follow_the_scenario() {
+    let mut s = st();
+    let gpu = s.whatif_params.gpu.clone();
+    s.apply(Action::Set(Field::Device, gpu.clone()));
+    assert_eq!(s.scenario.hardware.device, gpu);
+    assert_ne!(s.whatif_params.gpu, gpu);
+    assert!(s
+        .rows
+        .iter()
+        .any(|r| r.kind == WhatIf::Gpu && r.delta.is_ok()));
+    let region = s.whatif_params.region.clone();
+    s.apply(Action::Set(Field::Region, region.clone()));
+    assert_ne!(s.whatif_params.region, region);
+}
+
+fn fixture_link() -> (Scenario, serde_json::Value) {
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/data/link-v1-no-headline.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let frag = v["fragment"].as_str().unwrap_or_default();
+    match crate::link::parse_fragment(frag) {
+        crate::link::Fragment::Scenario(Ok(s)) => (s, v),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A version-1 link made before headlines were pinned loads and recomputes:
+/// to the numbers it showed then while the estimator is the same version,
+/// else with the warning that the model changed since.
+#[test]
+fn a_link_made_before_headlines_loads() {
+    let (s, v) = fixture_link();
+    assert!(s.resolved.as_ref().is_some_and(|r| r.headline.is_none()));
+    let made_by = s
+        .resolved
+        .as_ref()
+        .map(|r| r.estimator_version.clone())
+        .unwrap_or_default();
+    let st = AppState::with_scenario(s);
+    let e = st.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    for (what, got) in [
+        ("energy_kwh", e.energy_kwh.expected),
+        ("co2e_kg", e.co2e_kg.expected),
+        ("device_hours", e.device_hours.expected),
+        ("wall_hours", e.wall_hours.expected),
+    ] {
+        let want = v[what].as_f64().unwrap_or_default();
+        if made_by == shared::ESTIMATOR_VERSION {
+            assert!((got - want).abs() <= 1e-9 * want, "{what}: {got} vs {want}");
+        } else {
+            assert!(got.is_finite() && got > 0.0, "{what}: {got}");
+        }
+    }
+    if made_by != shared::ESTIMATOR_VERSION {
+        assert!(
+            e.warnings.iter().any(|w| w.contains(&made_by)),
+            "{:?}",
+            e.warnings
+        );
+    }
+    // made by today's estimator version: nothing to compare; by another: no
+    // pinned numbers to show beside today's (the link has no headline)
+    match st.pinned_vs_today() {
+        None => assert_eq!(made_by, shared::ESTIMATOR_VERSION),
+        Some(c) => {
+            assert_eq!(c.version, made_by);
+            assert!(c.pinned.is_none());
+        }
+    }
+    // shared again, it pins today's headline
+    let again = st.shared_scenario();
+    assert_eq!(
+        again
+            .resolved
+            .and_then(|r| r.headline)
+            .map(|h| h.energy_kwh),
+        Some(e.energy_kwh.expected)
+    );
+}
+
+/// A link from another estimator version shows its pinned numbers beside
+/// today's, until the scenario is edited.
+#[test]
+fn an_older_estimators_link_shows_pinned_and_today() {
+    let first = st();
+    let mut old = first.shared_scenario();
+    let r = old.resolved.as_mut().unwrap_or_else(|| panic!("resolved"));
+    r.estimator_version = "jouleprint-estimator/0.0.9+model-0".into();
+    r.headline = Some(Headline {
+        energy_kwh: 570.0,
+        co2e_kg: 210.0,
+        device_hours: 600.0,
+        wall_hours: 75.0,
+    });
+    let mut s = AppState::with_scenario(old);
+    let c = s
+        .pinned_vs_today()
+        .unwrap_or_else(|| panic!("a comparison"));
+    assert_eq!(c.version, "jouleprint-estimator/0.0.9+model-0");
+    assert_eq!(c.pinned.map(|h| h.energy_kwh), Some(570.0));
+    let today = first.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.today.energy_kwh, today.energy_kwh.expected);
+    assert_eq!(c.today.wall_hours, today.wall_hours.expected);
+    // a what-if leaves the linked scenario as it is
+    s.apply(Action::ToggleWhatIf(WhatIf::Pue, true));
+    assert!(s.pinned_vs_today().is_some());
+    s.apply(Action::Set(Field::Pue, "1.3".into()));
+    assert_eq!(s.pinned_vs_today(), None);
+    // without a pinned headline: the version, and today's numbers only
+    let mut bare = first.shared_scenario();
+    if let Some(r) = bare.resolved.as_mut() {
+        r.estimator_version = "jouleprint-estimator/0.0.9+model-0".into();
+        r.headline = None;
+    }
+    let c = AppState::with_scenario(bare).pinned_vs_today();
+    assert!(c.is_some_and(|c| c.pinned.is_none()));
+}
+
+/// An error about a field the form does not show goes under the form.
+#[test]
+fn errors_of_hidden_fields_are_general() {
+    let mut sc = defaults::example_scenario();
+    // the deployment stage shows requests and days, not steps
+    sc.stages[2].steps = Some(10.0);
+    let s = AppState::with_scenario(sc);
+    let g = s.general_error().unwrap_or_else(|| panic!("{:?}", s.base));
+    assert!(g.starts_with("stages[2].steps: "), "{g}");
+    assert!(s.error(Field::Stage(2, StageField::Steps)).is_some());
+    // a shown field's error is not repeated under the form
+    let mut sc = defaults::example_scenario();
+    sc.stages[0].steps = Some(10.0);
+    let s = AppState::with_scenario(sc);
+    assert!(s.error(Field::Stage(0, StageField::Steps)).is_some());
+    assert_eq!(s.general_error(), None);
+}
