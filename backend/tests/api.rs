@@ -388,6 +388,37 @@ async fn an_accepted_run_becomes_the_device_profile() {
         .expect("json");
     assert_eq!(v1["profile"], d["profile"]);
 
+    // The bodies are the contract's types, the ones the page deserialises into.
+    let typed: shared::api::DeviceList = serde_json::from_value(list.clone()).expect("DeviceList");
+    let h = typed
+        .devices
+        .iter()
+        .find(|d| d.id == "h100-sxm")
+        .expect("h100");
+    assert!(h.is_measured());
+    assert_eq!(h.runs.in_profile, 1);
+    let made: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT created_at FROM device_profiles WHERE device_id = 'h100-sxm'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("profile row");
+    let at = h.measured_at.as_deref().expect("measured_at");
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339"),
+        made
+    );
+    let other = typed
+        .devices
+        .iter()
+        .find(|d| d.id != "h100-sxm")
+        .expect("another device");
+    assert_eq!(other.profile_origin, shared::api::ProfileOrigin::Builtin);
+    assert_eq!(other.measured_at, None);
+    let typed: shared::api::RunList = serde_json::from_value(runs.clone()).expect("RunList");
+    assert_eq!(typed.runs[0].status, shared::api::RunStatus::Accepted);
+    assert_eq!(typed.runs[0].made_at(), "2026-11-27T20:05:00Z");
+    let _: shared::api::DeviceView = serde_json::from_value(v1).expect("DeviceView");
+
     // A token's use is recorded.
     assert_eq!(
         app.count("SELECT count(*) FROM api_tokens WHERE last_used_at IS NOT NULL")
@@ -1026,6 +1057,10 @@ async fn shared_estimates_round_trip() {
                 got["estimate"],
                 serde_json::to_value(&expected).expect("value")
             );
+            let typed: shared::api::StoredEstimate =
+                serde_json::from_value(got).expect("StoredEstimate");
+            assert_eq!(typed.estimate, Some(expected));
+            assert!(chrono::DateTime::parse_from_rfc3339(&typed.created_at).is_ok());
         }
         Err(_) => assert_eq!(r.status(), 422),
     }
@@ -1212,6 +1247,52 @@ async fn openapi_document_is_served_and_committed() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "duplicate operation ids");
+    // Every JSON body has a real schema: a component of `shared::api` with its fields, never a bare object.
+    let schemas = served["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    let mut bodies = 0;
+    for (path, ops) in served["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            let contents = op["requestBody"]["content"].as_object().into_iter().chain(
+                op["responses"]
+                    .as_object()
+                    .expect("responses")
+                    .values()
+                    .filter_map(|r| r["content"].as_object()),
+            );
+            for (ct, c) in contents.flat_map(|m| m.iter()) {
+                if path == "/api/openapi.json" {
+                    continue;
+                }
+                let r = c["schema"]["$ref"].as_str().unwrap_or_else(|| {
+                    panic!("{method} {path} {ct}: the body has no named schema: {c}")
+                });
+                let name = r.trim_start_matches("#/components/schemas/");
+                let schema = &schemas[name];
+                assert!(
+                    schema["properties"].is_object(),
+                    "{method} {path}: {name} has no fields: {schema}"
+                );
+                bodies += 1;
+            }
+        }
+    }
+    // 3 request bodies and 35 responses with a body, counted in the handlers' annotations.
+    assert_eq!(bodies, 38);
+    for t in [
+        "Estimate",
+        "WhatIfOutcome",
+        "Scenario",
+        "DeviceProfile",
+        "CalibrationRecord",
+    ] {
+        assert!(schemas[t]["properties"].is_object(), "{t} has no schema");
+    }
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["errors"]["items"]["$ref"],
+        "#/components/schemas/InputError"
+    );
     for p in [
         "/api/health",
         "/api/devices",

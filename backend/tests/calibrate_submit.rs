@@ -82,7 +82,12 @@ async fn a_simulated_calibration_is_accepted_by_the_service() {
     let first = first.expect("first submission");
     assert_eq!(first.run_id, run_id);
     assert_eq!(first.device, "h100-sxm");
-    assert_eq!(first.status, "accepted", "flags: {:?}", first.flags);
+    assert_eq!(
+        first.status,
+        shared::api::RunStatus::Accepted,
+        "flags: {:?}",
+        first.flags
+    );
     assert!(!first.replayed);
     let again = again.expect("replay");
     assert!(again.replayed, "same run id and record: idempotent");

@@ -31,6 +31,7 @@ pub struct DeviceSpec {
 
 /// Where a profile's coefficients come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSource {
     /// `datasheet` or `measured`.
@@ -43,6 +44,7 @@ pub struct ProfileSource {
 
 /// The coefficients of the energy model for one device (see `docs/energy-model.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeviceProfile {
     pub id: String,

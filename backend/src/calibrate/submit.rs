@@ -2,24 +2,9 @@
 //! Submissions are idempotent by `run_id`, so transient failures (connection,
 //! 503) are retried with the same record.
 
-use serde::Deserialize;
+use shared::api::SubmitResponse;
 use shared::calibration::CalibrationRecord;
 use std::time::Duration;
-
-/// What the service answered.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Submitted {
-    pub run_id: String,
-    pub device: String,
-    /// `accepted` or `flagged`.
-    pub status: String,
-    #[serde(default)]
-    pub flags: Vec<String>,
-    #[serde(default)]
-    pub replayed: bool,
-    #[serde(default)]
-    pub profile_version: Option<i32>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -49,7 +34,7 @@ pub fn submit(
     token: &str,
     rec: &CalibrationRecord,
     retries: u32,
-) -> Result<Submitted, SubmitError> {
+) -> Result<SubmitResponse, SubmitError> {
     if rec.run_id.is_none() {
         return Err(SubmitError::NoRunId);
     }

@@ -4,15 +4,14 @@
 use super::body::{read_json, BodyError};
 use super::{error_response, field_error, store_error_response};
 use crate::startup::AppState;
-use crate::store::calibrations::{self as store, Inserted, NewRun, RunStatus};
+use crate::store::calibrations::{self as store, Inserted, NewRun};
 use crate::store::tokens::{self, Auth};
 use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use shared::api::{RunStatus, SubmitResponse};
 use shared::calibration::{derive_profile, CalibrationRecord, RecordError};
-use utoipa::ToSchema;
 
 /// Longest accepted text field (host, names, versions...).
 const MAX_TEXT: usize = 256;
@@ -82,22 +81,6 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> SubmitError 
         field: field.into(),
         message: message.into(),
     }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SubmitResponse {
-    pub run_id: uuid::Uuid,
-    /// Catalog id of the device.
-    pub device: String,
-    /// `accepted` (used in the device's profile) or `flagged` (stored, not used).
-    pub status: String,
-    /// Why a run was flagged.
-    pub flags: Vec<String>,
-    /// True when this run id had been submitted before with the same record: nothing was written.
-    pub replayed: bool,
-    /// The device's new measured-profile version, when this submission made one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile_version: Option<i32>,
 }
 
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<i64, SubmitError> {
@@ -215,8 +198,8 @@ fn run_flags(rec: &CalibrationRecord) -> Vec<String> {
 
 /// Submit a calibration run (`shared::calibration::CalibrationRecord`).
 #[utoipa::path(post, path = "/api/calibrations", operation_id = "submit_calibration", tag = "calibrations",
-    request_body(content = Object, content_type = "application/json",
-        description = "A calibration record (shared/src/calibration.rs) with `run_id` (a UUID)"),
+    request_body(content = CalibrationRecord, content_type = "application/json",
+        description = "A calibration record (`shared::calibration::CalibrationRecord`) with `run_id` (a UUID)"),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Stored (accepted or flagged)", body = SubmitResponse),
@@ -292,9 +275,9 @@ pub async fn submit(
     )
     .await?;
     let resp = |status: RunStatus, replayed, profile_version| SubmitResponse {
-        run_id,
+        run_id: run_id.to_string(),
         device: spec.id.into(),
-        status: status.as_str().into(),
+        status,
         flags: flags.clone(),
         replayed,
         profile_version,

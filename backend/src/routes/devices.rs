@@ -3,71 +3,20 @@
 
 use super::{error_response, store_error_response};
 use crate::startup::AppState;
-use crate::store::calibrations::{self, RunSummary};
+use crate::store::calibrations;
 use crate::store::profiles::{self, coefficients, MeasuredProfile};
-use crate::store::StoreError;
+use crate::store::{rfc3339, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use shared::api::{
+    DeviceList, DeviceView, ProfileOrigin, RunCounts, RunList, ValueInfo, ValueSource,
+};
 use shared::catalog::{self, CATALOG};
 use shared::device::{DeviceProfile, DeviceSpec};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use utoipa::{IntoParams, ToSchema};
-
-/// One coefficient of the profile in use, and where it comes from.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ValueInfo {
-    pub value: f64,
-    /// `datasheet` (derived from vendor figures) or `measured` (calibration).
-    pub source: String,
-    /// Relative spread, (max - min) / median, over the runs of the measured profile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spread: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RunCounts {
-    /// Accepted runs stored for this device (all time).
-    pub accepted: i64,
-    /// Flagged runs stored, not used.
-    pub flagged: i64,
-    /// Runs the current measured profile is the median of (at most 20).
-    pub in_profile: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DeviceView {
-    /// Catalog id, used in URLs and scenarios (`h100-sxm`).
-    pub id: String,
-    pub name: String,
-    pub vendor: String,
-    /// Names NVML reports for this device; calibration records are matched by them.
-    pub nvml_names: Vec<String>,
-    pub memory_gb: f64,
-    pub mem_bw_gbs: f64,
-    pub tdp_w: f64,
-    /// Datasheet dense peak TFLOP/s per math mode.
-    pub dense_tflops: BTreeMap<String, f64>,
-    /// The profile estimates use now (`shared::device::DeviceProfile`).
-    #[schema(value_type = Object)]
-    pub profile: DeviceProfile,
-    /// `measured` when calibration runs stored here define the profile, else `builtin`.
-    pub profile_origin: String,
-    /// The version a scenario pins (`profile.source.version`).
-    pub profile_version: String,
-    /// The server's measured-profile version number, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub measured_version: Option<i32>,
-    pub runs: RunCounts,
-    /// Each numeric coefficient by path (`idle_w`, `gemm_tflops.bf16`).
-    pub values: BTreeMap<String, ValueInfo>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DeviceList {
-    pub devices: Vec<DeviceView>,
-}
+use utoipa::IntoParams;
 
 /// What the device endpoints and estimates read, cached (see `store::cache`).
 pub struct Snapshot {
@@ -82,16 +31,24 @@ pub struct Snapshot {
     pub etag: String,
 }
 
+/// A catalog device with the profile it uses: its measured profile (current
+/// or pinned), else the built-in one, by the core's one rule.
 pub fn view(
     spec: &DeviceSpec,
     measured: Option<&MeasuredProfile>,
     counts: (i64, i64),
 ) -> DeviceView {
     let datasheet = coefficients(&spec.datasheet_profile());
-    let (profile, origin) = match measured {
-        Some(m) => (m.profile.clone(), "measured"),
-        None => (catalog::builtin_profile(spec), "builtin"),
+    let measured_profiles: Vec<DeviceProfile> =
+        measured.map(|m| m.profile.clone()).into_iter().collect();
+    let profile = shared::resolve::device_profile(spec.id, &measured_profiles)
+        .unwrap_or_else(|| catalog::builtin_profile(spec));
+    let origin = if measured_profiles.first() == Some(&profile) {
+        ProfileOrigin::Measured
+    } else {
+        ProfileOrigin::Builtin
     };
+    let measured = measured.filter(|_| origin == ProfileOrigin::Measured);
     let values = coefficients(&profile)
         .into_iter()
         .map(|(k, v)| {
@@ -107,7 +64,11 @@ pub fn view(
                 k,
                 ValueInfo {
                     value: v,
-                    source: if same { "datasheet" } else { "measured" }.into(),
+                    source: if same {
+                        ValueSource::Datasheet
+                    } else {
+                        ValueSource::Measured
+                    },
                     spread,
                 },
             )
@@ -121,21 +82,12 @@ pub fn view(
         memory_gb: spec.memory_gb,
         mem_bw_gbs: spec.mem_bw_gbs,
         tdp_w: spec.tdp_w,
-        dense_tflops: spec
-            .dense_tflops
-            .iter()
-            .map(|(m, v)| {
-                let key = serde_json::to_value(m)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| format!("{m:?}"));
-                (key, *v)
-            })
-            .collect(),
+        dense_tflops: spec.dense_tflops.iter().copied().collect(),
         profile_version: profile.source.version.clone(),
         profile,
-        profile_origin: origin.into(),
+        profile_origin: origin,
         measured_version: measured.map(|m| m.version),
+        measured_at: measured.map(|m| rfc3339(m.created_at)),
         runs: RunCounts {
             accepted: counts.0,
             flagged: counts.1,
@@ -301,13 +253,6 @@ pub struct RunsQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RunList {
-    pub device: String,
-    #[schema(value_type = Vec<Object>)]
-    pub runs: Vec<RunSummary>,
-}
-
 /// A device's calibration runs, newest first, accepted and flagged.
 #[utoipa::path(get, path = "/api/devices/{id}/calibrations", operation_id = "list_device_calibrations", tag = "devices",
     params(("id" = String, Path, description = "Catalog id or NVML name"), RunsQuery),
@@ -330,6 +275,9 @@ pub async fn calibrations(
     let runs = calibrations::list(&state.pool, spec.id, limit).await?;
     Ok(HttpResponse::Ok().json(RunList {
         device: spec.id.into(),
-        runs,
+        runs: runs
+            .into_iter()
+            .map(calibrations::RunRow::into_api)
+            .collect(),
     }))
 }

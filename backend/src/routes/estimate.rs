@@ -7,7 +7,7 @@ use crate::startup::AppState;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use shared::scenario::Scenario;
+use shared::api::{Estimate, Scenario};
 use shared::InputErrors;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +49,14 @@ pub async fn read_scenario(
 
 /// Estimate a scenario (format: docs/scenario.md).
 #[utoipa::path(post, path = "/api/estimate", operation_id = "estimate", tag = "estimates",
-    request_body(content = Object, content_type = "application/json",
+    request_body(content = Scenario, content_type = "application/json",
         description = "A scenario (docs/scenario.md), e.g. {\"version\":1,\"model\":{\"preset\":\"gpt2\"},...}"),
     responses(
-        (status = 200, description = "The estimate (`shared::estimate::Estimate`, docs/scenario.md)", body = Object),
+        (status = 200, description = "The estimate, with its what-ifs (docs/scenario.md)", body = Estimate),
         (status = 400, description = "`invalid_json`", body = super::ErrorBody),
         (status = 413, description = "`body_too_large`", body = super::ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = super::ErrorBody),
-        (status = 422, description = "`invalid_scenario` (with `field`) or `invalid_text`", body = super::ErrorBody),
+        (status = 422, description = "`invalid_scenario` (every problem in `errors[]`, the first in `field`) or `invalid_text`", body = super::ErrorBody),
         (status = 503, description = "Database unavailable (measured profiles cannot be read)", body = super::ErrorBody),
     ))]
 pub async fn estimate(

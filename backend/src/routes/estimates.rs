@@ -5,30 +5,10 @@
 use super::estimate::{read_scenario, EstimateError};
 use super::{error_response, store_error_response};
 use crate::startup::AppState;
-use crate::store::estimates as store;
+use crate::store::{estimates as store, rfc3339};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StoredEstimate {
-    /// Short id (10 characters).
-    pub id: String,
-    /// This resource's absolute URL.
-    pub url: String,
-    /// The page showing it: `/?estimate={id}`.
-    pub page_url: String,
-    pub created_at: DateTime<Utc>,
-    /// The scenario as stored, `resolved` filled in.
-    #[schema(value_type = Object)]
-    pub scenario: serde_json::Value,
-    /// The estimate of the stored scenario (`GET` only; absent if it cannot be computed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub estimate: Option<serde_json::Value>,
-}
+use shared::api::{Scenario, StoredEstimate};
 
 fn urls(req: &HttpRequest, id: &str) -> (String, String) {
     let ci = req.connection_info();
@@ -41,7 +21,7 @@ fn urls(req: &HttpRequest, id: &str) -> (String, String) {
 
 /// Store a scenario for sharing; its resolved values are pinned first.
 #[utoipa::path(post, path = "/api/estimates", operation_id = "create_shared_estimate", tag = "estimates",
-    request_body(content = Object, content_type = "application/json", description = "A scenario (docs/scenario.md)"),
+    request_body(content = Scenario, content_type = "application/json", description = "A scenario (docs/scenario.md)"),
     responses(
         (status = 201, description = "Stored; `Location` is its URL", body = StoredEstimate),
         (status = 400, description = "`invalid_json`", body = super::ErrorBody),
@@ -71,7 +51,7 @@ pub async fn create(
             id,
             url,
             page_url,
-            created_at,
+            created_at: rfc3339(created_at),
             scenario: value,
             estimate: None,
         }))
@@ -104,8 +84,7 @@ pub async fn get(
         Ok(Some((scenario, created_at))) => {
             let estimate = serde_json::from_value(scenario.clone())
                 .ok()
-                .and_then(|s| shared::estimate::estimate(&s, &[]).ok())
-                .and_then(|e| serde_json::to_value(e).ok());
+                .and_then(|s| shared::estimate::estimate(&s, &[]).ok());
             let (url, page_url) = urls(&req, &id);
             HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
@@ -113,7 +92,7 @@ pub async fn get(
                     id: id.into_inner(),
                     url,
                     page_url,
-                    created_at,
+                    created_at: rfc3339(created_at),
                     scenario,
                     estimate,
                 })

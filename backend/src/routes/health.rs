@@ -4,18 +4,7 @@ use super::store_error_response;
 use crate::startup::AppState;
 use crate::store::StoreError;
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok`.
-    pub status: &'static str,
-    /// `ok`: the database answered.
-    pub database: &'static str,
-    pub version: &'static str,
-    pub estimator_version: &'static str,
-}
+use shared::api::Health;
 
 /// Liveness and database reachability.
 #[utoipa::path(get, path = "/api/health", operation_id = "health", tag = "health",
@@ -32,10 +21,10 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         Ok(_) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(Health {
-                status: "ok",
-                database: "ok",
-                version: env!("CARGO_PKG_VERSION"),
-                estimator_version: shared::ESTIMATOR_VERSION,
+                status: "ok".into(),
+                database: "ok".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                estimator_version: shared::ESTIMATOR_VERSION.into(),
             }),
         Err(e) => store_error_response(&StoreError::Unavailable(match e {
             StoreError::Unavailable(c) | StoreError::Internal(c) => c,

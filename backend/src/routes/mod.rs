@@ -1,6 +1,7 @@
 //! The HTTP API under `/api`, one module per resource, composed in [`configure`].
-//! Every error is JSON `{"code": "snake_case", "message": "..."}` (plus `field`
-//! when one input field is at fault); internal error text is logged, never sent.
+//! Bodies are the types of `shared::api`. Every error is an [`ErrorBody`]
+//! `{"code": "snake_case", "message": "..."}` (plus `field` when one input field
+//! is at fault, and `errors[]` for a scenario); internal error text is logged, never sent.
 
 pub mod body;
 pub mod calibrations;
@@ -14,24 +15,7 @@ pub mod openapi;
 use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-/// The body of every error response.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// Stable, machine-readable: `invalid_json`, `invalid_scenario`, `unauthorized`, `database_unavailable`, ...
-    pub code: String,
-    /// For people; may change.
-    pub message: String,
-    /// The input field at fault (a JSON path), when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Every problem of the input, each with its field path (a scenario's check reports all at once).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<shared::InputError>,
-}
+pub use shared::api::ErrorBody;
 
 pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(ErrorBody {

@@ -27,7 +27,7 @@ impl Modify for BearerAuth {
     info(
         title = "jouleprint API",
         description = "Devices and their measured profiles, calibration runs, estimates and shared estimates. \
-                       Errors are JSON {\"code\", \"message\", \"field\"?}. See docs/api.md."
+                       Bodies are the types of `shared::api`. Errors are JSON {\"code\", \"message\", \"field\"?, \"errors\"?}. See docs/api.md."
     ),
     paths(
         super::health::health,
@@ -40,16 +40,18 @@ impl Modify for BearerAuth {
         super::estimates::get,
         document,
     ),
+    // Every body type of `shared::api`; the types they contain are pulled in with them.
     components(schemas(
-        super::ErrorBody,
-        super::health::Health,
-        super::devices::DeviceList,
-        super::devices::DeviceView,
-        super::devices::ValueInfo,
-        super::devices::RunCounts,
-        super::devices::RunList,
-        super::calibrations::SubmitResponse,
-        super::estimates::StoredEstimate,
+        shared::api::ErrorBody,
+        shared::api::Health,
+        shared::api::DeviceList,
+        shared::api::DeviceView,
+        shared::api::RunList,
+        shared::api::SubmitResponse,
+        shared::api::StoredEstimate,
+        shared::api::Scenario,
+        shared::api::Estimate,
+        shared::api::CalibrationRecord,
     )),
     modifiers(&BearerAuth),
 )]

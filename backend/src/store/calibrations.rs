@@ -1,37 +1,17 @@
 //! `calibration_runs` and `calibration_measurements`: append-only, idempotent by run UUID.
 
-use super::{profiles, StoreError};
+use super::{profiles, rfc3339, StoreError};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use shared::calibration::{CalibrationRecord, MeasurementKind};
+use shared::api::RunStatus;
+use shared::calibration::CalibrationRecord;
 use shared::device::DeviceProfile;
 use sqlx::{PgPool, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Used in the device's profile.
-    Accepted,
-    /// Stored, not used (the runner flagged throttling, other processes, ...).
-    Flagged,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Accepted => "accepted",
-            RunStatus::Flagged => "flagged",
-        }
-    }
-    fn parse(s: &str) -> RunStatus {
-        if s == "accepted" {
-            RunStatus::Accepted
-        } else {
-            RunStatus::Flagged
-        }
-    }
+/// A `status` column read back (the table's check constraint allows only the names of [`RunStatus`]).
+fn status(s: &str) -> Result<RunStatus, sqlx::Error> {
+    RunStatus::parse(s).ok_or_else(|| sqlx::Error::Decode(format!("run status `{s}`").into()))
 }
 
 /// A validated run, ready to store.
@@ -68,10 +48,6 @@ fn shape(m: &shared::calibration::Measurement) -> Option<String> {
         (None, Some(n)) => Some(format!("{n}x{n}x{n}")),
         _ => None,
     }
-}
-
-fn kind_str(k: MeasurementKind) -> &'static str {
-    k.as_str()
 }
 
 /// Store a run and its measurements in one transaction; when it is accepted,
@@ -121,7 +97,7 @@ pub async fn insert(pool: &PgPool, run: NewRun<'_>) -> Result<Inserted, StoreErr
             .fetch_one(pool)
             .await?;
         let stored: sqlx::types::Json<serde_json::Value> = row.try_get("record")?;
-        let status = RunStatus::parse(&row.try_get::<String, _>("status")?);
+        let status = status(&row.try_get::<String, _>("status")?)?;
         return Ok(if &stored.0 == run.record_json {
             Inserted::Replayed { status }
         } else {
@@ -147,7 +123,7 @@ pub async fn insert(pool: &PgPool, run: NewRun<'_>) -> Result<Inserted, StoreErr
     for (i, m) in rec.micro.iter().enumerate() {
         idx.push(i as i32);
         name.push(m.name.clone());
-        kind.push(kind_str(m.kind).to_string());
+        kind.push(m.kind.as_str().to_string());
         prec.push(m.dtype.clone());
         shp.push(shape(m));
         steps.push(i64::try_from(m.steps).unwrap_or(i64::MAX));
@@ -194,8 +170,9 @@ pub async fn insert(pool: &PgPool, run: NewRun<'_>) -> Result<Inserted, StoreErr
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
+/// A row of `calibration_runs` as listed (see [`RunRow::into_api`]).
+#[derive(Debug, Clone)]
+pub struct RunRow {
     pub run_id: Uuid,
     pub status: RunStatus,
     pub flags: Vec<String>,
@@ -215,12 +192,32 @@ pub struct RunSummary {
     pub profile: DeviceProfile,
 }
 
+impl RunRow {
+    /// The run as the API lists it.
+    pub fn into_api(self) -> shared::api::RunSummary {
+        shared::api::RunSummary {
+            run_id: self.run_id.to_string(),
+            status: self.status,
+            flags: self.flags,
+            host: self.host,
+            nvml_name: self.nvml_name,
+            device_uuid: self.device_uuid,
+            driver: self.driver,
+            power_limit_w: self.power_limit_w,
+            tool_version: self.tool_version,
+            temperature_before_c: self.temperature_before_c,
+            temperature_after_c: self.temperature_after_c,
+            started_at: self.started_at.map(rfc3339),
+            finished_at: self.finished_at.map(rfc3339),
+            received_at: rfc3339(self.received_at),
+            measurements: self.measurements,
+            profile: self.profile,
+        }
+    }
+}
+
 /// A device's runs, newest first.
-pub async fn list(
-    pool: &PgPool,
-    device_id: &str,
-    limit: i64,
-) -> Result<Vec<RunSummary>, StoreError> {
+pub async fn list(pool: &PgPool, device_id: &str, limit: i64) -> Result<Vec<RunRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT r.run_id, r.status, r.flags, r.host, r.nvml_name, r.device_uuid, r.driver, r.power_limit_mw, \
          r.tool_version, r.temperature_before_c, r.temperature_after_c, r.started_at, r.finished_at, \
@@ -235,9 +232,9 @@ pub async fn list(
     rows.iter()
         .map(|r| {
             let profile: sqlx::types::Json<DeviceProfile> = r.try_get("profile")?;
-            Ok(RunSummary {
+            Ok(RunRow {
                 run_id: r.try_get("run_id")?,
-                status: RunStatus::parse(&r.try_get::<String, _>("status")?),
+                status: status(&r.try_get::<String, _>("status")?)?,
                 flags: r.try_get("flags")?,
                 host: r.try_get("host")?,
                 nvml_name: r.try_get("nvml_name")?,

@@ -68,6 +68,12 @@ pub fn pool(settings: &Settings) -> Result<PgPool, ConfigError> {
         .connect_lazy_with(opts))
 }
 
+/// A stored time as the API writes it (`shared::api`): RFC 3339, UTC, with
+/// the fraction of a second only when there is one (as chrono's serde writes it).
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// Apply the embedded migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
