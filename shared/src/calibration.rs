@@ -199,31 +199,17 @@ pub struct IdleMeasurement {
     pub after_w: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum MeasurementKind {
-    Gemm,
-    Memory,
-    Elementwise,
-    /// Many tiny kernels: per-kernel time and energy.
-    Launch,
-    /// Attention through the math path (v2): batched GEMMs and a softmax kernel.
-    Attention,
-    /// A kernel that keeps SMs busy without FLOPs or bytes (v2): the active floor.
-    Spin,
-}
-
-impl MeasurementKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gemm => "gemm",
-            Self::Memory => "memory",
-            Self::Elementwise => "elementwise",
-            Self::Launch => "launch",
-            Self::Attention => "attention",
-            Self::Spin => "spin",
-        }
+crate::named_enum! {
+    pub enum MeasurementKind {
+        Gemm = "gemm",
+        Memory = "memory",
+        Elementwise = "elementwise",
+        /// Many tiny kernels: per-kernel time and energy.
+        Launch = "launch",
+        /// Attention through the math path (v2): batched GEMMs and a softmax kernel.
+        Attention = "attention",
+        /// A kernel that keeps SMs busy without FLOPs or bytes (v2): the active floor.
+        Spin = "spin",
     }
 }
 

@@ -52,8 +52,8 @@ pub(crate) fn estimate_period(
         gaps.push(t - last);
         last = t;
     }
-    gaps.sort_by(f64::total_cmp);
-    Ok(Seconds(gaps[gaps.len() / 2].max(POLL_S)))
+    let median = shared::stats::median(&gaps).unwrap_or(POLL_S);
+    Ok(Seconds(median.max(POLL_S)))
 }
 
 pub(crate) fn begin(c: &mut dyn EnergyCounter, period: Seconds) -> Result<Window, MeterError> {

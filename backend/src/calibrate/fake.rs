@@ -69,6 +69,25 @@ pub struct SimConfig {
     pub l2_speedup: f64,
 }
 
+shared::named_enum! {
+    /// The simulated devices `jouleprint calibrate --simulate-device` offers.
+    pub enum SimModel {
+        /// [`SimConfig::h100`].
+        H100 = "h100",
+        /// [`SimConfig::h200`].
+        H200 = "h200",
+    }
+}
+
+impl SimModel {
+    pub fn config(self) -> SimConfig {
+        match self {
+            SimModel::H100 => SimConfig::h100(),
+            SimModel::H200 => SimConfig::h200(),
+        }
+    }
+}
+
 impl SimConfig {
     /// The reference H100 SXM: its built-in (measured) profile; no power-cap transient.
     pub fn h100() -> Self {

@@ -12,6 +12,7 @@ use shared::calibration::{
     CalibrationRecord, Conditions, IdleMeasurement, LoopConditions, Measurement, MeasurementKind,
     Occupancy, RecordDevice, RunInfo,
 };
+use shared::stats::median;
 use shared::units::{MathMode, Seconds};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -557,8 +558,7 @@ fn medians(s: &[Sample]) -> (Option<f64>, Option<f64>) {
         .filter_map(|x| x.sm_clock_mhz.map(f64::from))
         .collect();
     let powers: Vec<f64> = s.iter().filter_map(|x| x.power_w).collect();
-    let med = |v: &[f64]| (!v.is_empty()).then(|| stats::median(v));
-    (med(&clocks), med(&powers))
+    (median(&clocks), median(&powers))
 }
 
 fn close(a: Option<f64>, b: Option<f64>, tol: f64) -> bool {
@@ -674,9 +674,10 @@ fn check(reps: &[Rep]) -> Vec<String> {
             .collect();
         let q = clocks.len() / 4;
         if q >= 1 {
-            let head = stats::median(&clocks[..q]);
-            let tail = stats::median(&clocks[clocks.len() - q..]);
-            if tail < (1.0 - CLOCK_DROP) * head && !flags.iter().any(|f| f == "clock_drop") {
+            let head = median(&clocks[..q]);
+            let tail = median(&clocks[clocks.len() - q..]);
+            let dropped = matches!((head, tail), (Some(h), Some(t)) if t < (1.0 - CLOCK_DROP) * h);
+            if dropped && !flags.iter().any(|f| f == "clock_drop") {
                 flags.push("clock_drop".into());
             }
         }
@@ -706,9 +707,9 @@ fn loop_conditions(reps: &[Rep]) -> Option<LoopConditions> {
     Some(LoopConditions {
         samples: samples.len() as u32,
         sm_clock_min_mhz: min(&clocks).map(|c| c as u32),
-        sm_clock_median_mhz: (!clocks.is_empty()).then(|| stats::median(&clocks).round() as u32),
+        sm_clock_median_mhz: median(&clocks).map(|c| c.round() as u32),
         power_min_w: min(&powers),
-        power_median_w: (!powers.is_empty()).then(|| stats::median(&powers)),
+        power_median_w: median(&powers),
         temperature_max_c: temps.iter().copied().reduce(f64::max),
         throttle_reasons: reasons,
     })

@@ -43,21 +43,13 @@ pub struct DeviceInfo {
     pub memory_mib: Option<u64>,
 }
 
-/// Where the joules come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnergySource {
-    /// NVML's total-energy counter (Volta and later).
-    Counter,
-    /// Power samples integrated by the runner (GPUs without the counter).
-    SampledPower,
-}
-
-impl EnergySource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::SampledPower => "sampled_power",
-        }
+shared::named_enum! {
+    /// Where the joules come from (the record's `energy_source`).
+    pub enum EnergySource {
+        /// NVML's total-energy counter (Volta and later).
+        Counter = "counter",
+        /// Power samples integrated by the runner (GPUs without the counter).
+        SampledPower = "sampled_power",
     }
 }
 

@@ -2,7 +2,7 @@
 //! summary, write the record (atomically) and optionally submit it.
 
 use crate::calibrate::cuda::CudaRunner;
-use crate::calibrate::fake::{SimConfig, SimDevice};
+use crate::calibrate::fake::{SimDevice, SimModel};
 use crate::calibrate::nvml::NvmlMeter;
 use crate::calibrate::suite::{self, Progress};
 use crate::calibrate::{submit, KernelRunner, PowerMeter, SuiteError, SuiteOptions};
@@ -38,8 +38,8 @@ pub struct CalibrateArgs {
     pub simulate: bool,
     /// Which simulated device: `h100` (the reference's profile) or `h200`
     /// (datasheet profile, power-cap clock transient).
-    #[arg(long, default_value = "h100", value_parser = ["h100", "h200"])]
-    pub simulate_device: String,
+    #[arg(long, default_value = "h100", value_parser = sim_model())]
+    pub simulate_device: SimModel,
     /// Print the plan (kernels, loop lengths, planned duration) and exit; needs no GPU.
     #[arg(long)]
     pub plan: bool,
@@ -50,6 +50,13 @@ pub struct CalibrateArgs {
 
 /// Exit codes: 0 done, 1 submission failed (record written), 2 no GPU/driver or
 /// a measurement error, 130 stopped with Ctrl-C.
+/// `--simulate-device`: the names of [`SimModel`], listed in `--help`.
+fn sim_model() -> impl clap::builder::TypedValueParser<Value = SimModel> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(SimModel::NAMES)
+        .try_map(|s| SimModel::parse(&s).ok_or("not a simulated device"))
+}
+
 pub fn run(mut args: CalibrateArgs) -> ExitCode {
     if args.token.is_none() {
         args.token = std::env::var("JOULEPRINT_TOKEN")
@@ -84,11 +91,7 @@ pub fn run(mut args: CalibrateArgs) -> ExitCode {
     }
 
     let result = if args.simulate {
-        let dev = SimDevice::new(if args.simulate_device == "h200" {
-            SimConfig::h200()
-        } else {
-            SimConfig::h100()
-        });
+        let dev = SimDevice::new(args.simulate_device.config());
         let (mut meter, mut runner) = (dev.meter(), dev.runner());
         measure(&mut meter, &mut runner, &opts, &cancel, &args)
     } else {

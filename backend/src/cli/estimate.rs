@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use shared::calibration::{derive_profile, CalibrationRecord};
+use shared::calibration::{profile_from_record, CalibrationRecord};
 use shared::catalog;
 use shared::device::DeviceProfile;
 use shared::estimate::Estimate;
@@ -55,7 +55,8 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// A calibration file turned into the profile of its device.
+/// A calibration file turned into the profile of its device (a catalog device:
+/// a scenario names its device by catalog id or NVML name).
 pub fn load_calibration(path: Option<&Path>) -> anyhow::Result<Vec<DeviceProfile>> {
     let Some(path) = path else { return Ok(vec![]) };
     let text = read(path)?;
@@ -64,11 +65,10 @@ pub fn load_calibration(path: Option<&Path>) -> anyhow::Result<Vec<DeviceProfile
         let field = e.path().to_string();
         anyhow!("{}: {field}: {}", path.display(), e.into_inner())
     })?;
-    let spec = catalog::find(&rec.device.name).ok_or_else(|| {
-        anyhow!("{}: device.name `{}` is not in the catalog (`jouleprint devices` lists the NVML names)", path.display(), rec.device.name)
-    })?;
-    let p = derive_profile(&rec, &spec.datasheet_profile())
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if catalog::find(&rec.device.name).is_none() {
+        return Err(anyhow!("{}: device.name `{}` is not in the catalog (`jouleprint devices` lists the NVML names)", path.display(), rec.device.name));
+    }
+    let p = profile_from_record(&rec).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Ok(vec![p])
 }
 

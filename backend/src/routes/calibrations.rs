@@ -11,7 +11,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::{DateTime, Utc};
 use shared::api::{RunStatus, SubmitResponse};
-use shared::calibration::{derive_profile, CalibrationRecord, RecordError};
+use shared::calibration::{profile_from_record, CalibrationRecord, RecordError};
 
 /// Longest accepted text field (host, names, versions...).
 const MAX_TEXT: usize = 256;
@@ -249,7 +249,7 @@ pub async fn submit(
     }
     let spec = shared::catalog::find(&rec.device.name)
         .ok_or_else(|| SubmitError::UnknownDevice(rec.device.name.clone()))?;
-    let profile = derive_profile(&rec, &spec.datasheet_profile())
+    let profile = profile_from_record(&rec)
         .map_err(|RecordError::Invalid { field, problem }| invalid(field, problem))?;
     let flags = run_flags(&rec);
     let status = if flags.is_empty() {

@@ -4,7 +4,6 @@
 
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 use shared::device::{DeviceProfile, ProfileSource};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -16,7 +15,8 @@ pub const MAX_RUNS: i64 = 20;
 /// The channel every process listens on to drop its cached device list.
 pub const CHANGED_CHANNEL: &str = "jouleprint_profiles_changed";
 
-#[derive(Debug, Clone, Serialize)]
+/// A row of `device_profiles`.
+#[derive(Debug, Clone)]
 pub struct MeasuredProfile {
     pub device_id: String,
     pub version: i32,
@@ -58,16 +58,6 @@ pub fn coefficients(p: &DeviceProfile) -> BTreeMap<String, f64> {
     out
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// The median profile of `runs` (newest first), and each coefficient's spread.
 /// Coefficients some runs lack take the median of the runs that have them.
 pub fn combine(
@@ -84,13 +74,16 @@ pub fn combine(
     }
     let mut doc = serde_json::to_value(newest).ok()?;
     let mut spread = BTreeMap::new();
-    for (k, mut vs) in values {
+    for (k, vs) in values {
         let (min, max) = vs
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
                 (a.min(*x), b.max(*x))
             });
-        let m = median(&mut vs);
+        // Every list holds at least the value of the run that put the key there.
+        let Some(m) = shared::stats::median(&vs) else {
+            continue;
+        };
         spread.insert(
             k.clone(),
             if m.abs() > 0.0 {
@@ -241,8 +234,12 @@ mod tests {
 
     #[test]
     fn even_count_takes_the_mean_of_the_middle_two() {
-        let mut v = vec![4.0, 1.0, 3.0, 2.0];
-        assert_eq!(median(&mut v), 2.5);
+        let mut a = base();
+        let mut b = base();
+        a.idle_w = 100.0;
+        b.idle_w = 130.0;
+        let (p, _) = combine("h100-sxm", 1, &[a, b]).expect("combine");
+        assert_eq!(p.idle_w, 115.0);
         assert!(combine("x", 1, &[]).is_none());
     }
 }
