@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../shared/tests/support/bad_scenarios.rs"]
+mod bad_scenarios;
 use std::process::Command;
 
 fn jouleprint(args: &[&str]) -> std::process::Output {
@@ -168,4 +170,29 @@ fn devices_lists_at_least_20_with_sources() {
     assert!(list
         .iter()
         .all(|d| !d["source"]["detail"].as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn the_bad_scenario_table_is_refused_naming_every_field() {
+    let dir = std::env::temp_dir().join(format!("jp-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, b) in bad_scenarios::table().iter().enumerate() {
+        let path = dir.join(format!("bad-{i}.json"));
+        std::fs::write(&path, &b.text).unwrap();
+        let out = jouleprint(&["estimate", path.to_str().unwrap(), "--json"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", b.name);
+        assert!(out.stdout.is_empty(), "{}: printed an estimate", b.name);
+        for f in &b.fields {
+            assert!(
+                err.contains(&format!("{f}: ")),
+                "{}: {f} not named in {err}",
+                b.name
+            );
+        }
+        let message = err.replace(path.to_str().unwrap(), "FILE");
+        bad_scenarios::check_words(&b.name, &message);
+        assert!(!err.contains("panicked"), "{}: {err}", b.name);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,8 @@
 //! Needs Postgres: run `scripts/test.sh` (it starts a local one and sets
 //! JOULEPRINT_DATABASE_URL).
 
+#[path = "../../../shared/tests/support/bad_scenarios.rs"]
+mod bad_scenarios;
 mod common;
 use common::{admin, error_of, record, TestApp};
 use reqwest::StatusCode;
@@ -859,6 +861,74 @@ async fn bad_scenarios_are_refused_with_the_field() {
         assert_eq!(s, 422);
         assert_eq!(b["field"], "stages[0].workload.batch");
     }
+}
+
+#[tokio::test]
+async fn the_bad_scenario_table_is_refused_with_its_fields() {
+    let app = TestApp::spawn().await;
+    for b in bad_scenarios::table() {
+        for path in ["/api/estimate", "/api/estimates"] {
+            let r = app
+                .client
+                .post(app.url(path))
+                .header("content-type", "application/json")
+                .body(b.text.clone())
+                .send()
+                .await
+                .expect("POST");
+            let (status, body) = error_of(r).await;
+            // 400 for text that is not JSON, 422 for JSON that is not a scenario
+            assert!(
+                [400, 422].contains(&status.as_u16()),
+                "{}: {status} {body}",
+                b.name
+            );
+            let errors: shared::api::ErrorBody =
+                serde_json::from_value(body.clone()).expect("an ErrorBody");
+            let got = bad_scenarios::sorted(errors.errors.iter().map(|e| e.field.clone()));
+            assert_eq!(got, b.fields, "{} at {path}: {body}", b.name);
+            assert_eq!(
+                errors.field.as_deref(),
+                errors.errors.first().map(|e| e.field.as_str()),
+                "{}: `field` is the first of `errors[]`",
+                b.name
+            );
+            for e in &errors.errors {
+                bad_scenarios::check_words(&b.name, &e.message);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_estimate_carries_the_what_ifs() {
+    let app = TestApp::spawn().await;
+    let mut s = scenario();
+    s["infrastructure"]["pue"] = json!(1.5);
+    let r = app.post_json("/api/estimate", &s).await;
+    assert_eq!(r.status(), 200);
+    let e: shared::api::Estimate = r.json().await.expect("an Estimate");
+    let ids: Vec<&str> = e.what_ifs.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "half-precision",
+            "low-precision",
+            "pruning",
+            "distill",
+            "early-stop",
+            "fewer-trials",
+            "region",
+            "pue",
+            "gpu"
+        ]
+    );
+    // Wall energy is (accelerators + host) x PUE: PUE 1.1 instead of 1.5 scales it by 1.1/1.5.
+    let pue = e.what_ifs.iter().find(|w| w.id == "pue").expect("pue row");
+    assert!(pue.applies, "{pue:?}");
+    let got = pue.energy_kwh.expect("energy").expected;
+    let want = e.energy_kwh.expected * 1.1 / 1.5;
+    assert!((got / want - 1.0).abs() < 1e-9, "{got} vs {want}");
 }
 
 #[tokio::test]

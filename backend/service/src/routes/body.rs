@@ -68,9 +68,20 @@ fn is_json(req: &HttpRequest) -> bool {
 /// The body as text and as a JSON value, within `limit` bytes.
 pub async fn read_json(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<(String, Value), BodyError> {
+    let text = read_text(req, payload, limit).await?;
+    let value = parse_json(&text)?;
+    Ok((text, value))
+}
+
+/// The body as UTF-8 text, sent as JSON, within `limit` bytes.
+pub async fn read_text(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<String, BodyError> {
     if !is_json(req) {
         return Err(BodyError::ContentType);
     }
@@ -92,13 +103,16 @@ pub async fn read_json(
         }
         buf.extend_from_slice(&chunk);
     }
-    let text =
-        String::from_utf8(buf.to_vec()).map_err(|_| BodyError::Syntax("not UTF-8".into()))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| BodyError::Syntax(e.to_string()))?;
+    String::from_utf8(buf.to_vec()).map_err(|_| BodyError::Syntax("not UTF-8".into()))
+}
+
+/// JSON text as a value, refusing text Postgres cannot store.
+pub fn parse_json(text: &str) -> Result<Value, BodyError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| BodyError::Syntax(e.to_string()))?;
     if let Some(path) = nul_path(&value, "") {
         return Err(BodyError::Nul(path));
     }
-    Ok((text, value))
+    Ok(value)
 }
 
 /// The path of the first string (or key) holding a NUL character.

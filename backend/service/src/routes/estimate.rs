@@ -1,7 +1,7 @@
 //! `POST /api/estimate`: a scenario in, the estimate out, with the server's
 //! measured device profiles (the same numbers as the CLI given the same profiles).
 
-use super::body::{read_json, BodyError};
+use super::body::{parse_json, read_text, BodyError};
 use super::store_error_response;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -14,6 +14,9 @@ use shared::InputErrors;
 pub enum EstimateError {
     #[error(transparent)]
     Body(#[from] BodyError),
+    /// The body is not JSON: where the text breaks, as the core reads it.
+    #[error("{0}")]
+    Syntax(InputErrors),
     /// The scenario does not parse, or cannot be estimated: the client's fault.
     #[error("{0}")]
     Scenario(InputErrors),
@@ -30,6 +33,9 @@ impl ResponseError for EstimateError {
     fn error_response(&self) -> HttpResponse {
         match self {
             EstimateError::Body(b) => b.response(),
+            EstimateError::Syntax(e) => {
+                super::input_errors_with(StatusCode::BAD_REQUEST, "invalid_json", e)
+            }
             EstimateError::Scenario(e) => super::input_errors("invalid_scenario", e),
             EstimateError::Store(e) => store_error_response(e),
             EstimateError::Serialize => super::internal_error(),
@@ -37,13 +43,21 @@ impl ResponseError for EstimateError {
     }
 }
 
-/// Parse a scenario body (content type, size, syntax, fields).
+/// Parse a scenario body (content type, size, syntax, fields). Text that is
+/// not JSON is `400 invalid_json`, with where it breaks in `errors[]` (the
+/// field paths the CLI prints for the same text).
 pub async fn read_scenario(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
 ) -> Result<Scenario, EstimateError> {
-    let (text, _) = read_json(req, payload, limit).await?;
+    let text = read_text(req, payload, limit).await?;
+    if let Err(e) = parse_json(&text) {
+        return Err(match (&e, shared::estimate::parse_scenario(&text)) {
+            (BodyError::Syntax(_), Err(errors)) => EstimateError::Syntax(errors),
+            _ => EstimateError::Body(e),
+        });
+    }
     shared::estimate::parse_scenario(&text).map_err(EstimateError::Scenario)
 }
 
@@ -53,7 +67,7 @@ pub async fn read_scenario(
         description = "A scenario (docs/scenario.md), e.g. {\"version\":1,\"model\":{\"preset\":\"gpt2\"},...}"),
     responses(
         (status = 200, description = "The estimate, with its what-ifs (docs/scenario.md)", body = Estimate),
-        (status = 400, description = "`invalid_json`", body = super::ErrorBody),
+        (status = 400, description = "`invalid_json` (where the text breaks in `errors[]`)", body = super::ErrorBody),
         (status = 413, description = "`body_too_large`", body = super::ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = super::ErrorBody),
         (status = 422, description = "`invalid_scenario` (every problem in `errors[]`, the first in `field`) or `invalid_text`", body = super::ErrorBody),

@@ -42,8 +42,13 @@ pub fn field_error(
 
 /// 422 with every problem of an input (`errors[]`), the first in `field`.
 pub fn input_errors(code: &str, e: &shared::InputErrors) -> HttpResponse {
+    input_errors_with(StatusCode::UNPROCESSABLE_ENTITY, code, e)
+}
+
+/// Every problem of an input (`errors[]`), the first in `field`, with `status`.
+pub fn input_errors_with(status: StatusCode, code: &str, e: &shared::InputErrors) -> HttpResponse {
     let first = e.first();
-    HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY).json(ErrorBody {
+    HttpResponse::build(status).json(ErrorBody {
         code: code.into(),
         message: e.to_string(),
         field: Some(first.field),
