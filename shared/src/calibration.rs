@@ -19,6 +19,7 @@ pub const RECORD_SCHEMA_VERSION: u32 = 2;
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CalibrationRecord {
     /// Absent in the reference file, which is version 1.
     #[serde(default = "schema_v1")]
@@ -64,6 +65,7 @@ pub struct CalibrationRecord {
 
 /// Run metadata written by the calibration runner.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunInfo {
     /// `full` or `quick`.
     #[serde(default)]
@@ -97,6 +99,7 @@ pub struct RunInfo {
 /// What a record yields (see [`derived`]): the profile, the notes of its
 /// derivation, and the sweeps the kernel-rate model reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Derived {
     pub profile: DeviceProfile,
     /// Achieved TFLOP/s of each square GEMM over the largest square GEMM of its math mode.
@@ -114,6 +117,7 @@ pub struct Derived {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GemmEfficiency {
     pub name: String,
     pub dtype: String,
@@ -131,6 +135,7 @@ fn counter() -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordDevice {
     /// NVML's name, e.g. `NVIDIA H100 80GB HBM3`.
     pub name: String,
@@ -153,6 +158,7 @@ pub struct RecordDevice {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature_before_c: Option<f64>,
@@ -176,6 +182,7 @@ pub struct Conditions {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdleMeasurement {
     /// The idle power the profile uses: the mean of `before_w` and `after_w`
     /// when both were measured (v2), else the one measurement.
@@ -192,35 +199,23 @@ pub struct IdleMeasurement {
     pub after_w: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MeasurementKind {
-    Gemm,
-    Memory,
-    Elementwise,
-    /// Many tiny kernels: per-kernel time and energy.
-    Launch,
-    /// Attention through the math path (v2): batched GEMMs and a softmax kernel.
-    Attention,
-    /// A kernel that keeps SMs busy without FLOPs or bytes (v2): the active floor.
-    Spin,
-}
-
-impl MeasurementKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gemm => "gemm",
-            Self::Memory => "memory",
-            Self::Elementwise => "elementwise",
-            Self::Launch => "launch",
-            Self::Attention => "attention",
-            Self::Spin => "spin",
-        }
+crate::named_enum! {
+    pub enum MeasurementKind {
+        Gemm = "gemm",
+        Memory = "memory",
+        Elementwise = "elementwise",
+        /// Many tiny kernels: per-kernel time and energy.
+        Launch = "launch",
+        /// Attention through the math path (v2): batched GEMMs and a softmax kernel.
+        Attention = "attention",
+        /// A kernel that keeps SMs busy without FLOPs or bytes (v2): the active floor.
+        Spin = "spin",
     }
 }
 
 /// The shape of an attention loop (v2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttentionShape {
     /// Batch times heads: the batch of the batched products.
     pub batch_heads: u64,
@@ -235,6 +230,7 @@ pub struct AttentionShape {
 
 /// Which SMs a spin loop kept busy (v2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Occupancy {
     /// SMs with a resident block.
     pub sms: u32,
@@ -245,6 +241,7 @@ pub struct Occupancy {
 
 /// Clocks, power and throttle reasons sampled during one loop (v2), over all repeats.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoopConditions {
     pub samples: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,6 +261,7 @@ pub struct LoopConditions {
 
 /// One timed loop of one kernel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Measurement {
     pub name: String,
     pub kind: MeasurementKind,
@@ -898,6 +896,7 @@ fn gemm_efficiency(rec: &CalibrationRecord) -> Vec<GemmEfficiency> {
 /// GEMM shape, attention by sequence and head dimension, element-wise
 /// bandwidth by tensor size, and the active floor by occupancy.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sweeps {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gemm: Vec<GemmPoint>,
@@ -922,6 +921,7 @@ impl Sweeps {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GemmPoint {
     pub dtype: String,
     pub m: u64,
@@ -934,6 +934,7 @@ pub struct GemmPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttentionPoint {
     pub dtype: String,
     pub pass: String,
@@ -949,6 +950,7 @@ pub struct AttentionPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ElementwisePoint {
     pub dtype: String,
     pub tensor_bytes: u64,
@@ -958,6 +960,7 @@ pub struct ElementwisePoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OccupancyPoint {
     pub sms: u32,
     pub sm_count: u32,

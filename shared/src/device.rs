@@ -31,6 +31,7 @@ pub struct DeviceSpec {
 
 /// Where a profile's coefficients come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSource {
     /// `datasheet` or `measured`.
@@ -43,6 +44,7 @@ pub struct ProfileSource {
 
 /// The coefficients of the energy model for one device (see `docs/energy-model.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeviceProfile {
     pub id: String,
@@ -79,6 +81,7 @@ pub struct DeviceProfile {
 }
 
 /// Interconnect of a device (`catalog::network`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Links {
@@ -94,6 +97,7 @@ pub struct Links {
 }
 
 /// What shape-aware kernel rates need of a device (`docs/energy-model.md`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelModel {

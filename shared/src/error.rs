@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bad input: always names the field and says how to fix it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{field}: {message}")]
 pub struct InputError {
     /// A JSON path into the scenario (`stages[0].workload.batch`).

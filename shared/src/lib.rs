@@ -39,6 +39,8 @@ pub mod what_if;
 
 pub mod validate;
 
+pub mod api;
+
 pub use error::{InputError, InputErrors};
 
 /// Bumped whenever a formula or a built-in coefficient changes the numbers.

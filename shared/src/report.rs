@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The result of estimating a scenario. Field meanings and units: `docs/scenario.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Estimate {
     pub estimator_version: String,
     /// Parameters of the model (total; for mixture-of-experts also see `active_params`).
@@ -48,6 +49,7 @@ pub struct Estimate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageEstimate {
     pub name: String,
     pub kind: String,
@@ -86,6 +88,7 @@ pub struct StageEstimate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryCheck {
     /// Weights, gradients, optimizer state and activations per device, GB.
     pub required_gb: f64,
@@ -96,6 +99,7 @@ pub struct MemoryCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpShare {
     pub name: String,
     pub kind: String,
@@ -107,6 +111,7 @@ pub struct OpShare {
 
 /// One what-if: the scenario changed one way and estimated again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhatIfOutcome {
     /// Stable id (`pue`, `half-precision`, ...).
     pub id: String,
@@ -126,6 +131,7 @@ pub struct WhatIfOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Saving {
     pub energy: f64,
     pub co2e: f64,

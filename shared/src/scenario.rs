@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const SCENARIO_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub version: u32,
@@ -35,6 +36,7 @@ pub struct Scenario {
 
 /// Exactly one of the sources must be given.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelSource {
     /// A preset id, e.g. `resnet50`, `llama-2-7b` (`jouleprint presets`).
@@ -42,6 +44,7 @@ pub struct ModelSource {
     pub preset: Option<String>,
     /// A Hugging Face `config.json`, taken as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub hf_config: Option<serde_json::Value>,
     /// Counted (matmul/convolution) FLOPs of one training or inference step of the whole batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,6 +99,7 @@ crate::named_enum! {
 
 /// One step of work on each device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     pub phase: Phase,
@@ -132,6 +136,7 @@ crate::named_enum! {
 /// `samples`/`tokens` with `epochs` (training, evaluation), or
 /// `requests_per_day` with `days` (deployment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +197,7 @@ crate::named_enum! {
 
 /// How a training stage's devices share the work. Degrees multiply to the
 /// device count: data = count / (tensor x pipeline x context).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Parallelism {
@@ -228,6 +234,7 @@ fn one() -> f64 {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Hardware {
     /// A catalog id (`h100-sxm`) or an NVML name (`NVIDIA H100 80GB HBM3`).
@@ -242,6 +249,7 @@ fn one_u() -> u64 {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Infrastructure {
     /// Power usage effectiveness of the data centre (>= 1).
@@ -278,6 +286,7 @@ impl Default for Infrastructure {
 }
 
 /// Host microseconds of eager PyTorch; each absent one keeps the measured default.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostCosts {
@@ -297,6 +306,7 @@ pub struct HostCosts {
 
 /// The values an estimate was computed with, each with its version or source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Resolved {
     pub estimator_version: String,
@@ -312,6 +322,7 @@ pub struct Resolved {
 }
 
 /// An estimate's headline numbers (expected values), pinned in `resolved`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Headline {
@@ -323,6 +334,7 @@ pub struct Headline {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GridValue {
     pub gco2e_per_kwh: f64,

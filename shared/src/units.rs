@@ -146,7 +146,45 @@ macro_rules! named_enum {
                 })
             }
         }
+
+        $crate::__named_enum_schema!($name, [$($s),+]);
     };
+}
+
+/// utoipa, for [`named_enum!`]'s schemas in other crates (feature `openapi`).
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+pub use utoipa as __utoipa;
+
+/// With the `openapi` feature: a [`named_enum!`]'s OpenAPI schema, a string
+/// enumeration of its names (the cfg is read here, in `shared`, whatever crate
+/// invokes the macro).
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __named_enum_schema {
+    ($name:ident, [$($s:literal),+]) => {
+        impl $crate::units::__utoipa::PartialSchema for $name {
+            fn schema() -> $crate::units::__utoipa::openapi::RefOr<
+                $crate::units::__utoipa::openapi::schema::Schema,
+            > {
+                use $crate::units::__utoipa::openapi::schema::{ObjectBuilder, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([$($s),+]))
+                    .into()
+            }
+        }
+        impl $crate::units::__utoipa::ToSchema for $name {}
+    };
+}
+
+/// Without the `openapi` feature: nothing.
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __named_enum_schema {
+    ($name:ident, [$($s:literal),+]) => {};
 }
 
 named_enum! {
@@ -214,6 +252,7 @@ named_enum! {
 /// A range with a stated meaning: `low` and `high` bound the plausible value
 /// (see `docs/energy-model.md`), `expected` is the point estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Range {
     pub low: f64,
     pub expected: f64,

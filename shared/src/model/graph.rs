@@ -108,6 +108,7 @@ impl Op {
 /// A forward pass over one batch as imported from a file (ONNX) or built from an
 /// architecture: the per-node breakdown. Train and inference steps are derived from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ForwardGraph {
     /// Where it came from (`onnx:resnet50.onnx`), for the reader.
@@ -128,6 +129,7 @@ pub struct ForwardGraph {
 
 /// One node of an imported graph.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GraphNode {
     pub name: String,

@@ -1,6 +1,0 @@
-//! Rebuild when a migration is added or changed: `sqlx::migrate!` embeds the
-//! files of `migrations/` at compile time, and nothing else tells cargo.
-
-fn main() {
-    println!("cargo:rerun-if-changed=../migrations");
-}

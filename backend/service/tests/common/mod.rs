@@ -1,0 +1,187 @@
+//! Support shared by the integration tests that need Postgres: the service's
+//! own (`tests/api.rs`) and the command line's (`backend/cli/tests`, which
+//! include this file by path). Each test crate uses a part of it.
+
+#![allow(dead_code)]
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use service::config::Settings;
+use service::startup::Application;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub fn database_url() -> String {
+    std::env::var("JOULEPRINT_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| {
+            panic!(
+                "these tests need Postgres: run scripts/test.sh (it starts a local one), \
+                 or set JOULEPRINT_DATABASE_URL to a server where this user may create databases"
+            )
+        })
+}
+
+/// The same URL with another database name.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{db}{query}")
+}
+
+pub async fn admin() -> PgConnection {
+    let url = with_database(&database_url(), "postgres");
+    PgConnectOptions::from_str(&url)
+        .expect("database URL")
+        .connect()
+        .await
+        .expect("connect to the maintenance database (is Postgres running? use scripts/test.sh)")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: String,
+    pub db_url: String,
+    pub pool: sqlx::PgPool,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(f: impl FnOnce(&mut Settings)) -> TestApp {
+        let db = format!("jp_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin().await;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .await
+            .expect("create the test database");
+        conn.close().await.ok();
+        Self::spawn_on(db, f).await
+    }
+
+    /// Another server process on an existing test database.
+    pub async fn spawn_on(db: String, f: impl FnOnce(&mut Settings)) -> TestApp {
+        let db_url = with_database(&database_url(), &db);
+        let mut settings = Settings::for_tests(&db_url);
+        settings.static_dir = std::path::PathBuf::from("/nonexistent/jouleprint-frontend");
+        f(&mut settings);
+        let app = Application::build(settings).await.expect("build the app");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool().clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            db,
+            db_url,
+            pool,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn submit(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/calibrations"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST calibration")
+    }
+
+    pub async fn token(&self, name: &str) -> String {
+        service::store::tokens::create(&self.pool, name)
+            .await
+            .expect("create token")
+            .1
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let db = self.db.clone();
+        // Best effort: drop the test database (FORCE ends the app's connections).
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async move {
+                    let mut conn = admin().await;
+                    let _ = conn
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                        )))
+                        .await;
+                });
+            }
+        })
+        .join();
+    }
+}
+
+pub async fn error_of(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body: Value = r.json().await.expect("a JSON error body");
+    assert!(ct.starts_with("application/json"), "content type {ct}");
+    assert!(body["code"].is_string(), "no code in {body}");
+    assert!(body["message"].is_string(), "no message in {body}");
+    (status, body)
+}
+
+/// The reference H100 record, with run metadata.
+pub fn record(run_id: uuid::Uuid) -> Value {
+    let mut v: Value =
+        serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).expect("reference");
+    v["run_id"] = json!(run_id.to_string());
+    v["host"] = json!("gpu-host-1");
+    v["tool_version"] = json!("jouleprint 0.1.0");
+    v["started_at"] = json!("2026-11-27T20:00:00Z");
+    v["finished_at"] = json!("2026-11-27T20:05:00Z");
+    v["device"]["uuid"] = json!("GPU-1234");
+    v["conditions"] = json!({"temperature_before_c": 35.0, "temperature_after_c": 61.0});
+    v
+}

@@ -1,0 +1,242 @@
+//! The HTTP API's contract: the type of every request and response body under
+//! `/api` (`docs/api.md`). The service serialises these, the page deserialises
+//! them, and the OpenAPI document is generated from them (feature `openapi`).
+//! They are not database rows: the service's store maps its rows into them.
+//!
+//! Times are RFC 3339 text (`2026-11-27T21:00:00Z`) and run ids UUID text, so
+//! the page needs neither a date nor a UUID library.
+
+use crate::device::DeviceProfile;
+use crate::error::InputError;
+use crate::units::MathMode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `POST /api/calibrations` takes a calibration record.
+pub use crate::calibration::CalibrationRecord;
+/// `POST /api/estimate` answers an estimate.
+pub use crate::report::Estimate;
+/// `POST /api/estimate` and `POST /api/estimates` take a scenario.
+pub use crate::scenario::Scenario;
+
+crate::named_enum! {
+    /// Where the profile a device uses now comes from.
+    pub enum ProfileOrigin {
+        /// The median of calibration runs stored by the service.
+        Measured = "measured",
+        /// The built-in profile (`jouleprint devices`).
+        Builtin = "builtin",
+    }
+}
+
+crate::named_enum! {
+    /// Where one coefficient of a profile comes from.
+    pub enum ValueSource {
+        /// Derived from vendor figures (the built-in value).
+        Datasheet = "datasheet",
+        /// From calibration runs.
+        Measured = "measured",
+    }
+}
+
+crate::named_enum! {
+    /// What the service did with a calibration run.
+    pub enum RunStatus {
+        /// Used in the device's measured profile.
+        Accepted = "accepted",
+        /// Stored, not used (the runner flagged throttling, other processes, ...).
+        Flagged = "flagged",
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// Stable, machine-readable: `invalid_json`, `invalid_scenario`, `unauthorized`, `database_unavailable`, ...
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+    /// The input field at fault (a JSON path), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Every problem of the input, each with its field path (a scenario's check reports all at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<InputError>,
+}
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// `ok`: the database answered.
+    pub database: String,
+    /// The service's version.
+    pub version: String,
+    /// `shared::ESTIMATOR_VERSION`: bumped whenever the numbers change.
+    pub estimator_version: String,
+}
+
+/// One coefficient of the profile in use, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValueInfo {
+    pub value: f64,
+    pub source: ValueSource,
+    /// Relative spread, (max - min) / median, over the runs of the measured profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
+}
+
+/// Calibration runs stored for a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunCounts {
+    /// Accepted runs stored for this device (all time).
+    pub accepted: i64,
+    /// Flagged runs stored, not used.
+    pub flagged: i64,
+    /// Runs the current measured profile is the median of (at most 20).
+    pub in_profile: i64,
+}
+
+/// `GET /api/devices/{id}`: a catalog device and the profile estimates use now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceView {
+    /// Catalog id, used in URLs and scenarios (`h100-sxm`).
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    /// Names NVML reports for this device; calibration records are matched by them.
+    pub nvml_names: Vec<String>,
+    pub memory_gb: f64,
+    pub mem_bw_gbs: f64,
+    pub tdp_w: f64,
+    /// Datasheet dense peak TFLOP/s per math mode.
+    pub dense_tflops: BTreeMap<MathMode, f64>,
+    /// The profile estimates use now.
+    pub profile: DeviceProfile,
+    pub profile_origin: ProfileOrigin,
+    /// The version a scenario pins (`profile.source.version`).
+    pub profile_version: String,
+    /// The service's measured-profile version number, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_version: Option<i32>,
+    /// When this measured profile was made (RFC 3339): the time the service
+    /// accepted its newest run. Absent for a built-in profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub measured_at: Option<String>,
+    pub runs: RunCounts,
+    /// Each numeric coefficient by path (`idle_w`, `gemm_tflops.bf16`).
+    pub values: BTreeMap<String, ValueInfo>,
+}
+
+impl DeviceView {
+    /// Whether the profile in use was measured by calibration runs.
+    pub fn is_measured(&self) -> bool {
+        self.profile_origin == ProfileOrigin::Measured
+    }
+}
+
+/// `GET /api/devices`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceList {
+    pub devices: Vec<DeviceView>,
+}
+
+/// One calibration run as `GET /api/devices/{id}/calibrations` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunSummary {
+    /// The runner's UUID (text).
+    pub run_id: String,
+    pub status: RunStatus,
+    /// Why the run was flagged (empty when accepted).
+    pub flags: Vec<String>,
+    pub host: Option<String>,
+    /// The device's name as NVML reported it.
+    pub nvml_name: String,
+    pub device_uuid: Option<String>,
+    pub driver: Option<String>,
+    /// Enforced power limit during the run, W.
+    pub power_limit_w: f64,
+    pub tool_version: Option<String>,
+    pub temperature_before_c: Option<f64>,
+    pub temperature_after_c: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub started_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub finished_at: Option<String>,
+    /// When the service stored it.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub received_at: String,
+    /// Timed loops in the record.
+    pub measurements: i64,
+    /// The profile derived from this run alone.
+    pub profile: DeviceProfile,
+}
+
+impl RunSummary {
+    /// When the run was made: its end, else its start, else when it was received.
+    pub fn made_at(&self) -> &str {
+        self.finished_at
+            .as_deref()
+            .or(self.started_at.as_deref())
+            .unwrap_or(&self.received_at)
+    }
+}
+
+/// `GET /api/devices/{id}/calibrations`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunList {
+    /// Catalog id of the device.
+    pub device: String,
+    pub runs: Vec<RunSummary>,
+}
+
+/// `POST /api/calibrations`: what the service did with the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SubmitResponse {
+    /// The record's `run_id` (a UUID).
+    pub run_id: String,
+    /// Catalog id of the device.
+    pub device: String,
+    pub status: RunStatus,
+    /// Why a run was flagged.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// True when this run id had been submitted before with the same record: nothing was written.
+    #[serde(default)]
+    pub replayed: bool,
+    /// The device's new measured-profile version, when this submission made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_version: Option<i32>,
+}
+
+/// `POST /api/estimates` and `GET /api/estimates/{id}`: a scenario stored for sharing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredEstimate {
+    /// Short id (10 characters).
+    pub id: String,
+    /// This resource's absolute URL.
+    pub url: String,
+    /// The page showing it: `/?estimate={id}`.
+    pub page_url: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub created_at: String,
+    /// The scenario as stored, `resolved` filled in (a `Scenario`; kept as
+    /// stored, so a link made by an older version still opens).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub scenario: serde_json::Value,
+    /// The estimate of the stored scenario (`GET` only; absent if it cannot be computed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
+}
