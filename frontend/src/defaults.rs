@@ -84,6 +84,7 @@ pub fn new_stage(kind: StageKind) -> Stage {
         hardware: None,
         software: None,
         parallelism: None,
+        serving: None,
     }
 }
 

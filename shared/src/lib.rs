@@ -9,7 +9,7 @@
 //!   `calibration` (records, measured and built-in profiles), `grid`, `model`
 //!   (architectures, presets, Hugging Face configs, op types), `scenario`,
 //!   `import` (ONNX, safetensors, model files), `report` (the estimate's types);
-//! - the pipeline: `check` -> `resolve` -> `plan` -> `step` -> `schedule` -> `totals` ->
+//! - the pipeline: `check` -> `resolve` -> `plan` -> `step` -> `schedule`, `serving` -> `totals` ->
 //!   `what_if`, run by `estimate`;
 //! - on top: `validate` (cases, the fitter) and `api` (HTTP bodies).
 
@@ -33,6 +33,7 @@ pub mod estimate;
 pub mod plan;
 pub mod resolve;
 pub mod schedule;
+pub mod serving;
 pub mod step;
 pub mod totals;
 pub mod what_if;

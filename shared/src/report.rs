@@ -80,6 +80,9 @@ pub struct StageEstimate {
     /// Training: counted FLOPs per second over the devices' dense 16-bit peak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfu: Option<f64>,
+    /// A deployment under a continuous-batching engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<ServingReport>,
     /// For deployments: wall energy per request and per generated (or processed) token, Wh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wh_per_request: Option<Range>,
@@ -135,4 +138,27 @@ pub struct WhatIfOutcome {
 pub struct Saving {
     pub energy: f64,
     pub co2e: f64,
+}
+
+/// How a continuous-batching engine serves a deployment stage.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServingReport {
+    pub replicas: u64,
+    /// Devices per replica (tensor parallel).
+    pub tensor: u64,
+    /// Mean concurrent sequences per replica (Little's law at the mean load).
+    pub concurrency: f64,
+    /// The engine's bound per replica (its maximum, or the KV cache's when lower).
+    pub max_concurrency: u64,
+    /// Sequences whose KV cache fits a replica.
+    pub kv_limit: u64,
+    /// Time to first token and per output token, s.
+    pub ttft_s: f64,
+    pub tpot_s: f64,
+    /// Share of the period a replica has at least one request.
+    pub utilisation: f64,
+    /// Accelerators' energy while serving and while idle, kWh.
+    pub busy_kwh: f64,
+    pub idle_kwh: f64,
 }

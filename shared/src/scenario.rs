@@ -168,6 +168,39 @@ pub struct Stage {
     /// with a strategy chosen for memory when the model does not fit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<Parallelism>,
+    /// A deployment served by a continuous-batching engine (vLLM, TGI,
+    /// TensorRT-LLM): concurrency from the load, replicas, provisioned capacity.
+    /// Absent: static batches of `workload.batch` (Hugging Face `generate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<Serving>,
+}
+
+/// How a continuous-batching engine serves a deployment stage. The workload's
+/// `prompt` and `new_tokens` are the mean lengths; `batch` is the engine's
+/// maximum of concurrent sequences per replica (vLLM's `max_num_seqs`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serving {
+    /// Replicas kept up (each `parallelism.tensor` devices); absent: as many as the peak load needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u64>,
+    /// Peak-to-mean ratio of the daily load; replicas are sized for the peak (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_to_mean: Option<f64>,
+    /// Replicas stay up for the whole period and draw idle power between
+    /// requests (default true); false: they scale to zero when idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub always_on: Option<bool>,
+    /// Share of device memory the engine may use, weights and KV cache (vLLM's
+    /// `gpu_memory_utilization`, default 0.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_fraction: Option<f64>,
+    /// A benchmark at full load: every replica always runs its maximum of
+    /// sequences (a request rate of infinity); the stage's amount is then its
+    /// steps of generation (`steps`) or its requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saturated: Option<bool>,
 }
 
 impl Stage {

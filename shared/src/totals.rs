@@ -9,7 +9,7 @@ use crate::device::{DeviceProfile, DeviceSpec};
 use crate::error::{InputError, InputErrors};
 use crate::plan::StepPlan;
 use crate::ranges;
-use crate::report::{Estimate, MemoryCheck, OpShare, StageEstimate};
+use crate::report::{Estimate, MemoryCheck, OpShare, ServingReport, StageEstimate};
 use crate::resolve::{device_profile, resolve, Resolution};
 use crate::scenario::{Headline, Phase, Resolved, Scenario, SoftwareClass, Stage};
 use crate::schedule::{self, StageStep, Strategy, USABLE_MEMORY};
@@ -147,6 +147,11 @@ pub fn totals(
             let sw = st.software(s);
             let host = s.host.unwrap_or_default();
             let w = &st.workload;
+            if let Some(cfg) = &st.serving {
+                let served =
+                    crate::serving::serve(&arch, st, cfg, sw, &field, hw.count, &dev, &host)?;
+                return Ok((dev, spec, StagePlan::Served(Box::new(served))));
+            }
             let step = match &st.parallelism {
                 Some(p) => {
                     let strategy =
@@ -155,7 +160,7 @@ pub fn totals(
                 }
                 None => schedule::choose(&arch, w, sw, &field, hw.count, &dev, &host)?,
             };
-            Ok((dev, spec, step))
+            Ok((dev, spec, StagePlan::Batch(Box::new(step))))
         });
         match r {
             Ok(x) => steps.push(x),
@@ -177,7 +182,34 @@ pub fn totals(
     let mut stage_devices: Vec<DeviceProfile> = vec![];
     let mut datasheet_named: Vec<String> = vec![];
     let mut notes: Vec<String> = vec![];
-    for (st, (dev, spec, step)) in s.stages.iter().zip(steps) {
+    for (st, (dev, spec, stage_plan)) in s.stages.iter().zip(steps) {
+        let step = match stage_plan {
+            StagePlan::Batch(step) => *step,
+            StagePlan::Served(served) => {
+                let (stage, parts) =
+                    served_stage(s, st, &dev, spec, &served, &grid, pue, host_load);
+                total_energy = total_energy.plus(stage.energy_kwh);
+                total_co2 = total_co2.plus(stage.co2e_kg);
+                total_device = total_device.plus(stage.device_kwh);
+                device_hours = device_hours.plus(stage.device_hours);
+                wall_hours = wall_hours.plus(stage.wall_hours);
+                if dev.id != device.id && !stage_devices.iter().any(|p| p.id == dev.id) {
+                    stage_devices.push(dev.clone());
+                }
+                warnings.extend(parts.warnings);
+                notes.extend(parts.notes);
+                if first.is_none() {
+                    first = Some((
+                        served.step.plan.clone(),
+                        served.step.cost.clone(),
+                        stage.joules_per_step,
+                        (served.step.model_params, served.step.model_active_params),
+                    ));
+                }
+                stages.push(stage);
+                continue;
+            }
+        };
         let StageStep {
             seconds: sec,
             joules: joules_dev,
@@ -318,6 +350,7 @@ pub fn totals(
             wh_per_token: wh_tok,
             strategy: (hw.count > 1 || st.parallelism.is_some()).then(|| strategy.describe()),
             mfu,
+            serving: None,
         });
         if first.is_none() {
             first = Some((
@@ -436,4 +469,143 @@ pub fn memory_check(
         fits: per_device <= avail,
         devices_needed,
     }
+}
+
+/// A stage's step: static batches, or a continuous-batching engine.
+enum StagePlan {
+    Batch(Box<StageStep>),
+    Served(Box<crate::serving::ServingStep>),
+}
+
+struct ServedParts {
+    warnings: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// The totals of a deployment served by a continuous-batching engine:
+/// replicas kept up for the period (idle power between requests unless
+/// they scale to zero), busy at the mean concurrency.
+#[allow(clippy::too_many_arguments)]
+fn served_stage(
+    s: &Scenario,
+    st: &Stage,
+    dev: &DeviceProfile,
+    spec: Option<&'static DeviceSpec>,
+    sv: &crate::serving::ServingStep,
+    grid: &crate::scenario::GridValue,
+    pue: f64,
+    host_load: (f64, f64, f64),
+) -> (StageEstimate, ServedParts) {
+    let cfg = st.serving.clone().unwrap_or_default();
+    let w = &st.workload;
+    let n_new = w.new_tokens.unwrap_or(1) as f64;
+    let replicas = sv.replicas as f64;
+    let devices = replicas * sv.tensor as f64;
+    let sw = st.software(s);
+    let (u_energy, u_time) = widths(&sv.step.plan, sw, devices as u64, dev);
+    let always_on = cfg.always_on.unwrap_or(true);
+    // seconds of the period, requests served, seconds busy per replica
+    let (period, requests, busy_s) = if sv.saturated {
+        let per_batch = sv.request_seconds;
+        let batches = match (st.steps, st.requests_per_day, st.days) {
+            (Some(n), _, _) => n,
+            (None, Some(r), Some(d)) => (r * d / (replicas * sv.max_concurrency as f64)).ceil(),
+            _ => 1.0,
+        };
+        let period = batches * per_batch;
+        (
+            period,
+            batches * replicas * sv.max_concurrency as f64,
+            period,
+        )
+    } else {
+        let period = st.days.unwrap_or(1.0) * 86_400.0;
+        let requests = st.requests_per_day.unwrap_or(0.0) * st.days.unwrap_or(1.0);
+        (period, requests, sv.busy_fraction * period)
+    };
+    let idle_s = if always_on { period - busy_s } else { 0.0 };
+    let busy_j = replicas * sv.busy_watts * busy_s;
+    let idle_j = replicas * sv.idle_watts * idle_s;
+    let up_s = busy_s + idle_s;
+    let dev_kwh = Range::log_around((busy_j + idle_j) / 3.6e6, u_energy);
+    let host_rated = s
+        .infrastructure
+        .host_watts_per_device
+        .or(spec.map(|d| d.host_w_per_device))
+        .unwrap_or(0.25 * dev.power_limit_w);
+    let host_kwh = Range {
+        low: host_load.1,
+        expected: host_load.0,
+        high: host_load.2,
+    }
+    .scale(host_rated * devices * up_s / 3.6e6);
+    let energy = dev_kwh.plus(host_kwh).scale(pue);
+    let mut co2 = energy.scale(grid.gco2e_per_kwh / 1000.0);
+    if s.infrastructure.embodied {
+        if let Some(sp) = spec {
+            co2 = co2.plus(Range::exact(
+                sp.embodied_kgco2e * devices * up_s / 3600.0 / (sp.service_years * 8760.0),
+            ));
+        }
+    }
+    let tokens = requests * n_new;
+    let joules = busy_j + idle_j;
+    let per = |k: f64| if k > 0.0 { 1.0 / k } else { 0.0 };
+    let seconds_per_step = Range::log_around(sv.request_seconds, u_time);
+    let joules_per_step = Range::log_around(sv.busy_watts * sv.request_seconds, u_energy);
+    let wall_h = Range::exact(period / 3600.0);
+    let device_h = Range::exact(devices * up_s / 3600.0);
+    let label = st
+        .name
+        .clone()
+        .unwrap_or_else(|| st.kind.as_str().replace('_', " "));
+    let mut notes = vec![format!(
+        "stage {label}: {} replica(s) of {} device(s), {:.1} concurrent sequences on average (at most {}), {:.0}% busy",
+        sv.replicas,
+        sv.tensor,
+        sv.concurrency,
+        sv.max_concurrency,
+        sv.busy_fraction * 100.0
+    )];
+    notes.extend(sv.notes.iter().map(|n| format!("stage {label}: {n}")));
+    let stage = StageEstimate {
+        name: label,
+        kind: st.kind.as_str().into(),
+        steps: requests,
+        flops_per_step: sv.step.plan.counted_flops(),
+        seconds_per_step,
+        joules_per_step,
+        device_kwh: dev_kwh,
+        energy_kwh: energy,
+        co2e_kg: co2,
+        device_hours: device_h,
+        wall_hours: wall_h,
+        bound: sv.step.cost.bound.into(),
+        tokens_per_second: Range::log_around(tokens / period.max(1e-30), u_time),
+        joules_per_token: Range::log_around(joules * per(tokens), u_energy),
+        joules_per_request: Some(Range::log_around(joules * per(requests), u_energy)),
+        wh_per_request: (requests > 0.0).then(|| energy.scale(1000.0 / requests)),
+        wh_per_token: (tokens > 0.0).then(|| energy.scale(1000.0 / tokens)),
+        strategy: Some(format!("{} replica(s) x tensor {}", sv.replicas, sv.tensor)),
+        mfu: None,
+        serving: Some(ServingReport {
+            replicas: sv.replicas,
+            tensor: sv.tensor,
+            concurrency: sv.concurrency,
+            max_concurrency: sv.max_concurrency,
+            kv_limit: sv.kv_limit.min(1 << 40),
+            ttft_s: sv.ttft_s,
+            tpot_s: sv.tpot_s,
+            utilisation: sv.busy_fraction,
+            busy_kwh: busy_j / 3.6e6,
+            idle_kwh: idle_j / 3.6e6,
+        }),
+    };
+    (
+        stage,
+        ServedParts {
+            warnings: vec![],
+            notes,
+        },
+    )
 }

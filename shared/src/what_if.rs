@@ -26,10 +26,11 @@ pub enum Kind {
     Region,
     Pue,
     Gpu,
+    RightSize,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Self::HalfPrecision,
         Self::LowPrecision,
         Self::Pruning,
@@ -39,6 +40,7 @@ impl Kind {
         Self::Region,
         Self::Pue,
         Self::Gpu,
+        Self::RightSize,
     ];
 
     /// A stable id (JSON, the DOM, the tests).
@@ -53,6 +55,7 @@ impl Kind {
             Self::Region => "region",
             Self::Pue => "pue",
             Self::Gpu => "gpu",
+            Self::RightSize => "right-size",
         }
     }
 
@@ -71,6 +74,7 @@ impl Kind {
             Self::Region => "Another region",
             Self::Pue => "A better PUE",
             Self::Gpu => "Another GPU",
+            Self::RightSize => "Right-size the serving replicas",
         }
     }
 
@@ -86,6 +90,7 @@ impl Kind {
             Self::Region => "Run in another grid region.",
             Self::Pue => "A data centre with this PUE.",
             Self::Gpu => "Another accelerator from the catalog.",
+            Self::RightSize => "Keep up only the replicas the peak load needs, or scale them to zero when idle.",
         }
     }
 }
@@ -361,6 +366,27 @@ pub fn apply(
                 r.device = prof;
             }
             words
+        }
+        Kind::RightSize => {
+            let mut changed = vec![];
+            for (i, st) in t.stages.iter_mut().enumerate() {
+                if let Some(sv) = st.serving.as_mut() {
+                    if sv.saturated == Some(true) {
+                        continue;
+                    }
+                    if sv.replicas.is_some() {
+                        sv.replicas = None;
+                        changed.push(format!("stage {}: replicas sized for the peak load", i + 1));
+                    } else if sv.always_on != Some(false) {
+                        sv.always_on = Some(false);
+                        changed.push(format!("stage {}: replicas scale to zero when idle", i + 1));
+                    }
+                }
+            }
+            if changed.is_empty() {
+                return Err("no deployment served by an engine with replicas to right-size".into());
+            }
+            changed.join("; ")
         }
     };
     Ok((t, change))

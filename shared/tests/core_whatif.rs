@@ -13,7 +13,7 @@ fn with_pue(json: &str, pue: f64) -> shared::scenario::Scenario {
 }
 
 #[test]
-fn every_estimate_carries_the_nine_what_ifs() {
+fn every_estimate_carries_every_what_if() {
     let e = estimate(&with_pue(GPT2, 1.5), &[]).expect("estimate");
     let ids: Vec<&str> = e.what_ifs.iter().map(|w| w.id.as_str()).collect();
     let want: Vec<&str> = Kind::ALL.iter().map(|k| k.id()).collect();

@@ -68,7 +68,7 @@ pub fn what_if_panel() -> Html {
                 Rc::new(crate::profiles::devices(&app.measured).into_iter().map(|d| (d.id.clone(), d.option_label())).collect()),
             ),
             WhatIf::Distill => select("Smaller preset", students(&app)),
-            WhatIf::HalfPrecision | WhatIf::LowPrecision => html! {},
+            WhatIf::HalfPrecision | WhatIf::LowPrecision | WhatIf::RightSize => html! {},
         };
         let effect = match &row.delta {
             Ok(d) => html! {

@@ -107,7 +107,7 @@ pub fn param_value(p: &Params, k: Kind) -> String {
         Kind::Region => p.region.clone(),
         Kind::Gpu => p.gpu.clone(),
         Kind::Distill => p.distill_to.clone(),
-        Kind::HalfPrecision | Kind::LowPrecision => String::new(),
+        Kind::HalfPrecision | Kind::LowPrecision | Kind::RightSize => String::new(),
     }
 }
 
@@ -130,7 +130,7 @@ pub fn set_param(
         Kind::Region => q.region = raw.to_string(),
         Kind::Gpu => q.gpu = raw.to_string(),
         Kind::Distill => q.distill_to = raw.to_string(),
-        Kind::HalfPrecision | Kind::LowPrecision => return Ok(q),
+        Kind::HalfPrecision | Kind::LowPrecision | Kind::RightSize => return Ok(q),
     }
     if let Err(why) = what_if::apply(k, &q, s, measured) {
         if what_if::apply(k, p, s, measured).is_ok() {

@@ -272,6 +272,73 @@ fn stage(c: &mut Checker, at: &str, st: &Stage) {
             }
         }
     }
+    if let Some(sv) = &st.serving {
+        if st.kind != StageKind::Deployment || w.phase != Phase::Decode {
+            c.push(
+                f("serving"),
+                "a continuous-batching engine serves a deployment stage of phase decode",
+            );
+        }
+        if let Some(r) = sv.replicas {
+            if r == 0 || r > MAX_DEVICES {
+                c.push(
+                    f("serving.replicas"),
+                    "must be a whole number from 1 to 100,000",
+                );
+            }
+        }
+        if let Some(p) = sv.peak_to_mean {
+            c.range(
+                &f("serving.peak_to_mean"),
+                p,
+                1.0,
+                100.0,
+                "the daily peak over the mean load",
+            );
+        }
+        if let Some(m) = sv.memory_fraction {
+            c.range(
+                &f("serving.memory_fraction"),
+                m,
+                0.05,
+                1.0,
+                "the share of device memory the engine may use",
+            );
+        }
+    }
+    if let Some(p) = &st.parallelism {
+        for (k, v) in [
+            ("tensor", p.tensor),
+            ("pipeline", p.pipeline),
+            ("context", p.context),
+            ("micro_batches", p.micro_batches),
+            ("interleave", p.interleave),
+        ] {
+            if let Some(v) = v {
+                if v == 0 || v > MAX_DEVICES {
+                    c.push(
+                        f(&format!("parallelism.{k}")),
+                        "must be a whole number from 1 to 100,000",
+                    );
+                }
+            }
+        }
+        if p.zero.is_some_and(|z| z > 3) {
+            c.push(f("parallelism.zero"), "must be 0, 1, 2 or 3");
+        }
+    }
+    if let Some(hw) = &st.hardware {
+        c.text(&f("hardware.device"), &hw.device, MAX_NAME);
+        if hw.count == 0 || hw.count > MAX_DEVICES {
+            c.push(
+                f("hardware.count"),
+                format!(
+                    "must be a whole number from 1 to {}",
+                    thousands(MAX_DEVICES)
+                ),
+            );
+        }
+    }
     if st.kind == StageKind::Deployment && w.phase == Phase::Train {
         c.push(
             f("workload.phase"),

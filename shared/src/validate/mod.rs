@@ -143,6 +143,7 @@ impl Case {
                 hardware: None,
                 software: None,
                 parallelism: None,
+                serving: None,
             }],
             hardware: Hardware {
                 device: self.device.clone(),

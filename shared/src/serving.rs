@@ -1,0 +1,258 @@
+//! Pipeline stage 4c, serving at scale: a deployment stage served by a
+//! continuous-batching engine (vLLM, TGI, TensorRT-LLM). Replicas of `tensor`
+//! devices each run up to `batch` sequences at once, bounded by the KV cache
+//! the memory leaves (paged); the load sets the mean concurrency by Little's
+//! law (N = arrival rate x time in the system); replicas kept up draw idle
+//! power between requests. Formulas: `docs/energy-model.md`, "Serving".
+
+use crate::device::DeviceProfile;
+use crate::error::InputError;
+use crate::model::Architecture;
+use crate::scenario::{HostCosts, Serving, SoftwareClass, Stage};
+use crate::schedule::{self, StageStep, Strategy};
+
+/// A deployment under its engine.
+#[derive(Debug, Clone)]
+pub struct ServingStep {
+    pub replicas: u64,
+    pub tensor: u64,
+    /// Mean sequences running per replica.
+    pub concurrency: f64,
+    /// The engine's bound: `batch`, or the KV cache's when lower.
+    pub max_concurrency: u64,
+    /// Sequences whose KV cache fits a replica's memory.
+    pub kv_limit: u64,
+    /// Seconds one request spends in a replica (its prompt, then its tokens) at the mean concurrency.
+    pub request_seconds: f64,
+    pub ttft_s: f64,
+    pub tpot_s: f64,
+    /// Share of the period a replica has at least one request.
+    pub busy_fraction: f64,
+    /// Accelerator power of a busy replica (all its devices), W.
+    pub busy_watts: f64,
+    /// Accelerator power of an idle replica, W.
+    pub idle_watts: f64,
+    /// The step at the concurrency (rounded up) for the op breakdown.
+    pub step: StageStep,
+    pub saturated: bool,
+    pub notes: Vec<String>,
+}
+
+/// A static batch of `n` requests on one replica: its seconds and joules (all devices).
+#[allow(clippy::too_many_arguments)]
+fn batch_cost(
+    arch: &Architecture,
+    st: &Stage,
+    sw: SoftwareClass,
+    field: &str,
+    tensor: u64,
+    n: u64,
+    device: &DeviceProfile,
+    host: &HostCosts,
+) -> Result<StageStep, InputError> {
+    let strategy = Strategy {
+        tensor,
+        data: 1,
+        micro_batch: n.max(1),
+        ..Strategy::data_parallel(1, n.max(1))
+    };
+    let mut w = st.workload.clone();
+    w.batch = n.max(1);
+    schedule::stage_step(arch, &w, sw, field, &strategy, device, host)
+}
+
+/// Time and energy of a request batch of fractional size `n` (interpolated).
+fn interpolated(
+    costs: &mut Vec<(u64, f64, f64)>,
+    n: f64,
+    eval: &mut dyn FnMut(u64) -> Result<(f64, f64), InputError>,
+) -> Result<(f64, f64), InputError> {
+    let lo = n.floor().max(1.0) as u64;
+    let hi = n.ceil().max(1.0) as u64;
+    let mut get = |k: u64| -> Result<(f64, f64), InputError> {
+        if let Some(c) = costs.iter().find(|c| c.0 == k) {
+            return Ok((c.1, c.2));
+        }
+        let (t, e) = eval(k)?;
+        costs.push((k, t, e));
+        Ok((t, e))
+    };
+    let (t0, e0) = get(lo)?;
+    if hi == lo {
+        return Ok((t0, e0));
+    }
+    let (t1, e1) = get(hi)?;
+    let x = n - lo as f64;
+    Ok((t0 + x * (t1 - t0), e0 + x * (e1 - e0)))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn serve(
+    arch: &Architecture,
+    st: &Stage,
+    cfg: &Serving,
+    sw: SoftwareClass,
+    field: &str,
+    count_hint: u64,
+    device: &DeviceProfile,
+    host: &HostCosts,
+) -> Result<ServingStep, InputError> {
+    let w = &st.workload;
+    let fraction = cfg.memory_fraction.unwrap_or(0.9).clamp(0.05, 1.0);
+    let budget_per_device = device.memory_gb * 1e9 * fraction;
+    // the replica: the given tensor degree, else the fewest devices whose memory holds the weights
+    let tensor = match st.parallelism.as_ref().and_then(|p| p.tensor) {
+        Some(t) => t.max(1),
+        None => {
+            let one = batch_cost(arch, st, sw, field, 1, 1, device, host)?;
+            let weights = one.memory.weights;
+            let domain = device.links.map_or(8, |l| l.domain).max(1) as u64;
+            [1u64, 2, 4, 8, 16, 32, 64, 72]
+                .into_iter()
+                .filter(|t| *t <= domain)
+                .find(|t| {
+                    weights / *t as f64 + one.memory.kv_cache / *t as f64 <= budget_per_device
+                })
+                .unwrap_or(domain)
+        }
+    };
+    let single = batch_cost(arch, st, sw, field, tensor, 1, device, host)?;
+    let p = w.prompt.unwrap_or(1) as f64;
+    let n_new = w.new_tokens.unwrap_or(1) as f64;
+    // paged KV: a request holds its prompt and, on average, half its output
+    let kv_per_request = single.memory.kv_cache * (p + n_new / 2.0) / (p + n_new).max(1.0);
+    let room = budget_per_device - single.memory.weights - single.memory.activations;
+    let kv_limit = if kv_per_request > 0.0 {
+        (room / kv_per_request).floor().max(0.0) as u64
+    } else {
+        u64::MAX
+    };
+    if kv_limit == 0 {
+        return Err(InputError::new(
+            format!("{field}.serving"),
+            format!(
+                "one request's KV cache does not fit beside the weights on {tensor} device(s): raise parallelism.tensor or memory_fraction"
+            ),
+        ));
+    }
+    let max_concurrency = w.batch.max(1).min(kv_limit);
+    let mut notes = vec![];
+    if kv_limit < w.batch {
+        notes.push(format!(
+            "the KV cache bounds a replica at {kv_limit} concurrent sequences (below the engine's {})",
+            w.batch
+        ));
+    }
+    let mut costs: Vec<(u64, f64, f64)> = vec![];
+    let mut eval = |n: u64| -> Result<(f64, f64), InputError> {
+        let s = batch_cost(arch, st, sw, field, tensor, n, device, host)?;
+        Ok((s.seconds, s.joules * tensor as f64))
+    };
+    let (t_cap, _) = interpolated(&mut costs, max_concurrency as f64, &mut eval)?;
+    let saturated = cfg.saturated.unwrap_or(false);
+    let (replicas, concurrency) = if saturated {
+        (
+            cfg.replicas.unwrap_or(count_hint.div_ceil(tensor).max(1)),
+            max_concurrency as f64,
+        )
+    } else {
+        let lambda = st.requests_per_day.unwrap_or(0.0) / 86_400.0;
+        let peak = lambda * cfg.peak_to_mean.unwrap_or(1.0).max(1.0);
+        let per_replica_max = max_concurrency as f64 / t_cap;
+        let needed = (peak / per_replica_max).ceil().max(1.0) as u64;
+        let replicas = cfg.replicas.unwrap_or(needed);
+        if replicas < needed {
+            notes.push(format!(
+                "{replicas} replicas cannot serve the peak load: it needs {needed} (at {max_concurrency} sequences each)"
+            ));
+        }
+        // Little's law per replica at the mean load: N = lambda_r T(N), by bisection
+        let lambda_r = lambda / replicas as f64;
+        let (mut lo, mut hi) = (0.0f64, max_concurrency as f64);
+        let g = |n: f64,
+                 costs: &mut Vec<(u64, f64, f64)>,
+                 eval: &mut dyn FnMut(u64) -> Result<(f64, f64), InputError>|
+         -> Result<f64, InputError> {
+            Ok(lambda_r * interpolated(costs, n.max(1.0), eval)?.0 - n)
+        };
+        if g(hi, &mut costs, &mut eval)? > 0.0 {
+            (replicas, hi)
+        } else {
+            for _ in 0..30 {
+                let mid = 0.5 * (lo + hi);
+                if g(mid, &mut costs, &mut eval)? > 0.0 {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            (replicas, 0.5 * (lo + hi))
+        }
+    };
+    let (t_n, e_n) = interpolated(&mut costs, concurrency.max(1.0), &mut eval)?;
+    let step = batch_cost(
+        arch,
+        st,
+        sw,
+        field,
+        tensor,
+        concurrency.ceil().max(1.0) as u64,
+        device,
+        host,
+    )?;
+    // a request: its prompt pass, then its tokens at the batch's pace; its
+    // first token comes after its prompt pass and one iteration of the batch
+    let tpot = (t_n * (1.0 - prefill_share(&step)) / (n_new - 1.0).max(1.0)).max(0.0);
+    let ttft = single.seconds * prefill_share(&single) + tpot;
+    // Poisson arrivals into a many-server system: P(empty) = e^-N
+    let busy_fraction = if saturated {
+        1.0
+    } else {
+        1.0 - (-concurrency).exp()
+    };
+    let busy_watts = e_n / t_n.max(1e-30);
+    Ok(ServingStep {
+        replicas,
+        tensor,
+        concurrency,
+        max_concurrency,
+        kv_limit,
+        request_seconds: t_n,
+        ttft_s: ttft,
+        tpot_s: tpot,
+        busy_fraction,
+        busy_watts,
+        idle_watts: device.idle_w * tensor as f64,
+        step,
+        saturated,
+        notes,
+    })
+}
+
+/// The prompt pass's share of a single request's time, from its plan: the
+/// ops outside the `token` passes (1 when the plan has no token passes).
+fn prefill_share(s: &StageStep) -> f64 {
+    use crate::plan::Node;
+    let mut prompt = 0.0;
+    let mut token = 0.0;
+    for n in &s.plan.root.nodes {
+        if let Node::Seq(q) = n {
+            let mut c = 0.0;
+            let one = crate::plan::StepPlan {
+                root: q.clone(),
+                ..s.plan.clone()
+            };
+            one.for_each_op(&mut |op, k| c += op.flops * k + op.bytes * k);
+            if q.name == "token" {
+                token += c;
+            } else {
+                prompt += c;
+            }
+        }
+    }
+    if prompt + token > 0.0 {
+        prompt / (prompt + token)
+    } else {
+        1.0
+    }
+}

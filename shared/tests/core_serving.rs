@@ -1,0 +1,151 @@
+//! Serving at scale (issue 11), worked out by hand: the KV cache's bound on
+//! concurrency, Little's law, a tensor-parallel replica's all-reduces per
+//! token, and the idle energy of an always-on replica.
+
+use shared::estimate::{estimate_core, parse_scenario};
+
+fn served(extra: &str, rpd: f64, tensor: Option<u64>) -> String {
+    let par = tensor.map_or(String::new(), |t| {
+        format!(r#","parallelism":{{"tensor":{t}}}"#)
+    });
+    format!(
+        r#"{{"version":1,"model":{{"preset":"llama-2-7b"}},"stages":[{{"kind":"deployment","workload":{{"phase":"decode","precision":"bf16","batch":256,"prompt":512,"new_tokens":512}},"requests_per_day":{rpd},"days":1,"serving":{{{extra}}}{par}}}],"hardware":{{"device":"h100-sxm","count":{}}},"software":"serving","infrastructure":{{"pue":1.0,"host_watts_per_device":0}}}}"#,
+        tensor.unwrap_or(1)
+    )
+}
+
+#[test]
+fn the_kv_cache_bounds_the_concurrency() {
+    let s =
+        parse_scenario(&served(r#""replicas":1,"saturated":true"#, 1e5, None)).expect("scenario");
+    let e = estimate_core(&s, &[]).expect("estimate");
+    let sv = e.stages[0].serving.expect("serving");
+    // Llama-2-7B: 32 layers x 32 KV heads x 128 x (k, v) x 2 bytes = 0.5 MiB per token;
+    // a request holds its 512-token prompt and half its 512 tokens: 768 tokens
+    let kv_per_request = 32.0 * 32.0 * 128.0 * 2.0 * 2.0 * 768.0;
+    let weights = e.params * 2.0;
+    let room = 80e9 * 0.9 - weights;
+    let bound = (room / kv_per_request).floor() as u64;
+    // the plan's activations of one sequence take a little more room
+    assert!(
+        sv.kv_limit <= bound && sv.kv_limit + 2 >= bound,
+        "{} vs {bound}",
+        sv.kv_limit
+    );
+    assert_eq!(sv.max_concurrency, sv.kv_limit.min(256));
+}
+
+#[test]
+fn littles_law_sets_the_mean_concurrency() {
+    let rpd = 200_000.0;
+    let s = parse_scenario(&served(r#""replicas":2"#, rpd, None)).expect("scenario");
+    let e = estimate_core(&s, &[]).expect("estimate");
+    let sv = e.stages[0].serving.expect("serving");
+    // N = lambda x time in the system, per replica
+    let lambda = rpd / 86_400.0 / 2.0;
+    let time_in_system = e.stages[0].seconds_per_step.expected;
+    assert!(
+        (sv.concurrency - lambda * time_in_system).abs() < 1e-3 * sv.concurrency.max(1.0),
+        "{} vs {}",
+        sv.concurrency,
+        lambda * time_in_system
+    );
+    assert!(sv.concurrency > 1.0 && sv.concurrency < sv.max_concurrency as f64);
+}
+
+#[test]
+fn an_always_on_replica_draws_idle_power_all_day() {
+    // one request a day: the replica idles the whole day
+    let s = parse_scenario(&served(r#""replicas":1"#, 1.0, None)).expect("scenario");
+    let e = estimate_core(&s, &[]).expect("estimate");
+    let st = &e.stages[0];
+    let sv = st.serving.expect("serving");
+    let idle_kwh = e.resolved.device.idle_w * 86_400.0 / 3.6e6;
+    assert!(
+        (sv.idle_kwh / idle_kwh - 1.0).abs() < 1e-3,
+        "{} vs {idle_kwh}",
+        sv.idle_kwh
+    );
+    assert!(sv.busy_kwh < 0.01 * sv.idle_kwh);
+    assert!((st.device_hours.expected - 24.0).abs() < 1e-9);
+    // scaled to zero when idle: only the busy energy remains
+    let s =
+        parse_scenario(&served(r#""replicas":1,"always_on":false"#, 1.0, None)).expect("scenario");
+    let e2 = estimate_core(&s, &[]).expect("estimate");
+    let sv2 = e2.stages[0].serving.expect("serving");
+    assert_eq!(sv2.idle_kwh, 0.0);
+    assert!(e2.stages[0].device_kwh.expected < 0.01 * st.device_kwh.expected);
+}
+
+#[test]
+fn a_tensor_parallel_replica_all_reduces_twice_per_layer_and_token() {
+    use shared::schedule::{allreduce_seconds, stage_step, Strategy};
+    let s = parse_scenario(&served(r#""replicas":1,"saturated":true"#, 1e5, Some(4)))
+        .expect("scenario");
+    let arch = shared::resolve::architecture(&s).expect("arch");
+    let dev = shared::resolve::resolve_device(&s, &[]).expect("device");
+    let mut w = s.stages[0].workload.clone();
+    w.batch = 16;
+    let st = Strategy {
+        tensor: 4,
+        data: 1,
+        ..Strategy::data_parallel(4, 16)
+    };
+    let step = stage_step(
+        &arch,
+        &w,
+        s.software,
+        "stages[0]",
+        &st,
+        &dev,
+        &Default::default(),
+    )
+    .expect("step");
+    // per token and layer: 2 all-reduces of batch x hidden x 2 bytes over 4 devices
+    let links = dev.links.expect("links");
+    let tok = allreduce_seconds(16.0 * 4096.0 * 2.0, 4.0, links.intra_gbs, links.nvls);
+    let prompt = allreduce_seconds(
+        16.0 * 512.0 * 4096.0 * 2.0,
+        4.0,
+        links.intra_gbs,
+        links.nvls,
+    );
+    let want = 32.0 * 2.0 * (prompt + 511.0 * tok);
+    assert!(
+        (step.comm_seconds / want - 1.0).abs() < 1e-9,
+        "{} vs {want}",
+        step.comm_seconds
+    );
+}
+
+#[test]
+fn right_sizing_drops_the_idle_replicas() {
+    // four replicas kept up for a load one replica carries
+    let s = parse_scenario(&served(r#""replicas":4"#, 10_000.0, None)).expect("scenario");
+    let e = shared::estimate::estimate(&s, &[]).expect("estimate");
+    let sv = e.stages[0].serving.expect("serving");
+    let w = e
+        .what_ifs
+        .iter()
+        .find(|w| w.id == "right-size")
+        .expect("row");
+    assert!(w.applies, "{w:?}");
+    let (t, _) = shared::what_if::apply(
+        shared::what_if::Kind::RightSize,
+        &Default::default(),
+        &s,
+        &[],
+    )
+    .expect("applies");
+    let e1 = estimate_core(&t, &[]).expect("estimate");
+    let sv1 = e1.stages[0].serving.expect("serving");
+    assert_eq!(sv1.replicas, 1);
+    // the three idle replicas' day of idle power is saved
+    let idle_day = e.resolved.device.idle_w * 86_400.0 / 3.6e6;
+    let saved = e.stages[0].device_kwh.expected - e1.stages[0].device_kwh.expected;
+    assert!(
+        saved > 2.9 * idle_day * (1.0 - sv.utilisation),
+        "{saved} vs {idle_day}"
+    );
+    assert!(w.saving.expect("saving").energy > 0.5);
+}
