@@ -437,19 +437,28 @@ pub fn fits(memory: &MemoryNeed, device: &DeviceProfile) -> bool {
     memory.total() <= device.memory_gb * 1e9 * USABLE_MEMORY
 }
 
-/// The memory one device needs under a strategy (the plan of one micro-batch, sharded).
+/// The memory one device needs under a strategy: the whole model's memory for
+/// one micro-batch (`cache`d per micro-batch size), sharded.
 pub fn memory_of(
     arch: &Architecture,
     w: &Workload,
     sw: SoftwareClass,
     field: &str,
     st: &Strategy,
+    cache: &mut Vec<(u64, MemoryNeed)>,
 ) -> Result<MemoryNeed, InputError> {
-    let mut wm = w.clone();
-    wm.batch = st.micro_batch.max(1);
-    let mut pl = plan(arch, &wm, sw, &format!("{field}.workload"))?;
-    pl.shard(&st.shard());
-    let mut m = pl.memory;
+    let mb = st.micro_batch.max(1);
+    let whole = match cache.iter().find(|c| c.0 == mb) {
+        Some(c) => c.1,
+        None => {
+            let mut wm = w.clone();
+            wm.batch = mb;
+            let m = plan(arch, &wm, sw, &format!("{field}.workload"))?.memory;
+            cache.push((mb, m));
+            m
+        }
+    };
+    let mut m = whole.sharded(&st.shard());
     if st.zero >= 2 {
         m.gradients /= st.data as f64;
     }
@@ -479,8 +488,12 @@ pub fn choose(
 ) -> Result<StageStep, InputError> {
     let batch = w.batch.max(1);
     let base = Strategy::data_parallel(count, batch);
-    let fits_with = |st: &Strategy| -> Result<bool, InputError> {
-        Ok(fits(&memory_of(arch, w, sw, field, st)?, device))
+    let mut cache = vec![];
+    let mut fits_with = |st: &Strategy| -> Result<bool, InputError> {
+        Ok(fits(
+            &memory_of(arch, w, sw, field, st, &mut cache)?,
+            device,
+        ))
     };
     if count <= 1 || fits_with(&base)? {
         return stage_step(arch, w, sw, field, &base, device, host);

@@ -166,28 +166,39 @@ pub fn serve(
                 "{replicas} replicas cannot serve the peak load: it needs {needed} (at {max_concurrency} sequences each)"
             ));
         }
-        // Little's law per replica at the mean load: N = lambda_r T(N), by bisection
+        // Little's law per replica at the mean load: N = lambda_r T(N). T grows
+        // with N: the smallest whole n with lambda_r T(n) <= n by binary
+        // search, then T linear between n - 1 and n
         let lambda_r = lambda / replicas as f64;
-        let (mut lo, mut hi) = (0.0f64, max_concurrency as f64);
-        let g = |n: f64,
-                 costs: &mut Vec<(u64, f64, f64)>,
-                 eval: &mut dyn FnMut(u64) -> Result<(f64, f64), InputError>|
-         -> Result<f64, InputError> {
-            Ok(lambda_r * interpolated(costs, n.max(1.0), eval)?.0 - n)
+        let mut time = |n: u64, costs: &mut Vec<(u64, f64, f64)>| -> Result<f64, InputError> {
+            Ok(interpolated(costs, n as f64, &mut eval)?.0)
         };
-        if g(hi, &mut costs, &mut eval)? > 0.0 {
-            (replicas, hi)
+        let cap = max_concurrency;
+        let concurrency = if lambda_r * time(cap, &mut costs)? > cap as f64 {
+            cap as f64
+        } else if lambda_r * time(1, &mut costs)? <= 1.0 {
+            lambda_r * time(1, &mut costs)?
         } else {
-            for _ in 0..30 {
-                let mid = 0.5 * (lo + hi);
-                if g(mid, &mut costs, &mut eval)? > 0.0 {
-                    lo = mid;
-                } else {
+            let (mut lo, mut hi) = (1u64, cap);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if lambda_r * time(mid, &mut costs)? <= mid as f64 {
                     hi = mid;
+                } else {
+                    lo = mid;
                 }
             }
-            (replicas, 0.5 * (lo + hi))
-        }
+            let (t_lo, t_hi) = (time(lo, &mut costs)?, time(hi, &mut costs)?);
+            // N = lambda (t_lo + (N - lo)(t_hi - t_lo))
+            let slope = t_hi - t_lo;
+            let denom = 1.0 - lambda_r * slope;
+            if denom > 0.0 {
+                ((lambda_r * (t_lo - lo as f64 * slope)) / denom).clamp(lo as f64, hi as f64)
+            } else {
+                hi as f64
+            }
+        };
+        (replicas, concurrency)
     };
     let (t_n, e_n) = interpolated(&mut costs, concurrency.max(1.0), &mut eval)?;
     let step = batch_cost(

@@ -76,6 +76,33 @@ fn scale(op: &mut Op, k: f64) {
     op.params *= k;
 }
 
+impl super::MemoryNeed {
+    /// One device's memory under a share (see [`StepPlan::shard`]).
+    pub fn sharded(&self, s: &Shard) -> super::MemoryNeed {
+        let (t, p, c) = (s.tensor.max(1.0), s.pipeline.max(1.0), s.context.max(1.0));
+        let mut m = *self;
+        m.weights /= t * p;
+        m.gradients /= t * p;
+        m.optimizer /= t * p * s.optimizer_shards.max(1.0);
+        // the KV cache of a device's heads and layers
+        m.kv_cache /= t * p;
+        // 1F1B keeps up to p micro-batches in flight on the first stage, each
+        // with 1/p of the layers: about one micro-batch of the whole model.
+        // Per layer, 34 b s h bytes with FlashAttention, of which 10 b s h on the
+        // residual stream stay whole without sequence parallelism (Korthikanti et al. 2022, table 2)
+        let act_tp = if s.sequence_parallel {
+            1.0 / t
+        } else {
+            (10.0 + 24.0 / t) / 34.0
+        };
+        m.activations *= act_tp / c;
+        if s.recompute == Recompute::Full {
+            m.activations *= FULL_RECOMPUTE_ACTIVATIONS;
+        }
+        m
+    }
+}
+
 impl StepPlan {
     /// This plan (the whole model, one micro-batch) cut to one device's share.
     pub fn shard(&mut self, s: &Shard) {
@@ -121,25 +148,7 @@ impl StepPlan {
         self.active_params /= t * p;
         self.samples /= c;
         self.tokens /= c;
-        let m = &mut self.memory;
-        m.weights /= t * p;
-        m.gradients /= t * p;
-        m.optimizer /= t * p * s.optimizer_shards.max(1.0);
-        // the KV cache of a device's heads and layers
-        m.kv_cache /= t * p;
-        // 1F1B keeps up to p micro-batches in flight on the first stage, each
-        // with 1/p of the layers: about one micro-batch of the whole model
-        // per layer, 34 b s h bytes with FlashAttention, of which 10 b s h on the
-        // residual stream stay whole without sequence parallelism (Korthikanti et al. 2022, table 2)
-        let act_tp = if s.sequence_parallel {
-            1.0 / t
-        } else {
-            (10.0 + 24.0 / t) / 34.0
-        };
-        m.activations *= act_tp / c;
-        if s.recompute == Recompute::Full {
-            m.activations *= FULL_RECOMPUTE_ACTIVATIONS;
-        }
+        self.memory = self.memory.sharded(s);
         if t * p * c > 1.0 || s.recompute != Recompute::None {
             self.notes.push(format!(
                 "one device's share: tensor {t}, pipeline {p}, context {c}{}{}",
