@@ -456,7 +456,53 @@ pub fn step_cost_tuned(
 
 #[cfg(test)]
 mod tests {
-    use super::gemm_waves;
+    use super::{gemm_waves, op_cost};
+    use crate::model::graph::{HostWork, Op, OpKind, Pass};
+    use crate::scenario::{HostCosts, SoftwareClass};
+    use crate::tuning::TUNING;
+
+    /// Fused attention at two sequence lengths on the H100 (132 SMs): one
+    /// sequence of 32 heads, head dimension 128. FlashAttention runs a block per
+    /// 128 query rows and head: 256 blocks (2 waves of 132: 256/264 busy) at
+    /// 1,024 tokens, 1,024 blocks (8 waves: 1,024/1,056) at 4,096; both at the
+    /// eager FA2 rate, half of the large GEMM's (35% vs 69% of peak).
+    #[test]
+    fn attention_time_at_two_sequence_lengths() {
+        let p =
+            crate::calibration::builtin_profile(crate::catalog::find("h100-sxm").expect("h100"));
+        let rate = p.gemm_tflops[&crate::units::MathMode::Bf16] * 1e12;
+        let k = p.kernels.clone().expect("kernel model");
+        let op = |s: f64| Op {
+            name: "attn".into(),
+            kind: OpKind::Attention,
+            pass: Pass::Forward,
+            count: 1.0,
+            flops: 4.0 * 32.0 * s * s * 128.0,
+            other_flops: 0.0,
+            bytes: 0.0,
+            params: 0.0,
+            kernels: 1.0,
+            mnk: Some([s, s, 128.0]),
+            math: Some(crate::units::MathMode::Bf16),
+            from_python: true,
+            host: HostWork::Kernels,
+        };
+        for (s, busy) in [(1024.0, 256.0 / 264.0), (4096.0, 1024.0 / 1056.0)] {
+            let c = op_cost(
+                &op(s),
+                &p,
+                SoftwareClass::PytorchEager,
+                &TUNING,
+                &HostCosts::default(),
+            );
+            let want = 4.0 * 32.0 * s * s * 128.0 / (rate * k.attention[0] * busy);
+            assert!(
+                (c.active / want - 1.0).abs() < 1e-9,
+                "{s}: {} vs {want}",
+                c.active
+            );
+        }
+    }
 
     const TILES: [[u32; 2]; 6] = [
         [256, 128],

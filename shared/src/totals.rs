@@ -197,6 +197,7 @@ pub fn totals(
                     stage_devices.push(dev.clone());
                 }
                 warnings.extend(parts.warnings);
+                precision_warning(&mut warnings, &stage.name, st, &dev);
                 notes.extend(parts.notes);
                 if first.is_none() {
                     first = Some((
@@ -243,6 +244,7 @@ pub fn totals(
             .name
             .clone()
             .unwrap_or_else(|| st.kind.as_str().replace('_', " "));
+        precision_warning(&mut warnings, &stage_label, st, &dev);
         if strategy.chosen {
             notes.push(format!(
                 "stage {stage_label}: the model does not fit one device's memory with plain data parallelism; estimated with {} (give stages[].parallelism to choose)",
@@ -468,6 +470,25 @@ pub fn memory_check(
         available_gb: p.memory_gb,
         fits: per_device <= avail,
         devices_needed,
+    }
+}
+
+/// A precision the device lacks is said, never silently replaced.
+fn precision_warning(warnings: &mut Vec<String>, stage: &str, st: &Stage, dev: &DeviceProfile) {
+    let want = st.workload.precision.matmul_math();
+    match dev.effective_math(want) {
+        Some(m) if m == want => {}
+        Some(m) => warnings.push(format!(
+            "stage {stage}: {} has no {} matrix units; its matmuls are estimated in {}",
+            dev.name,
+            want.as_str(),
+            m.as_str()
+        )),
+        None => warnings.push(format!(
+            "stage {stage}: {} has no {} matrix units (nor a close one); its matmuls are estimated in its fastest mode",
+            dev.name,
+            want.as_str()
+        )),
     }
 }
 

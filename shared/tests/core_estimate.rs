@@ -358,3 +358,25 @@ fn amp_training_state_is_18_bytes_per_parameter() {
         e.memory.required_gb
     );
 }
+
+/// A precision the device lacks is a warning, never a silent fallback: fp8
+/// training on a V100 (fp16 tensor cores only) says it runs fp16.
+#[test]
+fn a_missing_precision_is_a_warning() {
+    let s = r#"{"version":1,"model":{"preset":"gpt2"},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"fp8","batch":8,"seq":512},"steps":10}],"hardware":{"device":"v100-sxm2-32gb"}}"#;
+    let e = estimate_json(s, &[]).unwrap();
+    assert!(
+        e.warnings
+            .iter()
+            .any(|w| w.contains("no fp8") && w.contains("fp16")),
+        "{:?}",
+        e.warnings
+    );
+    let ok = s.replace("v100-sxm2-32gb", "h100-sxm");
+    let e = estimate_json(&ok, &[]).unwrap();
+    assert!(
+        !e.warnings.iter().any(|w| w.contains("matrix units")),
+        "{:?}",
+        e.warnings
+    );
+}
