@@ -85,6 +85,7 @@ pub fn new_stage(kind: StageKind) -> Stage {
         software: None,
         parallelism: None,
         serving: None,
+        goodput: None,
     }
 }
 

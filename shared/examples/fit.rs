@@ -3,8 +3,10 @@
 //! report in-sample and leave-one-out errors:
 //! `cargo run --release -p jouleprint-shared --example fit`.
 
-use shared::tuning::{PRIOR, TUNING};
-use shared::validate::fit::{fit, fit_set, host_bound_set};
+use shared::tuning::{CAMPAIGN_GOODPUT, GOODPUT_PRIOR, PRIOR, TUNING};
+use shared::validate::fit::{
+    campaigns, fit, fit_goodput, fit_set, host_bound_set, pretraining_set,
+};
 
 fn main() {
     let set = fit_set();
@@ -43,4 +45,39 @@ fn main() {
             pct(c.errors(&fitted).map(|e| e.1))
         );
     }
+
+    println!();
+    let camp = campaigns(pretraining_set());
+    let all: Vec<usize> = (0..camp.len()).collect();
+    let g = fit_goodput(&camp, &all);
+    println!(
+        "campaign goodput: prior {GOODPUT_PRIOR}, fitted {g:.3} on {} multi-node runs, in code {CAMPAIGN_GOODPUT}",
+        camp.len()
+    );
+    println!("{:<64} {:>10} {:>10} {:>10}", "run", "at g=1", "in", "loo");
+    let mut loo_logs = vec![];
+    let mut in_logs = vec![];
+    let mut prior_logs = vec![];
+    for i in 0..camp.len() {
+        let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+        let gl = fit_goodput(&camp, &rest);
+        let r = camp[i].ratio_at_full_goodput;
+        loo_logs.push((r / gl).ln().abs());
+        in_logs.push((r / g).ln().abs());
+        prior_logs.push((r / GOODPUT_PRIOR).ln().abs());
+        println!(
+            "{:<64} {:>10.3} {:>10.3} {:>10.3}",
+            camp[i].name,
+            r,
+            r / g,
+            r / gl
+        );
+    }
+    let med = |v: &[f64]| shared::stats::median(v).unwrap_or(f64::NAN);
+    println!(
+        "median |ln(estimate/published)|: at the prior {:.3}, in-sample {:.3}, leave-one-out {:.3}",
+        med(&prior_logs),
+        med(&in_logs),
+        med(&loo_logs)
+    );
 }

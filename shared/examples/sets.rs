@@ -34,7 +34,7 @@ fn main() {
     }
     for g in shared::validate::published::summarize_groups(&all) {
         println!(
-            "{:<14} n={:<3} err={:<2} median ratio {:.3} median |ln| {:.3} max |ln| {:.3} coverage {:.2} width {:.2}",
+            "{:<14} n={:<3} err={:<2} median ratio {:.3} median |ln| {:.3} max |ln| {:.3} coverage {:.2} width {:.2} | naive n={} |ln| {:.3} vs ours {:.3}",
             g.group,
             g.n,
             g.errors,
@@ -42,7 +42,11 @@ fn main() {
             g.median_abs_log_ratio.unwrap_or(f64::NAN),
             g.max_abs_log_ratio.unwrap_or(f64::NAN),
             g.coverage.unwrap_or(f64::NAN),
-            g.median_range_width.unwrap_or(f64::NAN)
+            g.median_range_width.unwrap_or(f64::NAN),
+            g.naive_n,
+            g.naive_median_abs_log_ratio.unwrap_or(f64::NAN),
+            g.model_median_abs_log_ratio_on_naive_cases
+                .unwrap_or(f64::NAN)
         );
     }
 }

@@ -80,6 +80,10 @@ pub struct StageEstimate {
     /// Training: counted FLOPs per second over the devices' dense 16-bit peak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfu: Option<f64>,
+    /// Multi-node training: the share of the campaign's device time in
+    /// productive steps that the hours and energy assume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<f64>,
     /// A deployment under a continuous-batching engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving: Option<ServingReport>,

@@ -173,6 +173,12 @@ pub struct Stage {
     /// Absent: static batches of `workload.batch` (Hugging Face `generate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving: Option<Serving>,
+    /// Share of a multi-node training campaign's device time spent in
+    /// productive steps (0-1]; the rest (failures and restarts, checkpoints,
+    /// evaluation, stalls) runs at idle-plus-floor power. Absent: the fitted
+    /// default (`tuning::CAMPAIGN_GOODPUT`); ignored within one node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<f64>,
 }
 
 /// How a continuous-batching engine serves a deployment stage. The workload's

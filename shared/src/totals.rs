@@ -261,9 +261,17 @@ pub fn totals(
         let seconds_per_step = Range::log_around(sec, u_time);
         let joules_per_step = Range::log_around(joules_dev * n_dev, u_energy);
         let runs = st.runs;
-        let wall_s = sec * steps_n * runs;
-        let dev_kwh = joules_per_step.scale(steps_n * runs / 3.6e6);
         let domain = dev.links.map_or(8, |l| l.domain.max(1)) as f64;
+        // A multi-node training campaign spends part of its device time
+        // outside productive steps (docs/energy-model.md, "Campaign goodput").
+        let goodput = (st.workload.phase == Phase::Train && n_dev > domain)
+            .then(|| st.goodput.unwrap_or(crate::tuning::CAMPAIGN_GOODPUT));
+        let stretch = 1.0 / goodput.unwrap_or(1.0);
+        let wall_s = sec * steps_n * runs * stretch;
+        let lost_kwh = seconds_per_step.scale(
+            (stretch - 1.0) * steps_n * runs * n_dev * (dev.idle_w + dev.active_floor_w) / 3.6e6,
+        );
+        let dev_kwh = joules_per_step.scale(steps_n * runs / 3.6e6).plus(lost_kwh);
         let switch_w = if n_dev > domain {
             SWITCH_W_PER_DEVICE
         } else {
@@ -279,7 +287,7 @@ pub fn totals(
         let energy = dev_kwh.plus(host_kwh).scale(pue);
         let mut co2 = energy.scale(grid.gco2e_per_kwh / 1000.0);
         let dh = n_dev * wall_s / 3600.0;
-        let wall_h = seconds_per_step.scale(steps_n * runs / 3600.0);
+        let wall_h = seconds_per_step.scale(steps_n * runs * stretch / 3600.0);
         let device_h = wall_h.scale(n_dev);
         let joules_per_request =
             requests.map(|_| joules_per_step.scale(1.0 / samples_per_step.max(1.0)));
@@ -353,6 +361,7 @@ pub fn totals(
             strategy: (hw.count > 1 || st.parallelism.is_some()).then(|| strategy.describe()),
             mfu,
             serving: None,
+            goodput,
         });
         if first.is_none() {
             first = Some((
@@ -609,6 +618,7 @@ fn served_stage(
         wh_per_token: (tokens > 0.0).then(|| energy.scale(1000.0 / tokens)),
         strategy: Some(format!("{} replica(s) x tensor {}", sv.replicas, sv.tensor)),
         mfu: None,
+        goodput: None,
         serving: Some(ServingReport {
             replicas: sv.replicas,
             tensor: sv.tensor,

@@ -380,3 +380,72 @@ fn a_missing_precision_is_a_warning() {
         e.warnings
     );
 }
+
+/// Campaign goodput, worked by hand: on 16 A100s (two NVLink domains of 8) a
+/// training stage at goodput g takes 1/g of the productive time, and the lost
+/// time costs each device its idle plus active-floor power; within one node
+/// (8 devices) nothing changes; the default is the cited 0.9.
+#[test]
+fn campaign_goodput_stretches_multi_node_training() {
+    let mk = |n: u64, g: &str| {
+        format!(
+            r#"{{"version":1,"model":{{"preset":"gpt2"}},"stages":[{{"kind":"final_training","workload":{{"phase":"train","precision":"bf16-amp","batch":8,"seq":1024,"optimizer":"adamw"}},"steps":1000{g}}}],"hardware":{{"device":"a100-sxm-80gb","count":{n}}},"software":"megatron"}}"#
+        )
+    };
+    let full = estimate_json(&mk(16, r#","goodput":1"#), &[]).unwrap();
+    let half = estimate_json(&mk(16, r#","goodput":0.5"#), &[]).unwrap();
+    let default = estimate_json(&mk(16, ""), &[]).unwrap();
+    let (f, h) = (&full.stages[0], &half.stages[0]);
+    assert_eq!(h.goodput, Some(0.5));
+    assert_eq!(default.stages[0].goodput, Some(0.9));
+    assert_eq!(h.seconds_per_step, f.seconds_per_step, "a step is a step");
+    assert!((h.device_hours.expected / f.device_hours.expected - 2.0).abs() < 1e-9);
+    assert!((h.wall_hours.expected / f.wall_hours.expected - 2.0).abs() < 1e-9);
+    assert!(
+        (default.stages[0].device_hours.expected / f.device_hours.expected - 1.0 / 0.9).abs()
+            < 1e-9
+    );
+    let dev = &full.resolved.device;
+    let lost_s = f.seconds_per_step.expected * 1000.0; // (1/0.5 - 1) x productive time
+    let lost_kwh = lost_s * 16.0 * (dev.idle_w + dev.active_floor_w) / 3.6e6;
+    assert!(
+        (h.device_kwh.expected - f.device_kwh.expected - lost_kwh).abs() / lost_kwh < 1e-9,
+        "{} - {} vs {lost_kwh}",
+        h.device_kwh.expected,
+        f.device_kwh.expected
+    );
+    let one_node = estimate_json(&mk(8, r#","goodput":0.5"#), &[]).unwrap();
+    let one_node_full = estimate_json(&mk(8, ""), &[]).unwrap();
+    assert_eq!(one_node.stages[0].goodput, None);
+    assert_eq!(
+        one_node.stages[0].device_hours,
+        one_node_full.stages[0].device_hours
+    );
+    for (g, want) in [("1.5", "goodput"), ("0", "goodput")] {
+        let err = estimate_json(&mk(16, &format!(r#","goodput":{g}"#)), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want) && err.contains("0.05 to 1"), "{err}");
+    }
+}
+
+/// The naive baseline of the validation report, by hand: device-hours at
+/// 40% MFU are the estimate's x (its MFU / 0.4) without the goodput, and
+/// device energy is those hours at TDP.
+#[test]
+fn naive_baseline_is_flops_at_40_percent_of_peak_at_tdp() {
+    use shared::validate::published::{naive_value, Quantity};
+    let s = r#"{"version":1,"model":{"preset":"gpt2"},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"bf16-amp","batch":8,"seq":1024,"optimizer":"adamw"},"steps":1000}],"hardware":{"device":"a100-sxm-80gb","count":16},"software":"megatron"}"#;
+    let e = estimate_json(s, &[]).unwrap();
+    let st = &e.stages[0];
+    let spec = shared::catalog::find("a100-sxm-80gb").unwrap();
+    // counted FLOPs of the whole stage at 40% of the dense bf16 peak, per device
+    let peak = 312e12;
+    let flops_all = st.mfu.unwrap() * peak * st.device_hours.expected * 3600.0 * 0.9;
+    let hours = flops_all / (peak * 0.4) / 3600.0;
+    let h = naive_value(Quantity::DeviceHours, st, spec.tdp_w).unwrap();
+    assert!((h / hours - 1.0).abs() < 1e-9, "{h} vs {hours}");
+    let kwh = naive_value(Quantity::DeviceKwh, st, spec.tdp_w).unwrap();
+    assert!((kwh / (hours * 400.0 / 1000.0) - 1.0).abs() < 1e-9);
+    assert_eq!(naive_value(Quantity::EnergyKwh, st, spec.tdp_w), None);
+}

@@ -10,6 +10,9 @@ scenario fields the estimator reads (run after build.py):
   batch per data-parallel replica (global batch / data degree; where the
   global batch is not published, the scenario's batch x device count);
 - FSDP runs (`setup.fsdp`): ZeRO-3 with the published micro-batch.
+- runs whose published hours are logged iteration time x iterations x GPUs
+  (`setup.hours_from == "iteration_time"`, Pythia): `goodput` 1, since such
+  hours leave out the campaign's time outside productive steps.
 
 Where the strategy is not published, the estimator chooses one; nothing else
 is changed. Usage: python3 tools/validation/apply_setup.py shared/data/validation/pretraining.jsonl
@@ -59,6 +62,8 @@ def main(path):
                 par["recompute"] = st["recompute"]
             w["batch"] = per_replica
             stage["parallelism"] = par
+        if st.get("hours_from") == "iteration_time":
+            stage["goodput"] = 1.0
         out.append(json.dumps(c, ensure_ascii=False))
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")

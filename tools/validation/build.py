@@ -297,7 +297,8 @@ for name, L, d, H, V, g, gh, tp, micro, accum in PYTHIA:
         {"tp": tp, "pp": 1, "dp": g // tp, "zero": 1, "recompute": "full", "micro_batch": micro,
          "grad_accum": accum, "global_batch_tokens": 1024 * 2048, "seq": 2048,
          "framework": "GPT-NeoX (DeepSpeed, FlashAttention, fused softmax)",
-         "precision_reported": "bf16" if name == "1b" else "fp16"}))
+         "precision_reported": "bf16" if name == "1b" else "fp16",
+         "hours_from": "iteration_time"}))
 
 scn = scenario("TinyLlama-1.1B, 300B tokens", TINYLLAMA, train_stage(8, 2048, 300e9), "a100-sxm-40gb", 16)
 pre.append(case(

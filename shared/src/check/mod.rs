@@ -348,6 +348,19 @@ fn stage(c: &mut Checker, at: &str, st: &Stage) {
     if !st.runs.is_finite() || !(1.0..=MAX_RUNS).contains(&st.runs) {
         c.push(f("runs"), "must be a number from 1 to 1,000,000");
     }
+    if let Some(g) = st.goodput {
+        if !(g.is_finite() && (0.05..=1.0).contains(&g)) {
+            c.push(
+                f("goodput"),
+                "must be a share from 0.05 to 1 (1: every device-hour is a productive step; leave it out for the default)",
+            );
+        } else if w.phase != Phase::Train {
+            c.push(
+                f("goodput"),
+                "applies to training stages only: remove it, or set workload.phase to train",
+            );
+        }
+    }
     let given = [
         st.steps.is_some(),
         st.samples.is_some(),

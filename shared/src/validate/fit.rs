@@ -221,3 +221,67 @@ pub fn fit(set: &[FitCase], idx: &[usize]) -> Tuning {
     }
     best
 }
+
+/// The pre-training runs the campaign goodput is fitted on.
+pub fn pretraining_set() -> &'static str {
+    include_str!("../../data/validation/pretraining.jsonl")
+}
+
+/// One campaign the goodput fitter uses: its name and estimate / published
+/// device-hours (or wall-hours) with the goodput held at 1.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub name: String,
+    pub ratio_at_full_goodput: f64,
+}
+
+/// The multi-node training cases of `text` whose quantity is a time, each
+/// estimated with every device-hour productive (goodput 1).
+pub fn campaigns(text: &str) -> Vec<Campaign> {
+    let mut out = vec![];
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(mut c) = super::published::parse_case(line) else {
+            continue;
+        };
+        if !matches!(c.quantity, Quantity::DeviceHours | Quantity::WallHours) {
+            continue;
+        }
+        let i = c.stage.unwrap_or(0);
+        let Some(st) = c.scenario.stages.get_mut(i) else {
+            continue;
+        };
+        if st.workload.phase != crate::scenario::Phase::Train {
+            continue;
+        }
+        st.goodput = Some(1.0);
+        let Ok(e) = crate::estimate::estimate_core(&c.scenario, &[]) else {
+            continue;
+        };
+        // Only stages the goodput applies to (more devices than one node).
+        if e.stages.get(i).and_then(|s| s.goodput).is_none() {
+            continue;
+        }
+        let Ok(q) = c.quantity.of(&e, c.stage) else {
+            continue;
+        };
+        let r = q.expected / c.value;
+        if r.is_finite() && r > 0.0 {
+            out.push(Campaign {
+                name: c.name,
+                ratio_at_full_goodput: r,
+            });
+        }
+    }
+    out
+}
+
+/// The goodput that makes the geometric median of estimate / published 1 on
+/// the campaigns `idx` (the median, not the mean: a few runs report hours of
+/// other work too), clamped to the range a stage may give (0.05-1).
+pub fn fit_goodput(set: &[Campaign], idx: &[usize]) -> f64 {
+    let logs: Vec<f64> = idx
+        .iter()
+        .map(|&i| set[i].ratio_at_full_goodput.ln())
+        .collect();
+    crate::stats::median(&logs).map_or(crate::tuning::GOODPUT_PRIOR, |m| m.exp().clamp(0.05, 1.0))
+}

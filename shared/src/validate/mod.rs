@@ -144,6 +144,7 @@ impl Case {
                 software: None,
                 parallelism: None,
                 serving: None,
+                goodput: None,
             }],
             hardware: Hardware {
                 device: self.device.clone(),
@@ -207,6 +208,7 @@ pub fn evaluate(text: &str, measured_profiles: &[DeviceProfile]) -> Report {
                 ratio: None,
                 inside: None,
                 regime: None,
+                naive: None,
                 source: String::new(),
                 error: Some(format!("line {}: {e}", i + 1)),
             },

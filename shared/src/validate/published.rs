@@ -130,9 +130,43 @@ pub struct PublishedResult {
     /// step (`compute`, `memory`, `overhead`) and the scale (`single`, `multi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regime: Option<Regime>,
+    /// What the usual back-of-envelope method gives for the same quantity:
+    /// the counted FLOPs at 40% of the datasheet dense peak, each device at
+    /// its TDP ([`naive_value`]). Only for training stages (where a
+    /// model-FLOPs utilisation is defined) and time or device-energy quantities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naive: Option<f64>,
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The utilisation the naive baseline assumes (40% MFU, the figure large
+/// training runs are usually planned at; e.g. PaLM reports 46%, Llama 3 38-43%).
+pub const NAIVE_MFU: f64 = 0.4;
+
+/// The naive estimate of `q` for one stage: time scaled from the estimate's
+/// own to what 40% MFU would take (`time x mfu / 0.4`), energy as those
+/// device-hours at TDP. `None` where the baseline is undefined (no MFU: not
+/// training, or a device without a dense bf16 peak; wall energy with host
+/// power and PUE; per-request serving quantities).
+pub fn naive_value(q: Quantity, s: &crate::report::StageEstimate, tdp_w: f64) -> Option<f64> {
+    let mfu = s.mfu.filter(|u| u.is_finite() && *u > 0.0)?;
+    // The estimate's hours include the campaign goodput; the naive method has none.
+    let k = mfu / NAIVE_MFU * s.goodput.unwrap_or(1.0);
+    let v = match q {
+        Quantity::DeviceHours => s.device_hours.expected * k,
+        Quantity::WallHours => s.wall_hours.expected * k,
+        Quantity::SecondsPerStep => s.seconds_per_step.expected * k,
+        Quantity::TokensPerSecond => s.tokens_per_second.expected / k,
+        Quantity::DeviceKwh => s.device_hours.expected * k * tdp_w / 1000.0,
+        Quantity::JoulesPerToken => {
+            tdp_w * s.device_hours.expected * k * 3600.0
+                / (s.tokens_per_second.expected * s.wall_hours.expected * 3600.0)
+        }
+        Quantity::EnergyKwh | Quantity::JoulesPerRequest => return None,
+    };
+    (v.is_finite() && v > 0.0).then_some(v)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +192,15 @@ pub struct GroupSummary {
     pub coverage: Option<f64>,
     /// Median of high / low of the ranges.
     pub median_range_width: Option<f64>,
+    /// Cases with a naive baseline ([`naive_value`]).
+    #[serde(default)]
+    pub naive_n: usize,
+    /// Median |ln(naive / published)| over those cases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naive_median_abs_log_ratio: Option<f64>,
+    /// Median |ln(estimate / published)| over the same cases, to compare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_median_abs_log_ratio_on_naive_cases: Option<f64>,
 }
 
 /// Parse one line of a case file as a published case.
@@ -182,6 +225,7 @@ pub fn evaluate_case(c: &PublishedCase, profiles: &[DeviceProfile]) -> Published
         ratio: None,
         inside: None,
         regime: None,
+        naive: None,
         source: c.source.clone(),
         error: None,
     };
@@ -212,6 +256,12 @@ pub fn evaluate_case(c: &PublishedCase, profiles: &[DeviceProfile]) -> Published
             r.inside = Some(q.low <= c.value && c.value <= q.high);
             r.estimate = Some(q);
             let st = c.stage.unwrap_or(0);
+            if let (Some(s), Some(spec)) = (
+                e.stages.get(st),
+                crate::catalog::find(&stage_device(&c.scenario, st, &e)),
+            ) {
+                r.naive = naive_value(c.quantity, s, spec.tdp_w);
+            }
             r.regime = Some(Regime {
                 software: c.scenario.software.as_str().into(),
                 bound: e
@@ -227,6 +277,14 @@ pub fn evaluate_case(c: &PublishedCase, profiles: &[DeviceProfile]) -> Published
         }
     }
     r
+}
+
+/// The device id stage `i` runs on (its own hardware, else the scenario's).
+fn stage_device(s: &Scenario, i: usize, e: &Estimate) -> String {
+    s.stages.get(i).map_or_else(
+        || e.resolved.device.id.clone(),
+        |st| st.hardware(s).device.clone(),
+    )
 }
 
 /// Summaries per group, in the order groups first appear.
@@ -252,6 +310,12 @@ pub fn summarize_groups(results: &[PublishedResult]) -> Vec<GroupSummary> {
                 .filter(|q| q.low > 0.0)
                 .map(|q| q.high / q.low)
                 .collect();
+            let with_naive: Vec<(f64, f64)> = ok
+                .iter()
+                .filter_map(|r| Some((r.ratio?, r.naive? / r.value)))
+                .collect();
+            let naive_logs: Vec<f64> = with_naive.iter().map(|x| x.1.ln().abs()).collect();
+            let model_logs: Vec<f64> = with_naive.iter().map(|x| x.0.ln().abs()).collect();
             GroupSummary {
                 group: g,
                 n: ok.len(),
@@ -261,6 +325,9 @@ pub fn summarize_groups(results: &[PublishedResult]) -> Vec<GroupSummary> {
                 max_abs_log_ratio: logs.iter().copied().reduce(f64::max),
                 coverage: (!ok.is_empty()).then(|| inside as f64 / ok.len() as f64),
                 median_range_width: median(&widths),
+                naive_n: with_naive.len(),
+                naive_median_abs_log_ratio: median(&naive_logs),
+                model_median_abs_log_ratio_on_naive_cases: median(&model_logs),
             }
         })
         .collect()
@@ -330,6 +397,7 @@ mod tests {
             ratio: Some(ratio),
             inside: Some(inside),
             regime: None,
+            naive: None,
             source: String::new(),
             error: None,
         };
