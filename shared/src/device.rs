@@ -38,7 +38,7 @@ pub struct ProfileSource {
     pub kind: String,
     /// A citation, or the calibration run(s) it was derived from.
     pub detail: String,
-    /// A version a scenario can pin (`datasheet-1`, `measured:<run uuid>`, or the backend's profile version).
+    /// A version a scenario can pin (`datasheet-2`, `measured:<run uuid>`, or the backend's profile version).
     pub version: String,
 }
 
@@ -68,7 +68,8 @@ pub struct DeviceProfile {
     pub pj_per_byte: f64,
     /// Minimum device time of one small kernel, microseconds.
     pub kernel_latency_us: f64,
-    /// Relative uncertainty of the coefficients themselves (widens the range).
+    /// Relative uncertainty of the coefficients themselves: recorded with the
+    /// profile; ranges come from measured residuals (`ranges`), not from it.
     pub uncertainty: f64,
     /// Shape-aware kernel rates; absent in profiles pinned before them (then
     /// every GEMM runs at the large-GEMM rate and attention at half of it).

@@ -1,6 +1,6 @@
 //! The widths of the estimate's ranges, from measured residuals (issue 14):
 //! `shared/data/uncertainty.json`, written by the range fitter
-//! (`validate::ranges`, `shared/examples/ranges.rs`) from the leave-one-out
+//! (`validate::widths`, `shared/examples/ranges.rs`) from the leave-one-out
 //! residuals of the reference cases and the public validation sets. A range
 //! is `[v e^-u, v e^u]` with `u` the cell's width; a test keeps the committed
 //! file equal to the fitter's output.

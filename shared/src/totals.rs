@@ -197,7 +197,17 @@ pub fn totals(
                     stage_devices.push(dev.clone());
                 }
                 warnings.extend(parts.warnings);
+                datasheet_warning(&mut warnings, &mut datasheet_named, &dev);
                 precision_warning(&mut warnings, &stage.name, st, &dev);
+                // per device of a replica: its weights shard, activations and
+                // the KV cache of the concurrency the engine runs
+                let mem = memory_check(&served.step.memory, &dev, served.tensor);
+                if worst_mem
+                    .as_ref()
+                    .is_none_or(|w| mem.required_gb > w.required_gb)
+                {
+                    worst_mem = Some(mem);
+                }
                 notes.extend(parts.notes);
                 if first.is_none() {
                     first = Some((
@@ -231,10 +241,7 @@ pub fn totals(
         if dev.id != device.id && !stage_devices.iter().any(|p| p.id == dev.id) {
             stage_devices.push(dev.clone());
         }
-        if dev.source.kind == "datasheet" && !datasheet_named.contains(&dev.name) {
-            datasheet_named.push(dev.name.clone());
-            warnings.push(format!("{} has no measured calibration: coefficients derived from its datasheet, range widened", dev.name));
-        }
+        datasheet_warning(&mut warnings, &mut datasheet_named, &dev);
         let host_rated = s
             .infrastructure
             .host_watts_per_device
@@ -441,6 +448,17 @@ pub fn totals(
 
 /// Counted FLOPs per second of a step over the device's dense peak in the
 /// large-GEMM math mode (model FLOPs utilisation as training reports quote it).
+/// Once per datasheet-derived device: its numbers are not measured.
+fn datasheet_warning(warnings: &mut Vec<String>, named: &mut Vec<String>, dev: &DeviceProfile) {
+    if dev.source.kind == "datasheet" && !named.contains(&dev.name) {
+        named.push(dev.name.clone());
+        warnings.push(format!(
+            "{} has no measured calibration: coefficients derived from its datasheet, range widened",
+            dev.name
+        ));
+    }
+}
+
 fn mfu(dev: &DeviceProfile, flops: f64, seconds: f64, phase: Phase) -> Option<f64> {
     let spec = catalog::find(&dev.id)?;
     let peak = spec
@@ -583,8 +601,17 @@ fn served_stage(
     let per = |k: f64| if k > 0.0 { 1.0 / k } else { 0.0 };
     let seconds_per_step = Range::log_around(sv.request_seconds, u_time);
     let joules_per_step = Range::log_around(sv.busy_watts * sv.request_seconds, u_energy);
-    let wall_h = Range::exact(period / 3600.0);
-    let device_h = Range::exact(devices * up_s / 3600.0);
+    // a benchmark's period and a scale-to-zero deployment's device time follow
+    // the step time; an always-on deployment's are the calendar's
+    let timed = |h: f64, uncertain: bool| {
+        if uncertain {
+            Range::log_around(h, u_time)
+        } else {
+            Range::exact(h)
+        }
+    };
+    let wall_h = timed(period / 3600.0, sv.saturated);
+    let device_h = timed(devices * up_s / 3600.0, sv.saturated || !always_on);
     let label = st
         .name
         .clone()

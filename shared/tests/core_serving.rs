@@ -149,3 +149,46 @@ fn right_sizing_drops_the_idle_replicas() {
     );
     assert!(w.saving.expect("saving").energy > 0.5);
 }
+
+/// A deployment served alone still checks memory per device (the weights'
+/// shard plus the engine's KV cache, below the memory the engine may use) and
+/// says when its device has no measured calibration, as a batch stage does.
+#[test]
+fn a_served_stage_checks_memory_and_names_a_datasheet_device() {
+    let s = parse_scenario(
+        &served(r#""replicas":1"#, 50_000.0, None).replace("h100-sxm", "a100-sxm-80gb"),
+    )
+    .expect("scenario");
+    let e = estimate_core(&s, &[]).expect("estimate");
+    // Llama-2-7B's bf16 weights alone: 2 bytes x parameters
+    let weights_gb = e.params * 2.0 / 1e9;
+    assert!(
+        e.memory.required_gb > weights_gb && e.memory.required_gb <= 80.0 * 0.9,
+        "{:?}",
+        e.memory
+    );
+    assert!(e.memory.fits);
+    assert!(
+        e.warnings
+            .iter()
+            .any(|w| w.contains("A100") && w.contains("datasheet")),
+        "{:?}",
+        e.warnings
+    );
+}
+
+/// A saturated benchmark's hours follow its step time, so they carry the
+/// time range; an always-on deployment's wall hours are the calendar's.
+#[test]
+fn a_benchmark_has_a_range_on_its_hours() {
+    let s =
+        parse_scenario(&served(r#""replicas":1,"saturated":true"#, 1e5, None)).expect("scenario");
+    let e = estimate_core(&s, &[]).expect("estimate");
+    let (w, t) = (e.stages[0].wall_hours, e.stages[0].seconds_per_step);
+    assert!(w.low < w.expected && w.expected < w.high, "{w:?}");
+    assert!(((w.high / w.low) / (t.high / t.low) - 1.0).abs() < 1e-9);
+    let day = parse_scenario(&served(r#""replicas":1"#, 1e5, None)).expect("scenario");
+    let e = estimate_core(&day, &[]).expect("estimate");
+    assert_eq!(e.stages[0].wall_hours.low, 24.0);
+    assert_eq!(e.stages[0].wall_hours.high, 24.0);
+}

@@ -426,6 +426,47 @@ fn check_profile(c: &mut Checker, at: &str, p: &DeviceProfile) {
     c.positive(&f("pj_per_byte"), p.pj_per_byte, 1e6);
     c.non_negative(&f("kernel_latency_us"), p.kernel_latency_us, 1e6);
     c.non_negative(&f("uncertainty"), p.uncertainty, 10.0);
+    if let Some(k) = &p.kernels {
+        if let Some(n) = k.sm_count {
+            if !(1..=10_000).contains(&n) {
+                c.push(
+                    f("kernels.sm_count"),
+                    "must be a whole number from 1 to 10,000 (the device's streaming multiprocessors), or remove it",
+                );
+            }
+        }
+        for (i, t) in k.tiles.iter().enumerate() {
+            if t.iter().any(|x| !(1..=4096).contains(x)) {
+                c.push(
+                    format!("{}[{i}]", f("kernels.tiles")),
+                    "a tile is [rows, columns], each from 1 to 4096",
+                );
+            }
+        }
+        for (name, v) in [
+            ("attention", k.attention),
+            ("attention_fused", k.attention_fused),
+        ] {
+            for (i, x) in v.iter().enumerate() {
+                if !(x.is_finite() && *x > 0.0 && *x <= 1.0) {
+                    c.push(
+                        format!("{}[{i}]", f(&format!("kernels.{name}"))),
+                        "must be a fraction of the large-GEMM rate above 0 and at most 1",
+                    );
+                }
+            }
+        }
+    }
+    if let Some(l) = &p.links {
+        if !(1..=100_000).contains(&l.domain) {
+            c.push(
+                f("links.domain"),
+                "must be a whole number of devices from 1 to 100,000",
+            );
+        }
+        c.positive(&f("links.intra_gbs"), l.intra_gbs, 1e5);
+        c.positive(&f("links.network_gbs"), l.network_gbs, 1e5);
+    }
 }
 
 /// Pinned headline numbers: shown beside today's, so finite and not negative.

@@ -15,7 +15,7 @@ pub mod parallel;
 mod resnet;
 mod transformer;
 
-use crate::model::graph::{Op, Pass};
+use crate::model::graph::Op;
 use crate::model::Architecture;
 use crate::scenario::{Phase, SoftwareClass, Workload};
 use crate::units::Precision;
@@ -138,27 +138,6 @@ impl StepPlan {
         let mut total = 0.0;
         self.for_each_op(&mut |op, n| total += op.bytes * n);
         total
-    }
-
-    /// Sharded optimizer (ZeRO / FSDP): each of `devices` updates its share of the
-    /// parameters, so the optimizer's traffic per device drops by that factor.
-    pub fn shard_optimizer(&mut self, devices: f64) {
-        fn walk(s: &mut Seq, k: f64) {
-            for n in &mut s.nodes {
-                match n {
-                    Node::Op(op) if op.pass == Pass::Optimizer => {
-                        op.bytes /= k;
-                        op.other_flops /= k;
-                    }
-                    Node::Op(_) => {}
-                    Node::Seq(c) => walk(c, k),
-                }
-            }
-        }
-        if devices > 1.0 {
-            walk(&mut self.root, devices);
-            self.notes.push(format!("optimizer state sharded over {devices} devices (ZeRO/FSDP): each updates its share"));
-        }
     }
 
     pub fn kernels(&self) -> f64 {
