@@ -228,6 +228,9 @@ fn spec_of(arch: &Architecture) -> Option<&TransformerSpec> {
 fn grad_bytes(p: Precision, sw: SoftwareClass) -> f64 {
     if sw == SoftwareClass::Megatron {
         p.activation_bytes()
+    } else if matches!(p, Precision::Fp8 | Precision::Int8) {
+        // 8-bit training keeps fp32 gradients (MemoryNeed::of_state)
+        4.0
     } else {
         p.weight_bytes()
     }

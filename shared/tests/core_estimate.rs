@@ -359,6 +359,29 @@ fn amp_training_state_is_18_bytes_per_parameter() {
     );
 }
 
+/// 8-bit training (Transformer Engine) keeps fp32 parameters and gradients
+/// and caches 1-byte copies of the weights: 4 + 1 + 4 + Adam's 8 = 17 bytes
+/// per parameter, not the 1 byte an 8-bit inference weight takes.
+#[test]
+fn fp8_training_state_is_17_bytes_per_parameter() {
+    let s = r#"{"version":1,"model":{"flops_per_step":1e15,"params":1e9},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"fp8","batch":8,"optimizer":"adamw"},"steps":1}],"hardware":{"device":"h100-sxm"}}"#;
+    let e = estimate_json(s, &[]).unwrap();
+    assert!(
+        (e.memory.required_gb - 17.0).abs() < 1e-9,
+        "{}",
+        e.memory.required_gb
+    );
+    let inf = s
+        .replace(r#""phase":"train""#, r#""phase":"inference""#)
+        .replace("final_training", "evaluation");
+    let e = estimate_json(&inf, &[]).unwrap();
+    assert!(
+        (e.memory.required_gb - 1.0).abs() < 1e-9,
+        "{}",
+        e.memory.required_gb
+    );
+}
+
 /// A precision the device lacks is a warning, never a silent fallback: fp8
 /// training on a V100 (fp16 tensor cores only) says it runs fp16.
 #[test]

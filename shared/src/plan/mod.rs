@@ -54,18 +54,23 @@ impl MemoryNeed {
     fn of_state(params: f64, w: &Workload, activations: f64, kv_cache: f64) -> Self {
         let p = w.precision;
         let train = w.phase == Phase::Train;
-        let amp_copies = if train && p == Precision::Bf16Amp {
-            2.0
+        // 8-bit training (Transformer Engine) keeps higher-precision parameters
+        // and gradients, as AMP does, and casts to 8 bits per GEMM, caching the
+        // 8-bit copies of the weights
+        let eight_bit_train = train && matches!(p, Precision::Fp8 | Precision::Int8);
+        let stored = if eight_bit_train {
+            4.0
         } else {
-            0.0
+            p.weight_bytes()
+        };
+        let amp_copies = match (train, p) {
+            (true, Precision::Bf16Amp) => 2.0,
+            (true, Precision::Fp8 | Precision::Int8) => 1.0,
+            _ => 0.0,
         };
         MemoryNeed {
-            weights: params * (p.weight_bytes() + amp_copies),
-            gradients: if train {
-                params * p.weight_bytes()
-            } else {
-                0.0
-            },
+            weights: params * (stored + amp_copies),
+            gradients: if train { params * stored } else { 0.0 },
             optimizer: if train {
                 params * optimizer::state_bytes(w.optimizer, p)
             } else {
