@@ -17,6 +17,13 @@ pub enum Target {
     Token(String),
 }
 
+impl Target {
+    /// A run by its id as text (a UUID).
+    pub fn run(id: &str) -> Option<Target> {
+        Uuid::parse_str(id.trim()).ok().map(Target::Run)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Quarantine,
