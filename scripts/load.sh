@@ -68,7 +68,9 @@ start_server JOULEPRINT_RATE_LIMITS=true \
 ids=""
 for i in $(seq 1 50); do
   body="{\"version\":1,\"model\":{\"preset\":\"gpt2\"},\"stages\":[{\"kind\":\"deployment\",\"workload\":{\"phase\":\"decode\",\"precision\":\"bf16\",\"batch\":8,\"prompt\":128,\"new_tokens\":128},\"requests_per_day\":$((1000 + i)),\"days\":30}],\"hardware\":{\"device\":\"h100-sxm\",\"count\":1},\"infrastructure\":{\"pue\":1.2,\"region\":\"FR\"}}"
-  id=$(curl -fsS -H 'content-type: application/json' -d "$body" "$base/api/estimates" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+  # The answer starts with the link's id (the scenario holds other "id"s).
+  id=$(curl -fsS -H 'content-type: application/json' -d "$body" "$base/api/estimates" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+  [ -n "$id" ] || { echo "load.sh: could not store a link" >&2; exit 1; }
   ids="$ids${ids:+,}$id"
 done
 export LINK_IDS="$ids"
