@@ -85,9 +85,18 @@ pub struct Health {
 pub struct ValueInfo {
     pub value: f64,
     pub source: ValueSource,
-    /// Relative spread, (max - min) / median, over the runs of the measured profile.
+    /// Relative spread, (max - min) / median, over the runs of the measured
+    /// profile that passed the outlier screen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spread: Option<f64>,
+    /// Scaled median absolute deviation (1.4826 x MAD) over the median, over
+    /// the runs the profile is the median of (before the screen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mad: Option<f64>,
+    /// Runs whose value lies more than 3.5 scaled MADs from the median: left
+    /// out of this coefficient's median (and of `spread`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outliers: Option<u32>,
 }
 
 /// Calibration runs stored for a device.
@@ -98,8 +107,29 @@ pub struct RunCounts {
     pub accepted: i64,
     /// Flagged runs stored, not used.
     pub flagged: i64,
-    /// Runs the current measured profile is the median of (at most 20).
+    /// Runs the current measured profile is the median of: the newest
+    /// accepted run of each token (one vote per token, at most 20).
     pub in_profile: i64,
+    /// Accepted runs an operator quarantined (`jouleprint admin quarantine`):
+    /// kept, not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<i64>,
+}
+
+/// What a measured profile needs before it replaces the built-in one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Quorum {
+    /// Accepted runs that are not quarantined.
+    pub runs: i64,
+    /// Distinct tokens among them.
+    pub tokens: i64,
+    /// Runs needed (`profile_min_runs`).
+    pub min_runs: i64,
+    /// Tokens needed (`profile_min_tokens`).
+    pub min_tokens: i64,
+    /// Both met: the measured profile is in use.
+    pub met: bool,
 }
 
 /// `GET /api/devices/{id}`: a catalog device and the profile estimates use now.
@@ -133,6 +163,9 @@ pub struct DeviceView {
     pub runs: RunCounts,
     /// Each numeric coefficient by path (`idle_w`, `gemm_tflops.bf16`).
     pub values: BTreeMap<String, ValueInfo>,
+    /// Where the device stands against the quorum, once it has accepted runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<Quorum>,
 }
 
 impl DeviceView {
@@ -179,6 +212,10 @@ pub struct RunSummary {
     pub measurements: i64,
     /// The profile derived from this run alone.
     pub profile: DeviceProfile,
+    /// True when `host`, `device_uuid` and `driver` are left out: they are
+    /// shown only to the token that submitted the run.
+    #[serde(default)]
+    pub redacted: bool,
 }
 
 impl RunSummary {
@@ -218,6 +255,33 @@ pub struct SubmitResponse {
     /// The device's new measured-profile version, when this submission made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_version: Option<i32>,
+    /// Whether that version is in use: false until the device has enough
+    /// runs from enough tokens (`DeviceView::quorum`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_in_use: Option<bool>,
+}
+
+/// `POST /api/estimate`: the estimate, and whether its pinned profiles are the server's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EstimateAnswer {
+    #[serde(flatten)]
+    pub estimate: Estimate,
+    /// False when a pinned `measured:...` profile (`resolved.device`,
+    /// `resolved.stage_devices`) is not one this server made under that label
+    /// (or the server could not check): show it as "not verified".
+    #[serde(default)]
+    pub profile_verified: bool,
+}
+
+crate::named_enum! {
+    /// Where the estimate of a stored scenario comes from.
+    pub enum EstimateSource {
+        /// Computed when the link was stored, by this estimator version.
+        Stored = "stored",
+        /// Computed now: the link was stored by another estimator version.
+        Recomputed = "recomputed",
+    }
 }
 
 /// `POST /api/estimates` and `GET /api/estimates/{id}`: a scenario stored for sharing.
@@ -236,7 +300,14 @@ pub struct StoredEstimate {
     /// stored, so a link made by an older version still opens).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub scenario: serde_json::Value,
-    /// The estimate of the stored scenario (`GET` only; absent if it cannot be computed).
+    /// The estimate of the stored scenario (absent if it cannot be computed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<Estimate>,
+    /// Whether `estimate` is the one stored with the link or computed now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_source: Option<EstimateSource>,
+    /// As in [`EstimateAnswer`]: false when a pinned measured profile is not
+    /// one this server made under its label.
+    #[serde(default)]
+    pub profile_verified: bool,
 }

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod admin;
 pub mod calibrate;
 pub mod estimate;
 pub mod inspect;
@@ -41,6 +42,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Manage API tokens of calibration runners (create, list, revoke).
     Token(token::TokenArgs),
+    /// Operate the service: quarantine calibration runs or tokens (and release them).
+    Admin(admin::AdminArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -55,5 +58,6 @@ pub fn run() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
+        Command::Admin(args) => admin::run(args),
     }
 }

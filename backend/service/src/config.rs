@@ -7,6 +7,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -50,6 +51,54 @@ pub struct Settings {
     /// Log each request (method, path, status, time).
     #[serde(default)]
     pub access_log: bool,
+
+    /// The service's public address, e.g. `https://jouleprint.example`: the
+    /// base of `Location` and of the links in answers. Unset: the request's
+    /// `Host` (or a trusted proxy's `X-Forwarded-Host`), over http.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// Addresses (`10.0.0.2`) or networks (`10.0.0.0/8`, `fd00::/8`) of the
+    /// reverse proxies in front: only their `X-Forwarded-For`,
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host` are read.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Per-client rate limits on writes and heavy endpoints (`docs/api.md`).
+    #[serde(default = "yes")]
+    pub rate_limits: bool,
+    /// Writes (`POST /api/estimates`, `POST /api/calibrations`) per client per minute, and the burst.
+    #[serde(default = "default_write_rate")]
+    pub rate_write_per_minute: u32,
+    #[serde(default = "default_write_burst")]
+    pub rate_write_burst: u32,
+    /// Heavy requests (`POST /api/estimate`, `GET /api/estimates/{id}`, a
+    /// device's runs or an old profile version) per client per minute, and the burst.
+    #[serde(default = "default_heavy_rate")]
+    pub rate_heavy_per_minute: u32,
+    #[serde(default = "default_heavy_burst")]
+    pub rate_heavy_burst: u32,
+    /// How long a request body may take to arrive, ms (then 408).
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_ms: u64,
+    /// Most connections one server process holds open (spread over its workers).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// After a failed load of the device list, how long requests get the last
+    /// good list (or 503) at once instead of trying the database again, ms.
+    #[serde(default = "default_devices_retry")]
+    pub devices_retry_ms: u64,
+    /// A measured profile replaces the built-in one only with this many
+    /// accepted runs (not quarantined)...
+    #[serde(default = "default_min_runs")]
+    pub profile_min_runs: u32,
+    /// ...from this many tokens.
+    #[serde(default = "default_min_tokens")]
+    pub profile_min_tokens: u32,
+    /// Largest shared scenario, gzip-compressed canonical JSON, bytes.
+    #[serde(default = "default_link_gzip")]
+    pub max_link_gzip_bytes: usize,
+    /// Shared links not stored again for this many days are gone (410); unset: never.
+    #[serde(default)]
+    pub link_expiry_days: Option<u32>,
 }
 
 fn default_host() -> String {
@@ -73,6 +122,81 @@ fn default_db_timeout() -> u64 {
 fn default_cache_ttl() -> u64 {
     5000
 }
+fn yes() -> bool {
+    true
+}
+fn default_write_rate() -> u32 {
+    20
+}
+fn default_write_burst() -> u32 {
+    10
+}
+fn default_heavy_rate() -> u32 {
+    1200
+}
+fn default_heavy_burst() -> u32 {
+    120
+}
+fn default_body_timeout() -> u64 {
+    15_000
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_devices_retry() -> u64 {
+    2000
+}
+fn default_min_runs() -> u32 {
+    3
+}
+fn default_min_tokens() -> u32 {
+    2
+}
+/// An imported Llama-7B graph (4,465 nodes) is 23 kB as gzipped canonical JSON
+/// (573 kB raw); a Llama-70B graph has about twice the nodes. 256 KiB leaves
+/// room for both, several times over, and stops a megabyte of random text.
+fn default_link_gzip() -> usize {
+    256 * 1024
+}
+
+/// An address or a network of trusted proxies (`10.0.0.2`, `10.0.0.0/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let s = s.trim();
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = p.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> (u128, u32) {
+            match ip {
+                IpAddr::V4(v) => (u32::from(v) as u128, 32),
+                IpAddr::V6(v) => match v.to_ipv4_mapped() {
+                    Some(m) => (u32::from(m) as u128, 32),
+                    None => (u128::from(v), 128),
+                },
+            }
+        };
+        let ((a, la), (b, lb)) = (bits(self.addr), bits(ip));
+        if la != lb {
+            return false;
+        }
+        let shift = la - u32::from(self.prefix.min(la as u8));
+        shift >= la || (a >> shift) == (b >> shift)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -84,6 +208,11 @@ pub enum ConfigError {
     NoDatabase,
     #[error("database_url is not a valid Postgres URL: {0}")]
     BadDatabaseUrl(String),
+    #[error("configuration: {field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 impl Settings {
@@ -108,7 +237,8 @@ impl Settings {
             .prefix_separator("_")
             .try_parsing(true)
             .list_separator(",")
-            .with_list_parse_key("allowed_origins");
+            .with_list_parse_key("allowed_origins")
+            .with_list_parse_key("trusted_proxies");
         let c = b.add_source(env).build()?;
         let mut s: Settings = c.try_deserialize()?;
         // A plain DATABASE_URL (sqlx's convention) is a fallback.
@@ -118,7 +248,86 @@ impl Settings {
             }
         }
         s.allowed_origins.retain(|o| !o.trim().is_empty());
+        s.trusted_proxies.retain(|o| !o.trim().is_empty());
+        s.check()?;
         Ok(s)
+    }
+
+    /// Values that cannot work, named.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let bad = |field, problem: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                problem: problem.into(),
+            })
+        };
+        if let Some(u) = &self.public_base_url {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            match rest {
+                Some(r)
+                    if !r.is_empty()
+                        && !r.starts_with('/')
+                        && !r.contains(['?', '#', '@', ' ', '"', '<', '>', '\\']) => {}
+                _ => {
+                    return bad(
+                        "public_base_url",
+                        "must be http(s)://host[:port][/path], e.g. https://jouleprint.example",
+                    )
+                }
+            }
+        }
+        if self
+            .trusted_proxies
+            .iter()
+            .any(|p| IpNet::parse(p).is_none())
+        {
+            return bad(
+                "trusted_proxies",
+                "each must be an IP address or a network, e.g. 10.0.0.2 or 10.0.0.0/8",
+            );
+        }
+        for (field, v) in [
+            ("rate_write_per_minute", self.rate_write_per_minute),
+            ("rate_write_burst", self.rate_write_burst),
+            ("rate_heavy_per_minute", self.rate_heavy_per_minute),
+            ("rate_heavy_burst", self.rate_heavy_burst),
+            ("profile_min_runs", self.profile_min_runs),
+            ("profile_min_tokens", self.profile_min_tokens),
+        ] {
+            if v == 0 {
+                return bad(field, "must be at least 1");
+            }
+        }
+        if self.body_timeout_ms == 0 || self.max_connections == 0 || self.max_link_gzip_bytes == 0 {
+            return bad(
+                "body_timeout_ms, max_connections, max_link_gzip_bytes",
+                "must be above 0",
+            );
+        }
+        if self.link_expiry_days == Some(0) {
+            return bad(
+                "link_expiry_days",
+                "must be at least 1 (leave it unset for no expiry)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The configured proxies, parsed (see [`Settings::check`]).
+    pub fn trusted_nets(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| IpNet::parse(p))
+            .collect()
+    }
+
+    /// `public_base_url` without a trailing slash.
+    pub fn public_base(&self) -> Option<String> {
+        self.public_base_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_string())
     }
 
     /// Connection options of the configured database.
@@ -149,6 +358,22 @@ impl Settings {
             workers: Some(2),
             devices_cache_ms: default_cache_ttl(),
             access_log: false,
+            public_base_url: None,
+            trusted_proxies: vec![],
+            // Tests of other things send many requests quickly.
+            rate_limits: false,
+            rate_write_per_minute: default_write_rate(),
+            rate_write_burst: default_write_burst(),
+            rate_heavy_per_minute: default_heavy_rate(),
+            rate_heavy_burst: default_heavy_burst(),
+            body_timeout_ms: default_body_timeout(),
+            max_connections: default_max_connections(),
+            devices_retry_ms: default_devices_retry(),
+            // One run of one token makes a profile: the tests of the older behaviour.
+            profile_min_runs: 1,
+            profile_min_tokens: 1,
+            max_link_gzip_bytes: default_link_gzip(),
+            link_expiry_days: None,
         }
     }
 }
@@ -188,6 +413,57 @@ mod tests {
             Err(ConfigError::MissingFile(_))
         ));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn networks_of_trusted_proxies() {
+        let n = IpNet::parse("10.0.0.0/8").expect("net");
+        assert!(n.contains("10.1.2.3".parse().expect("ip")));
+        assert!(!n.contains("11.0.0.1".parse().expect("ip")));
+        assert!(n.contains("::ffff:10.0.0.1".parse().expect("ip")));
+        let one = IpNet::parse("127.0.0.1").expect("host");
+        assert!(one.contains("127.0.0.1".parse().expect("ip")));
+        assert!(!one.contains("127.0.0.2".parse().expect("ip")));
+        let v6 = IpNet::parse("fd00::/8").expect("v6");
+        assert!(v6.contains("fd12::1".parse().expect("ip")));
+        assert!(!v6.contains("fe80::1".parse().expect("ip")));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .expect("all")
+            .contains("8.8.8.8".parse().expect("ip")));
+        for bad in ["10.0.0.0/33", "host", "10.0.0.1/x"] {
+            assert!(IpNet::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut s = Settings::for_tests("postgres://u@h/x");
+        assert!(s.check().is_ok());
+        s.public_base_url = Some("javascript://evil.example".into());
+        assert!(matches!(
+            s.check(),
+            Err(ConfigError::Invalid {
+                field: "public_base_url",
+                ..
+            })
+        ));
+        s.public_base_url = Some("https://jouleprint.example/".into());
+        assert!(s.check().is_ok());
+        assert_eq!(
+            s.public_base().as_deref(),
+            Some("https://jouleprint.example")
+        );
+        s.trusted_proxies = vec!["proxy.internal".into()];
+        assert!(matches!(
+            s.check(),
+            Err(ConfigError::Invalid {
+                field: "trusted_proxies",
+                ..
+            })
+        ));
+        s.trusted_proxies = vec![];
+        s.profile_min_tokens = 0;
+        assert!(s.check().is_err());
     }
 
     #[test]

@@ -3,15 +3,19 @@
 //! No `unsafe` (the workspace forbids it), no GPU libraries.
 //!
 //! Modules from the bottom up; each uses only modules above it:
-//! `config`, `telemetry`, `token` -> `store` (tables, rows mapped into
-//! `shared::api`) -> `state` (what handlers share: the pool, the cached device
-//! snapshot) -> `routes` (one module per resource) -> `startup` (the server).
+//! `config`, `telemetry`, `token`, `limits` (client address, rate limits) ->
+//! `store` (tables, rows mapped into `shared::api`) -> `plausible` (a run
+//! against its datasheet) -> `state` (what handlers share: the pool, the cached
+//! device snapshot) -> `routes` (one module per resource) -> `startup` (the server).
 
 pub mod config;
+pub mod limits;
 pub mod telemetry;
 pub mod token;
 
 pub mod store;
+
+pub mod plausible;
 
 pub mod state;
 

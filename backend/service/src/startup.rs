@@ -3,8 +3,10 @@
 //! [`Application::build`] with port 0 and talk to it over HTTP.
 
 use crate::config::Settings;
+use crate::limits::{Public, RateLimits};
 use crate::routes::{self, middleware as mw};
-use crate::state::AppState;
+use crate::state::{AppState, BodyLimits, LinkPolicy};
+use crate::store::profiles::Quorum;
 use crate::store::{self, cache::Cached, profiles::CHANGED_CHANNEL};
 use actix_files::{Files, NamedFile};
 use actix_web::dev::{fn_service, Server, ServiceRequest, ServiceResponse};
@@ -42,6 +44,8 @@ pub struct Application {
 impl Application {
     /// Connect, migrate and bind; the server runs once [`Self::run_until_stopped`] is awaited.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        settings.check()?;
+        let fd_limit = raise_fd_limit();
         let pool = store::pool(&settings)?;
         store::migrate(&pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(d)) => {
@@ -61,10 +65,38 @@ impl Application {
             .port();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
-            devices: Cached::new(Duration::from_millis(settings.devices_cache_ms)),
-            max_body: settings.max_body_bytes,
+            devices: Cached::new(
+                Duration::from_millis(settings.devices_cache_ms),
+                Duration::from_millis(settings.devices_retry_ms),
+            ),
+            body: BodyLimits {
+                max: settings.max_body_bytes,
+                timeout: Duration::from_millis(settings.body_timeout_ms),
+            },
+            quorum: Quorum {
+                min_runs: i64::from(settings.profile_min_runs),
+                min_tokens: i64::from(settings.profile_min_tokens),
+            },
+            links: LinkPolicy {
+                max_gzip: settings.max_link_gzip_bytes,
+                expiry_days: settings.link_expiry_days,
+            },
+            public: Public::from_settings(&settings),
+            limits: RateLimits::from_settings(&settings),
+            bound: format!("{}:{port}", settings.host),
         });
-        spawn_change_listener(pool, state.clone().into_inner());
+        if let Some(limit) = fd_limit {
+            let need =
+                settings.max_connections as u64 + u64::from(settings.db_max_connections) + 64;
+            if need > limit {
+                tracing::warn!(
+                    "max_connections ({}) and the database pool need about {need} file descriptors; the limit is {limit}",
+                    settings.max_connections
+                );
+            }
+        }
+        spawn_change_listener(pool.clone(), state.clone().into_inner());
+        spawn_housekeeping(pool, state.clone().into_inner());
         let server = run(listener, &settings, state.clone())?;
         Ok(Application {
             port,
@@ -94,6 +126,41 @@ fn redacted(e: &sqlx::Error) -> String {
         sqlx::Error::Database(d) => d.message().to_string(),
         _ => "connection failed".into(),
     }
+}
+
+/// Raise the soft limit of open files to the hard limit (each connection is
+/// one); returns the limit now in force, if it could be read.
+fn raise_fd_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            None
+        }
+    }
+}
+
+/// Every minute: forget rate-limit state of quiet clients; every hour, when
+/// links expire, delete the expired ones.
+fn spawn_housekeeping(pool: PgPool, state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut minutes = 0u64;
+        loop {
+            tick.tick().await;
+            if let Some(l) = &state.limits {
+                l.prune();
+            }
+            if let (Some(days), 0) = (state.links.expiry_days, minutes % 60) {
+                match store::estimates::purge_expired(&pool, days).await {
+                    Ok(n) if n > 0 => tracing::info!("deleted {n} expired links"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not delete expired links"),
+                }
+            }
+            minutes += 1;
+        }
+    });
 }
 
 /// Drop the cached device list whenever any process accepts a run.
@@ -185,6 +252,7 @@ fn run(
             .wrap(from_fn(static_cache_headers))
             // gzip for clients that ask (the wasm file, JSON); none for wrk.
             .wrap(actix_web::middleware::Compress::default())
+            .wrap(from_fn(mw::rate_limit))
             .wrap(from_fn(mw::cors))
             .wrap(from_fn(mw::security_headers))
             .configure(routes::configure);
@@ -229,9 +297,15 @@ fn run(
         addr: "listener".into(),
         source,
     })?;
-    if let Some(w) = settings.workers {
-        server = server.workers(w);
-    }
+    let workers = settings.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    server = server
+        .workers(workers)
+        // `max_connections` is per worker in actix.
+        .max_connections(settings.max_connections.div_ceil(workers.max(1)).max(1));
     Ok(server.run())
 }
 

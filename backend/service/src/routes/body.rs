@@ -2,6 +2,7 @@
 //! and text Postgres cannot store (NUL characters).
 
 use super::{error_response, field_error};
+use crate::state::BodyLimits;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -15,6 +16,8 @@ pub enum BodyError {
     TooLarge(usize),
     #[error("the body could not be read")]
     Read,
+    #[error("the body did not arrive within {0} ms")]
+    Timeout(u128),
     #[error("the body is not valid JSON: {0}")]
     Syntax(String),
     #[error("text must not contain NUL characters")]
@@ -34,6 +37,15 @@ impl BodyError {
                 error_response(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", msg)
             }
             BodyError::Read => error_response(StatusCode::BAD_REQUEST, "unreadable_body", msg),
+            BodyError::Timeout(_) => {
+                let mut r = error_response(StatusCode::REQUEST_TIMEOUT, "body_timeout", msg);
+                // The rest of the body is not read: the connection cannot be reused.
+                r.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+                r
+            }
             BodyError::Syntax(_) => error_response(StatusCode::BAD_REQUEST, "invalid_json", msg),
             BodyError::Nul(path) => field_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -65,19 +77,30 @@ fn is_json(req: &HttpRequest) -> bool {
     }
 }
 
-/// The body as text and as a JSON value, within `limit` bytes.
+/// The body as text and as a JSON value, within the limits.
 pub async fn read_json(
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    limit: BodyLimits,
 ) -> Result<(String, Value), BodyError> {
     let text = read_text(req, payload, limit).await?;
     let value = parse_json(&text)?;
     Ok((text, value))
 }
 
-/// The body as UTF-8 text, sent as JSON, within `limit` bytes.
+/// The body as UTF-8 text, sent as JSON, within `limit.max` bytes and
+/// `limit.timeout` (a body trickled in slowly holds a connection).
 pub async fn read_text(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: BodyLimits,
+) -> Result<String, BodyError> {
+    tokio::time::timeout(limit.timeout, read_text_within(req, payload, limit.max))
+        .await
+        .unwrap_or(Err(BodyError::Timeout(limit.timeout.as_millis())))
+}
+
+async fn read_text_within(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

@@ -13,8 +13,13 @@ use chrono::{DateTime, Utc};
 use shared::api::{RunStatus, SubmitResponse};
 use shared::calibration::{profile_from_record, CalibrationRecord, RecordError};
 
-/// Longest accepted text field (host, names, versions...).
+/// Longest accepted name-like field (host, names, versions, flags...).
 const MAX_TEXT: usize = 256;
+/// Longest accepted free text anywhere else in a record (`what`, notes), as
+/// the core bounds a scenario's sources and details.
+const MAX_FREE_TEXT: usize = shared::check::bounds::MAX_TEXT;
+/// Times before this year are refused (no runner existed; a clock reset).
+const EARLIEST_YEAR: i32 = 2015;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -31,6 +36,9 @@ pub enum SubmitError {
     Invalid { field: String, message: String },
     #[error("no catalog device has the NVML name {0:?}; GET /api/devices lists the known names")]
     UnknownDevice(String),
+    /// The derived profile is out of reach for the device (`plausible`).
+    #[error("{field}: {message}")]
+    Implausible { field: String, message: String },
     #[error("run {0} was already submitted with a different record")]
     Conflict(uuid::Uuid),
     #[error(transparent)]
@@ -62,6 +70,12 @@ impl ResponseError for SubmitError {
                 field.clone(),
                 format!("{field}: {message}"),
             ),
+            SubmitError::Implausible { field, .. } => field_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "implausible_profile",
+                field.clone(),
+                msg,
+            ),
             SubmitError::UnknownDevice(_) => field_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_device",
@@ -83,7 +97,8 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> SubmitError 
     }
 }
 
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<i64, SubmitError> {
+/// The token of an `Authorization: Bearer` request, checked.
+pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<i64, SubmitError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -131,14 +146,54 @@ fn json_path(dotted: &str) -> String {
     out
 }
 
+/// An RFC 3339 time, not before 2015 and at most a day ahead of this server's clock.
 fn parse_time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, SubmitError> {
-    v.as_deref()
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| invalid(field, "must be an RFC 3339 time, e.g. 2026-11-27T21:00:00Z"))
-        })
-        .transpose()
+    let Some(s) = v.as_deref() else {
+        return Ok(None);
+    };
+    let t = DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| invalid(field, "must be an RFC 3339 time, e.g. 2026-11-27T21:00:00Z"))?;
+    if chrono::Datelike::year(&t) < EARLIEST_YEAR {
+        return Err(invalid(
+            field,
+            format!("must not be before {EARLIEST_YEAR}; check the runner's clock"),
+        ));
+    }
+    if t > Utc::now() + chrono::Duration::days(1) {
+        return Err(invalid(
+            field,
+            "must not be more than a day in the future; check the runner's clock",
+        ));
+    }
+    Ok(Some(t))
+}
+
+/// The path of the first string (or key) of `v` longer than the free-text bound.
+fn long_text(v: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    let path = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    match v {
+        Value::String(s) if s.chars().count() > MAX_FREE_TEXT => Some(at.to_string()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| long_text(x, &format!("{at}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if k.chars().count() > MAX_TEXT {
+                Some(path(k))
+            } else {
+                long_text(x, &path(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn check_text(rec: &CalibrationRecord) -> Result<(), SubmitError> {
@@ -175,6 +230,17 @@ fn check_text(rec: &CalibrationRecord) -> Result<(), SubmitError> {
     Ok(())
 }
 
+/// Every other string of the record: at most [`MAX_FREE_TEXT`] characters.
+fn check_free_text(value: &serde_json::Value) -> Result<(), SubmitError> {
+    match long_text(value, "") {
+        Some(field) => Err(invalid(
+            field,
+            format!("at most {MAX_FREE_TEXT} characters"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Flags of a run: the runner's own, plus what its conditions show.
 fn run_flags(rec: &CalibrationRecord) -> Vec<String> {
     let mut flags = rec.flags.clone();
@@ -206,10 +272,12 @@ fn run_flags(rec: &CalibrationRecord) -> Vec<String> {
         (status = 200, description = "The same run again: nothing written (`replayed: true`)", body = SubmitResponse),
         (status = 400, description = "`invalid_json`", body = super::ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token` or `revoked_token`", body = super::ErrorBody),
+        (status = 408, description = "`body_timeout`", body = super::ErrorBody),
         (status = 409, description = "`run_conflict`: the run id was used for a different record", body = super::ErrorBody),
         (status = 413, description = "`body_too_large`", body = super::ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = super::ErrorBody),
-        (status = 422, description = "`invalid_record` (with `field`), `unknown_device` or `invalid_text`", body = super::ErrorBody),
+        (status = 422, description = "`invalid_record` (with `field`), `implausible_profile` (the derived profile is out of reach for the device, with `field`), `unknown_device` or `invalid_text`", body = super::ErrorBody),
+        (status = 429, description = "`rate_limited` (`Retry-After`)", body = super::ErrorBody),
         (status = 503, description = "Database unavailable; retry with the same run id", body = super::ErrorBody),
     ))]
 pub async fn submit(
@@ -218,7 +286,7 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SubmitError> {
     let token_id = authenticate(&req, &state).await?;
-    let (_, value) = read_json(&req, payload, state.max_body).await?;
+    let (_, value) = read_json(&req, payload, state.body).await?;
     let rec = parse_record(value.clone())?;
     let run_id = rec
         .run_id
@@ -226,6 +294,7 @@ pub async fn submit(
         .ok_or_else(|| invalid("run_id", "required: a UUID chosen by the runner"))?;
     let run_id = uuid::Uuid::parse_str(run_id).map_err(|_| invalid("run_id", "must be a UUID"))?;
     check_text(&rec)?;
+    check_free_text(&value)?;
     rec.validate()
         .map_err(|RecordError::Invalid { field, problem }| invalid(field, problem))?;
     let started_at = parse_time("started_at", &rec.started_at)?;
@@ -251,6 +320,10 @@ pub async fn submit(
         .ok_or_else(|| SubmitError::UnknownDevice(rec.device.name.clone()))?;
     let profile = profile_from_record(&rec)
         .map_err(|RecordError::Invalid { field, problem }| invalid(field, problem))?;
+    crate::plausible::check(&rec, &profile, spec).map_err(|e| SubmitError::Implausible {
+        field: e.field,
+        message: e.message,
+    })?;
     let flags = run_flags(&rec);
     let status = if flags.is_empty() {
         RunStatus::Accepted
@@ -274,25 +347,38 @@ pub async fn submit(
         },
     )
     .await?;
-    let resp = |status: RunStatus, replayed, profile_version| SubmitResponse {
+    let resp = |status: RunStatus, replayed, profile_version, profile_in_use| SubmitResponse {
         run_id: run_id.to_string(),
         device: spec.id.into(),
         status,
         flags: flags.clone(),
         replayed,
         profile_version,
+        profile_in_use,
     };
     match outcome {
         Inserted::Created {
             status,
             profile_version,
         } => {
+            let mut in_use = None;
             if status == RunStatus::Accepted {
                 state.devices.invalidate();
+                in_use = match crate::state::snapshot(&state).await {
+                    Ok(s) => s
+                        .value
+                        .measured
+                        .get(spec.id)
+                        .filter(|m| Some(m.version) >= profile_version)
+                        .map(|m| m.in_use(state.quorum).is_some()),
+                    Err(_) => None,
+                };
             }
-            Ok(HttpResponse::Created().json(resp(status, false, profile_version)))
+            Ok(HttpResponse::Created().json(resp(status, false, profile_version, in_use)))
         }
-        Inserted::Replayed { status } => Ok(HttpResponse::Ok().json(resp(status, true, None))),
+        Inserted::Replayed { status } => {
+            Ok(HttpResponse::Ok().json(resp(status, true, None, None)))
+        }
         Inserted::Conflict => Err(SubmitError::Conflict(run_id)),
     }
 }

@@ -2,7 +2,9 @@
 //! the catalog merged with measured profiles.
 
 use super::{error_response, store_error_response};
+use crate::routes::calibrations::{authenticate, SubmitError};
 use crate::state::{snapshot, view, AppState};
+use crate::store::cache::Got;
 use crate::store::{calibrations, profiles, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -22,6 +24,9 @@ pub enum DeviceError {
     BadLimit,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bearer token was sent and is not valid.
+    #[error(transparent)]
+    Auth(SubmitError),
 }
 
 impl actix_web::ResponseError for DeviceError {
@@ -41,6 +46,7 @@ impl actix_web::ResponseError for DeviceError {
                 super::field_error(StatusCode::BAD_REQUEST, "invalid_query", "limit", msg)
             }
             DeviceError::Store(e) => store_error_response(e),
+            DeviceError::Auth(e) => actix_web::ResponseError::error_response(e),
         }
     }
 }
@@ -49,10 +55,19 @@ fn find_device(id: &str) -> Result<&'static DeviceSpec, DeviceError> {
     catalog::find(id).ok_or(DeviceError::UnknownDevice)
 }
 
+/// `X-Snapshot-Age` (seconds since the list was read from the database) and,
+/// when the database could not be read, `X-Snapshot-Stale: true`.
+fn age_headers<T>(r: &mut actix_web::HttpResponseBuilder, g: &Got<T>) {
+    r.insert_header(("X-Snapshot-Age", g.age.as_secs().to_string()));
+    if g.stale {
+        r.insert_header(("X-Snapshot-Stale", "true"));
+    }
+}
+
 /// The catalog with the profile each device uses now.
 #[utoipa::path(get, path = "/api/devices", operation_id = "list_devices", tag = "devices",
     responses(
-        (status = 200, description = "Every catalog device (with an `ETag`)", body = DeviceList),
+        (status = 200, description = "Every catalog device (with an `ETag`; `X-Snapshot-Age`, and `X-Snapshot-Stale: true` while the database cannot be read)", body = DeviceList),
         (status = 304, description = "Unchanged since the `If-None-Match` tag"),
         (status = 503, description = "Database unavailable", body = super::ErrorBody),
     ))]
@@ -60,7 +75,8 @@ pub async fn list(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DeviceError> {
-    let s = snapshot(&state).await?;
+    let g = snapshot(&state).await?;
+    let s = &g.value;
     let unchanged = req
         .headers()
         .get(actix_web::http::header::IF_NONE_MATCH)
@@ -73,6 +89,7 @@ pub async fn list(
     };
     r.insert_header(("Cache-Control", "no-cache"))
         .insert_header(("ETag", s.etag.clone()));
+    age_headers(&mut r, &g);
     Ok(if unchanged {
         r.finish()
     } else {
@@ -102,18 +119,28 @@ pub async fn get(
     q: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, DeviceError> {
     let spec = find_device(&id)?;
-    let snap = snapshot(&state).await?;
+    let g = snapshot(&state).await?;
+    let snap = &g.value;
     let counts = snap.counts.get(spec.id).copied().unwrap_or((0, 0));
     let v = match q.version {
-        None => view(spec, snap.measured.get(spec.id), counts),
+        None => view(
+            spec,
+            snap.measured.get(spec.id),
+            counts,
+            state.quorum,
+            false,
+        ),
         Some(version) => {
             let m = profiles::get_version(&state.pool, spec.id, version)
                 .await?
+                .filter(|m| m.profile.is_some())
                 .ok_or(DeviceError::UnknownVersion)?;
-            view(spec, Some(&m), counts)
+            view(spec, Some(&m), counts, state.quorum, true)
         }
     };
-    Ok(HttpResponse::Ok().json(v))
+    let mut r = HttpResponse::Ok();
+    age_headers(&mut r, &g);
+    Ok(r.json(v))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -124,16 +151,22 @@ pub struct RunsQuery {
     pub limit: Option<i64>,
 }
 
-/// A device's calibration runs, newest first, accepted and flagged.
+/// A device's calibration runs, newest first, accepted and flagged. Host,
+/// GPU UUID and driver are shown only to the token that submitted the run
+/// (send it as `Authorization: Bearer`); everyone else gets `redacted: true`.
 #[utoipa::path(get, path = "/api/devices/{id}/calibrations", operation_id = "list_device_calibrations", tag = "devices",
     params(("id" = String, Path, description = "Catalog id or NVML name"), RunsQuery),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The runs", body = RunList),
         (status = 400, description = "`invalid_query`", body = super::ErrorBody),
+        (status = 401, description = "A token was sent and is not valid (`invalid_token`, `revoked_token`)", body = super::ErrorBody),
+        (status = 429, description = "`rate_limited` (`Retry-After`)", body = super::ErrorBody),
         (status = 404, description = "`unknown_device`", body = super::ErrorBody),
         (status = 503, description = "Database unavailable", body = super::ErrorBody),
     ))]
 pub async fn calibrations(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     q: web::Query<RunsQuery>,
@@ -143,12 +176,18 @@ pub async fn calibrations(
     if !(1..=500).contains(&limit) {
         return Err(DeviceError::BadLimit);
     }
+    let viewer = match authenticate(&req, &state).await {
+        Ok(t) => Some(t),
+        Err(SubmitError::MissingToken) => None,
+        Err(SubmitError::Store(e)) => return Err(DeviceError::Store(e)),
+        Err(e) => return Err(DeviceError::Auth(e)),
+    };
     let runs = calibrations::list(&state.pool, spec.id, limit).await?;
-    Ok(HttpResponse::Ok().json(RunList {
-        device: spec.id.into(),
-        runs: runs
-            .into_iter()
-            .map(calibrations::RunRow::into_api)
-            .collect(),
-    }))
+    Ok(HttpResponse::Ok()
+        // The answer depends on the token: never from a shared cache.
+        .insert_header(("Cache-Control", "private, no-store"))
+        .json(RunList {
+            device: spec.id.into(),
+            runs: runs.into_iter().map(|r| r.into_api(viewer)).collect(),
+        }))
 }

@@ -1,4 +1,5 @@
-//! Security headers on every response and CORS limited to configured origins.
+//! Security headers on every response, CORS limited to configured origins,
+//! and per-client rate limits on writes and heavy endpoints.
 
 use super::error_response;
 use actix_web::body::{EitherBody, MessageBody};
@@ -116,7 +117,7 @@ pub async fn cors(
                     header::ACCESS_CONTROL_MAX_AGE,
                     HeaderValue::from_static("3600"),
                 );
-                h.insert(header::VARY, HeaderValue::from_static("Origin"));
+                add_vary(h, "Origin");
                 r
             }
             None => error_response(
@@ -131,9 +132,58 @@ pub async fn cors(
     if let Some(origin) = allow {
         let h = res.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        add_vary(h, "Origin");
     }
     Ok(res.map_into_left_body())
+}
+
+/// Add `name` to the response's `Vary`, keeping what is there (gzip's
+/// `accept-encoding`): a shared cache must key by both.
+pub fn add_vary(h: &mut header::HeaderMap, name: &str) {
+    let mut names: Vec<String> = h
+        .get_all(header::VARY)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        names.push(name.to_string());
+    }
+    if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
+        h.insert(header::VARY, v);
+    }
+}
+
+/// Per-client rate limits (`limits::RateLimits`): `429 rate_limited` with
+/// `Retry-After` (whole seconds) when a client has spent its budget.
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let wait = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .and_then(|state| {
+            let limits = state.limits.as_ref()?;
+            let class =
+                crate::limits::classify(req.method().as_str(), req.path(), req.query_string());
+            let client = state.public.client_ip(req.peer_addr(), req.headers());
+            limits.check(class, client).err()
+        });
+    if let Some(wait) = wait {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        let mut r = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests from this address; retry in {secs} s"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(req.into_response(r).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// Security headers on every response (pages, files and API alike).

@@ -8,9 +8,11 @@ pub mod calibrations;
 pub mod devices;
 pub mod estimate;
 pub mod estimates;
+pub mod finite;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod verify;
 
 use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};

@@ -21,7 +21,7 @@ pub struct NewRun<'a> {
     pub device_name: &'a str,
     pub token_id: Option<i64>,
     pub record: &'a CalibrationRecord,
-    /// The record as received (compared on replay).
+    /// The record as received (stored as is).
     pub record_json: &'a serde_json::Value,
     pub profile: &'a DeviceProfile,
     pub status: RunStatus,
@@ -48,6 +48,13 @@ fn shape(m: &shared::calibration::Measurement) -> Option<String> {
         (None, Some(n)) => Some(format!("{n}x{n}x{n}")),
         _ => None,
     }
+}
+
+/// SHA-256 of the record's canonical JSON: the typed record serialised (fields
+/// in declaration order, numbers in their shortest round-trip form).
+pub fn canonical_hash(rec: &CalibrationRecord) -> Vec<u8> {
+    let bytes = serde_json::to_vec(rec).unwrap_or_default();
+    <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec()
 }
 
 /// Store a run and its measurements in one transaction; when it is accepted,
@@ -98,7 +105,13 @@ pub async fn insert(pool: &PgPool, run: NewRun<'_>) -> Result<Inserted, StoreErr
             .await?;
         let stored: sqlx::types::Json<serde_json::Value> = row.try_get("record")?;
         let status = status(&row.try_get::<String, _>("status")?)?;
-        return Ok(if &stored.0 == run.record_json {
+        // The same typed record, however its numbers were spelled (JSONB
+        // keeps `1e+16` as 10000000000000000).
+        let same = serde_json::from_value::<CalibrationRecord>(stored.0)
+            .ok()
+            .map(|r| canonical_hash(&r))
+            == Some(canonical_hash(rec));
+        return Ok(if same {
             Inserted::Replayed { status }
         } else {
             Inserted::Conflict
@@ -161,7 +174,7 @@ pub async fn insert(pool: &PgPool, run: NewRun<'_>) -> Result<Inserted, StoreErr
             .bind(run.device_id)
             .execute(&mut *tx)
             .await?;
-        profile_version = profiles::recompute(&mut tx, run.device_id).await?;
+        profile_version = Some(profiles::recompute(&mut tx, run.device_id).await?);
     }
     tx.commit().await?;
     Ok(Inserted::Created {
@@ -174,6 +187,8 @@ pub async fn insert(pool: &PgPool, run: NewRun<'_>) -> Result<Inserted, StoreErr
 #[derive(Debug, Clone)]
 pub struct RunRow {
     pub run_id: Uuid,
+    /// The token that submitted it: it alone sees host, GPU UUID and driver.
+    pub token_id: Option<i64>,
     pub status: RunStatus,
     pub flags: Vec<String>,
     pub host: Option<String>,
@@ -193,16 +208,19 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    /// The run as the API lists it.
-    pub fn into_api(self) -> shared::api::RunSummary {
+    /// The run as the API lists it to `viewer` (the token of an authenticated
+    /// request): host, GPU UUID and driver only for the token that submitted it.
+    pub fn into_api(self, viewer: Option<i64>) -> shared::api::RunSummary {
+        let mine = viewer.is_some() && viewer == self.token_id;
         shared::api::RunSummary {
             run_id: self.run_id.to_string(),
             status: self.status,
             flags: self.flags,
-            host: self.host,
+            host: self.host.filter(|_| mine),
             nvml_name: self.nvml_name,
-            device_uuid: self.device_uuid,
-            driver: self.driver,
+            device_uuid: self.device_uuid.filter(|_| mine),
+            driver: self.driver.filter(|_| mine),
+            redacted: !mine,
             power_limit_w: self.power_limit_w,
             tool_version: self.tool_version,
             temperature_before_c: self.temperature_before_c,
@@ -219,7 +237,7 @@ impl RunRow {
 /// A device's runs, newest first.
 pub async fn list(pool: &PgPool, device_id: &str, limit: i64) -> Result<Vec<RunRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT r.run_id, r.status, r.flags, r.host, r.nvml_name, r.device_uuid, r.driver, r.power_limit_mw, \
+        "SELECT r.run_id, r.token_id, r.status, r.flags, r.host, r.nvml_name, r.device_uuid, r.driver, r.power_limit_mw, \
          r.tool_version, r.temperature_before_c, r.temperature_after_c, r.started_at, r.finished_at, \
          r.received_at, r.profile, \
          (SELECT count(*) FROM calibration_measurements m WHERE m.run_pk = r.id) AS measurements \
@@ -229,30 +247,45 @@ pub async fn list(pool: &PgPool, device_id: &str, limit: i64) -> Result<Vec<RunR
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let profile: sqlx::types::Json<DeviceProfile> = r.try_get("profile")?;
-            Ok(RunRow {
-                run_id: r.try_get("run_id")?,
-                status: status(&r.try_get::<String, _>("status")?)?,
-                flags: r.try_get("flags")?,
-                host: r.try_get("host")?,
-                nvml_name: r.try_get("nvml_name")?,
-                device_uuid: r.try_get("device_uuid")?,
-                driver: r.try_get("driver")?,
-                power_limit_w: r.try_get::<i64, _>("power_limit_mw")? as f64 / 1000.0,
-                tool_version: r.try_get("tool_version")?,
-                temperature_before_c: r.try_get("temperature_before_c")?,
-                temperature_after_c: r.try_get("temperature_after_c")?,
-                started_at: r.try_get("started_at")?,
-                finished_at: r.try_get("finished_at")?,
-                received_at: r.try_get("received_at")?,
-                measurements: r.try_get("measurements")?,
-                profile: profile.0,
-            })
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        // A row an older version stored with a profile that does not read
+        // (a non-finite coefficient became null) is left out, not a 500.
+        let profile: sqlx::types::Json<DeviceProfile> = match r.try_get("profile") {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored run's profile does not read; left out of the list");
+                continue;
+            }
+        };
+        out.push(row(r, profile.0)?);
+    }
+    Ok(out)
+}
+
+fn row(r: &sqlx::postgres::PgRow, profile: DeviceProfile) -> Result<RunRow, StoreError> {
+    (|| {
+        Ok::<_, sqlx::Error>(RunRow {
+            run_id: r.try_get("run_id")?,
+            token_id: r.try_get("token_id")?,
+            status: status(&r.try_get::<String, _>("status")?)?,
+            flags: r.try_get("flags")?,
+            host: r.try_get("host")?,
+            nvml_name: r.try_get("nvml_name")?,
+            device_uuid: r.try_get("device_uuid")?,
+            driver: r.try_get("driver")?,
+            power_limit_w: r.try_get::<i64, _>("power_limit_mw")? as f64 / 1000.0,
+            tool_version: r.try_get("tool_version")?,
+            temperature_before_c: r.try_get("temperature_before_c")?,
+            temperature_after_c: r.try_get("temperature_after_c")?,
+            started_at: r.try_get("started_at")?,
+            finished_at: r.try_get("finished_at")?,
+            received_at: r.try_get("received_at")?,
+            measurements: r.try_get("measurements")?,
+            profile,
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::from)
+    })()
+    .map_err(StoreError::from)
 }
 
 /// Accepted and flagged run counts per device.

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod calibrations;
 pub mod estimates;
 pub mod profiles;
+pub mod quarantine;
 pub mod tokens;
 
 use crate::config::{ConfigError, Settings};

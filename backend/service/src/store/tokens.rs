@@ -77,25 +77,32 @@ pub enum Auth {
     Unknown,
 }
 
-/// Check a presented token and record its use.
+/// Check a presented token and record its use, at most once an hour (a
+/// write on every request would make each authenticated read a write).
 pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Auth, StoreError> {
     let row = sqlx::query(
-        "UPDATE api_tokens SET last_used_at = CASE WHEN revoked_at IS NULL THEN now() ELSE last_used_at END \
-         WHERE token_hash = $1 RETURNING id, revoked_at IS NOT NULL AS revoked",
+        "SELECT id, revoked_at IS NOT NULL AS revoked, \
+         (last_used_at IS NULL OR last_used_at < now() - interval '1 hour') AS due \
+         FROM api_tokens WHERE token_hash = $1",
     )
     .bind(crate::token::hash(token))
     .fetch_optional(pool)
     .await?;
-    Ok(match row {
-        None => Auth::Unknown,
-        Some(r) => {
-            if r.try_get::<bool, _>("revoked")? {
-                Auth::Revoked
-            } else {
-                Auth::Valid {
-                    token_id: r.try_get("id")?,
-                }
-            }
-        }
-    })
+    let Some(r) = row else {
+        return Ok(Auth::Unknown);
+    };
+    if r.try_get::<bool, _>("revoked")? {
+        return Ok(Auth::Revoked);
+    }
+    let token_id: i64 = r.try_get("id")?;
+    if r.try_get::<bool, _>("due")? {
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 \
+             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 hour')",
+        )
+        .bind(token_id)
+        .execute(pool)
+        .await?;
+    }
+    Ok(Auth::Valid { token_id })
 }

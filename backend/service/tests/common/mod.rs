@@ -76,6 +76,39 @@ impl TestApp {
         let mut settings = Settings::for_tests(&db_url);
         settings.static_dir = std::path::PathBuf::from("/nonexistent/jouleprint-frontend");
         f(&mut settings);
+        Self::start(db, db_url, settings).await
+    }
+
+    /// A server on a new database, configured as the settings file would be:
+    /// `config` holds keys of `configuration/jouleprint.toml` over the test defaults.
+    pub async fn spawn_config(config: Value) -> TestApp {
+        let db = format!("jp_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin().await;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .await
+            .expect("create the test database");
+        conn.close().await.ok();
+        Self::spawn_config_on(db, config).await
+    }
+
+    /// Another server, configured by `config`, on an existing test database.
+    pub async fn spawn_config_on(db: String, config: Value) -> TestApp {
+        let db_url = with_database(&database_url(), &db);
+        let mut v = json!({
+            "host": "127.0.0.1", "port": 0, "database_url": db_url,
+            "static_dir": "/nonexistent/jouleprint-frontend",
+            "db_max_connections": 8, "workers": 2,
+        });
+        if let (Some(o), Some(extra)) = (v.as_object_mut(), config.as_object()) {
+            for (k, x) in extra {
+                o.insert(k.clone(), x.clone());
+            }
+        }
+        let settings: Settings = serde_json::from_value(v).expect("settings");
+        Self::start(db, db_url, settings).await
+    }
+
+    async fn start(db: String, db_url: String, settings: Settings) -> TestApp {
         let app = Application::build(settings).await.expect("build the app");
         let base = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();

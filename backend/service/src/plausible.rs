@@ -1,0 +1,187 @@
+//! Plausibility of a calibration run against its device's datasheet: a run
+//! whose derived profile is physically out of reach for the device is refused
+//! before it can vote in a measured profile (`docs/api.md`, "Calibrations").
+//!
+//! The bounds are screens, not measurements: wide enough for every honest run
+//! (the reference H100 run sits at 0.62-0.76x of its peaks and 0.17x idle),
+//! narrow enough that a run cannot move a profile by orders of magnitude.
+//! Only what the energy model takes from a run is bounded: the large-GEMM rate
+//! of each math mode and the streaming bandwidth, idle power, the power limit
+//! and every loop's average power. Individual loops (small or skinny GEMMs,
+//! L2-resident traffic) are not bounded by the peaks: they may run far below
+//! them, or above the DRAM bandwidth.
+
+use shared::calibration::CalibrationRecord;
+use shared::device::{DeviceProfile, DeviceSpec};
+
+/// Large-GEMM rate of a math mode, as a fraction of its datasheet dense peak.
+pub const GEMM_RATE: (f64, f64) = (0.2, 1.2);
+/// Streaming bandwidth, as a fraction of the datasheet memory bandwidth.
+pub const BANDWIDTH: (f64, f64) = (0.2, 1.1);
+/// Idle power, as a fraction of the board power.
+pub const IDLE: (f64, f64) = (0.03, 0.5);
+/// Average power of any loop, and the enforced power limit, at most this
+/// fraction of the board power.
+pub const MAX_POWER: f64 = 1.3;
+/// The enforced power limit at least this fraction of the board power
+/// (power capping below a fifth of the board power is not a calibration).
+pub const MIN_LIMIT: f64 = 0.2;
+
+/// A derived value out of its bounds: the field it comes from, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Implausible {
+    pub field: String,
+    pub message: String,
+}
+
+fn out(field: impl Into<String>, message: String) -> Result<(), Implausible> {
+    Err(Implausible {
+        field: field.into(),
+        message,
+    })
+}
+
+fn within(v: f64, lo: f64, hi: f64) -> bool {
+    v.is_finite() && v >= lo && v <= hi
+}
+
+/// Check a run and the profile derived from it against the device's datasheet.
+pub fn check(
+    rec: &CalibrationRecord,
+    profile: &DeviceProfile,
+    spec: &DeviceSpec,
+) -> Result<(), Implausible> {
+    let tdp = spec.tdp_w;
+    let limit = rec.device.power_limit_mw as f64 / 1000.0;
+    if !within(limit, MIN_LIMIT * tdp, MAX_POWER * tdp) {
+        return out(
+            "device.power_limit_mw",
+            format!(
+                "a power limit of {limit:.0} W is outside {MIN_LIMIT}-{MAX_POWER}x the {} board power ({tdp:.0} W)",
+                spec.name
+            ),
+        );
+    }
+    if !within(profile.idle_w, IDLE.0 * tdp, IDLE.1 * tdp) {
+        return out(
+            "idle.avg_power_w",
+            format!(
+                "idle {:.1} W is outside {}-{}x the {} board power ({tdp:.0} W)",
+                profile.idle_w, IDLE.0, IDLE.1, spec.name
+            ),
+        );
+    }
+    for (i, m) in rec.micro.iter().enumerate() {
+        let p = m.avg_power();
+        if !within(p, 0.0, MAX_POWER * tdp) {
+            return out(
+                format!("micro[{i}].joules"),
+                format!(
+                    "{} averages {p:.0} W, above {MAX_POWER}x the {} board power ({tdp:.0} W)",
+                    m.name, spec.name
+                ),
+            );
+        }
+    }
+    for (path, v) in crate::store::profiles::coefficients(profile) {
+        if !v.is_finite() {
+            return out(
+                format!("profile.{path}"),
+                format!("derives to a number that is not finite ({v}); check the FLOPs, bytes and seconds of the loops"),
+            );
+        }
+    }
+    for (mode, rate) in &profile.gemm_tflops {
+        let field = format!("profile.gemm_tflops.{}", mode.as_str());
+        let Some(peak) = spec
+            .dense_tflops
+            .iter()
+            .find(|(m, _)| m == mode)
+            .map(|(_, p)| *p)
+        else {
+            return out(
+                field,
+                format!(
+                    "the {} datasheet gives no {} peak: a run cannot measure a mode the device lacks",
+                    spec.name,
+                    mode.as_str()
+                ),
+            );
+        };
+        if !within(*rate, GEMM_RATE.0 * peak, GEMM_RATE.1 * peak) {
+            return out(
+                field,
+                format!(
+                    "the largest {} GEMM ran at {rate:.4e} TFLOP/s, outside {}-{}x the datasheet peak ({peak} TFLOP/s); check its flops_per_step and seconds",
+                    mode.as_str(),
+                    GEMM_RATE.0,
+                    GEMM_RATE.1
+                ),
+            );
+        }
+    }
+    let bw = spec.mem_bw_gbs;
+    if !within(profile.mem_gbs, BANDWIDTH.0 * bw, BANDWIDTH.1 * bw) {
+        return out(
+            "profile.mem_gbs",
+            format!(
+                "the streaming loop moved {:.4e} GB/s, outside {}-{}x the datasheet bandwidth ({bw} GB/s); check its bytes_per_step and seconds",
+                profile.mem_gbs, BANDWIDTH.0, BANDWIDTH.1
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::calibration::{profile_from_record, H100_REFERENCE_CALIBRATION};
+
+    fn reference() -> (CalibrationRecord, &'static DeviceSpec) {
+        let rec: CalibrationRecord =
+            serde_json::from_str(H100_REFERENCE_CALIBRATION).expect("reference");
+        (rec, shared::catalog::find("h100-sxm").expect("h100"))
+    }
+
+    #[test]
+    fn the_reference_run_is_plausible() {
+        let (rec, spec) = reference();
+        let p = profile_from_record(&rec).expect("profile");
+        assert_eq!(check(&rec, &p, spec), Ok(()));
+    }
+
+    #[test]
+    fn rates_out_of_reach_are_named() {
+        let (rec, spec) = reference();
+        let mut p = profile_from_record(&rec).expect("profile");
+        // bf16: 989.4 TFLOP/s dense peak; 1.2x is 1187.3.
+        p.gemm_tflops.insert(shared::units::MathMode::Bf16, 1190.0);
+        let e = check(&rec, &p, spec).expect_err("too fast");
+        assert_eq!(e.field, "profile.gemm_tflops.bf16");
+        p.gemm_tflops.insert(shared::units::MathMode::Bf16, 1187.0);
+        assert!(check(&rec, &p, spec).is_ok());
+        p.mem_gbs = 3350.0 * 1.11;
+        assert_eq!(
+            check(&rec, &p, spec).expect_err("bw").field,
+            "profile.mem_gbs"
+        );
+        p.mem_gbs = 3350.0 * 0.19;
+        assert_eq!(
+            check(&rec, &p, spec).expect_err("bw").field,
+            "profile.mem_gbs"
+        );
+        p.mem_gbs = 2000.0;
+        p.idle_w = 0.02 * 700.0;
+        assert_eq!(
+            check(&rec, &p, spec).expect_err("idle").field,
+            "idle.avg_power_w"
+        );
+        p.idle_w = 100.0;
+        p.pj_per_byte = f64::INFINITY;
+        assert_eq!(
+            check(&rec, &p, spec).expect_err("inf").field,
+            "profile.pj_per_byte"
+        );
+    }
+}
