@@ -938,7 +938,8 @@ async fn the_estimate_carries_the_what_ifs() {
             "fewer-trials",
             "region",
             "pue",
-            "gpu"
+            "gpu",
+            "right-size"
         ]
     );
     // Wall energy is (accelerators + host) x PUE: PUE 1.1 instead of 1.5 scales it by 1.1/1.5.
