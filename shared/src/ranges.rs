@@ -20,14 +20,18 @@ pub enum Cell {
     FusedSingle,
     /// Several devices (data, tensor, pipeline parallel).
     Multi,
+    /// A deployment under a continuous-batching engine (a stage's `serving`):
+    /// its own residuals, since the engine's CPU-side scheduling is not modelled.
+    Engine,
 }
 
 impl Cell {
-    pub const ALL: [Cell; 4] = [
+    pub const ALL: [Cell; 5] = [
         Cell::EagerMeasured,
         Cell::EagerSingle,
         Cell::FusedSingle,
         Cell::Multi,
+        Cell::Engine,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,9 +39,13 @@ impl Cell {
             Cell::EagerSingle => "eager-single",
             Cell::FusedSingle => "fused-single",
             Cell::Multi => "multi",
+            Cell::Engine => "engine",
         }
     }
-    pub fn of(eager: bool, devices: u64, measured: bool) -> Cell {
+    pub fn of(eager: bool, devices: u64, measured: bool, engine: bool) -> Cell {
+        if engine {
+            return Cell::Engine;
+        }
         match (devices > 1, eager, measured) {
             (true, _, _) => Cell::Multi,
             (false, true, true) => Cell::EagerMeasured,

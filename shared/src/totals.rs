@@ -56,7 +56,13 @@ fn stage_steps(st: &Stage, samples_per_step: f64, tokens_per_step: f64) -> (f64,
 /// The (energy, time) log widths of a stage's ranges: the fitted widths of
 /// its cell (`ranges`), which include the devices' coefficient uncertainty;
 /// without an op breakdown, the utilisation prior's.
-fn widths(plan: &StepPlan, sw: SoftwareClass, devices: u64, dev: &DeviceProfile) -> (f64, f64) {
+fn widths(
+    plan: &StepPlan,
+    sw: SoftwareClass,
+    devices: u64,
+    dev: &DeviceProfile,
+    engine: bool,
+) -> (f64, f64) {
     if !plan.has_breakdown {
         let u = PRIOR_UNCERTAINTY.ln_1p();
         return (u, u);
@@ -65,6 +71,7 @@ fn widths(plan: &StepPlan, sw: SoftwareClass, devices: u64, dev: &DeviceProfile)
         sw == SoftwareClass::PytorchEager,
         devices,
         dev.source.kind == "measured",
+        engine,
     ))
 }
 
@@ -264,7 +271,7 @@ pub fn totals(
             pl.tokens * strategy.context as f64 * strategy.micro_batches as f64;
         let tokens_per_step = tokens_per_replica * replicas;
         let (steps_n, requests) = stage_steps(st, samples_per_step, tokens_per_step);
-        let (u_energy, u_time) = widths(&pl, sw, hw.count, &dev);
+        let (u_energy, u_time) = widths(&pl, sw, hw.count, &dev, false);
         let seconds_per_step = Range::log_around(sec, u_time);
         let joules_per_step = Range::log_around(joules_dev * n_dev, u_energy);
         let runs = st.runs;
@@ -550,7 +557,7 @@ fn served_stage(
     let replicas = sv.replicas as f64;
     let devices = replicas * sv.tensor as f64;
     let sw = st.software(s);
-    let (u_energy, u_time) = widths(&sv.step.plan, sw, devices as u64, dev);
+    let (u_energy, u_time) = widths(&sv.step.plan, sw, devices as u64, dev, true);
     let always_on = cfg.always_on.unwrap_or(true);
     // seconds of the period, requests served, seconds busy per replica
     let (period, requests, busy_s) = if sv.saturated {

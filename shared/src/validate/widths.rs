@@ -92,7 +92,12 @@ pub fn residuals() -> Vec<Residual> {
             out.push(Residual {
                 name: c.name.clone(),
                 set: name.into(),
-                cell: Cell::of(sw == SoftwareClass::PytorchEager, devices, measured),
+                cell: Cell::of(
+                    sw == SoftwareClass::PytorchEager,
+                    devices,
+                    measured,
+                    stage.is_some_and(|st| st.serving.is_some()),
+                ),
                 energy: c.quantity.is_energy(),
                 r: ratio.ln(),
             });
