@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 pub mod admin;
 pub mod calibrate;
+pub mod db;
 pub mod estimate;
 pub mod inspect;
 pub mod measure;

@@ -33,31 +33,9 @@ pub enum TokenAction {
 }
 
 pub fn run(args: TokenArgs) -> ExitCode {
-    let settings = match Settings::load(args.config.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
-        match action(&settings, args.action).await {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        }
+    let action_arg = args.action;
+    crate::db::run(args.config.as_deref(), |settings| async move {
+        action(&settings, action_arg).await
     })
 }
 
