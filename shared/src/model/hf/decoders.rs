@@ -4,7 +4,7 @@
 //! module of its `model_type` (what `model.parameters()` holds), and notes what
 //! it applied and what it approximated.
 
-use super::families::{base, heads_check, llama_like, sliding};
+use super::families::{base, heads_check, llama_like, mha_dims, sliding};
 use super::Cfg;
 use crate::model::{
     Mla, MlpKind, Moe, NormAffine, NormKind, NormPlacement, PositionKind, QkNormScope,
@@ -149,12 +149,7 @@ fn sub_bool(obj: Option<&serde_json::Map<String, Value>>, key: &str, default: bo
 /// LayerNorm, biases everywhere, ReLU MLP of `ffn_dim`, tied output head.
 fn opt(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let mut s = base("opt");
-    s.hidden = c.req(&["hidden_size"])?;
-    s.layers = c.req(&["num_hidden_layers"])?;
-    s.heads = c.req(&["num_attention_heads"])?;
-    s.kv_heads = s.heads;
-    heads_check(s.hidden, s.heads, s.kv_heads, "num_attention_heads")?;
-    s.head_dim = s.hidden / s.heads;
+    mha_dims(c, &mut s)?;
     s.intermediate = c.req(&["ffn_dim"])?;
     s.vocab = c.req(&["vocab_size"])?;
     s.max_positions = c.or(&["max_position_embeddings"], 2048)?;

@@ -212,6 +212,18 @@ pub(super) fn llama_mistral_qwen2(
     Ok(spec)
 }
 
+/// Hidden size, layers and heads from the usual keys, every head with its own
+/// key/value head (multi-head attention).
+pub(super) fn mha_dims(c: &mut Cfg<'_>, s: &mut TransformerSpec) -> Result<(), InputError> {
+    s.hidden = c.req(&["hidden_size"])?;
+    s.layers = c.req(&["num_hidden_layers"])?;
+    s.heads = c.req(&["num_attention_heads"])?;
+    s.kv_heads = s.heads;
+    heads_check(s.hidden, s.heads, s.kv_heads, "num_attention_heads")?;
+    s.head_dim = s.hidden / s.heads;
+    Ok(())
+}
+
 pub(super) fn heads_check(hidden: u64, heads: u64, kv: u64, key: &str) -> Result<(), InputError> {
     if kv == 0 || !heads.is_multiple_of(kv) {
         return Err(InputError::new(
@@ -414,12 +426,7 @@ pub(super) fn falcon(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 
 pub(super) fn gpt_neox(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let mut s = base("gpt_neox");
-    s.hidden = c.req(&["hidden_size"])?;
-    s.layers = c.req(&["num_hidden_layers"])?;
-    s.heads = c.req(&["num_attention_heads"])?;
-    s.kv_heads = s.heads;
-    heads_check(s.hidden, s.heads, s.kv_heads, "num_attention_heads")?;
-    s.head_dim = s.hidden / s.heads;
+    mha_dims(c, &mut s)?;
     s.intermediate = c.or(&["intermediate_size"], 4 * s.hidden)?;
     s.vocab = c.req(&["vocab_size"])?;
     s.max_positions = c.or(&["max_position_embeddings"], 2048)?;
@@ -450,12 +457,7 @@ pub(super) fn gpt_neox(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 
 pub(super) fn vit(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let mut s = base("vit");
-    s.hidden = c.req(&["hidden_size"])?;
-    s.layers = c.req(&["num_hidden_layers"])?;
-    s.heads = c.req(&["num_attention_heads"])?;
-    s.kv_heads = s.heads;
-    heads_check(s.hidden, s.heads, s.kv_heads, "num_attention_heads")?;
-    s.head_dim = s.hidden / s.heads;
+    mha_dims(c, &mut s)?;
     s.intermediate = c.req(&["intermediate_size"])?;
     let image = c.or(&["image_size"], 224)?;
     let patch = c.or(&["patch_size"], 16)?;
