@@ -65,13 +65,14 @@ pub struct Settings {
     /// Per-client rate limits on writes and heavy endpoints (`docs/api.md`).
     #[serde(default = "yes")]
     pub rate_limits: bool,
-    /// Writes (`POST /api/estimates`, `POST /api/calibrations`) per client per minute, and the burst.
+    /// Writes (`POST /api/estimates`, `POST /api/calibrations`, `POST /api/runs`) per client per minute, and the burst.
     #[serde(default = "default_write_rate")]
     pub rate_write_per_minute: u32,
     #[serde(default = "default_write_burst")]
     pub rate_write_burst: u32,
     /// Heavy requests (`POST /api/estimate`, `GET /api/estimates/{id}`, a
-    /// device's runs or an old profile version) per client per minute, and the burst.
+    /// device's runs or an old profile version, `GET /api/runs`,
+    /// `GET /api/accuracy`) per client per minute, and the burst.
     #[serde(default = "default_heavy_rate")]
     pub rate_heavy_per_minute: u32,
     #[serde(default = "default_heavy_burst")]
