@@ -312,10 +312,10 @@ pub struct StoredEstimate {
     pub profile_verified: bool,
 }
 
-/// `POST /api/runs` takes a validation case (`docs/scenario.md`, "Validation cases").
-pub use crate::validate::Case;
 /// The estimator's error on one measured run.
 pub use crate::validate::accuracy::{AccuracyFigures, CaseAccuracy};
+/// `POST /api/runs` takes a validation case (`docs/scenario.md`, "Validation cases").
+pub use crate::validate::Case;
 
 /// Where and with what a run was measured. Shown only to the token that
 /// submitted the run (like a calibration's host details).

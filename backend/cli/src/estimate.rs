@@ -234,7 +234,11 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let text = match args.cases.as_deref().map_or_else(|| crate::runs::pull(&args.from), read) {
+    let text = match args
+        .cases
+        .as_deref()
+        .map_or_else(|| crate::runs::pull(&args.from), read)
+    {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -33,7 +33,9 @@ pub enum MarkerError {
     MissingSteps { line: usize },
     #[error("line {line}: `{text}` is not a number of steps: `jouleprint:end steps=N` with N a whole number of at least 1")]
     BadSteps { line: usize, text: String },
-    #[error("line {line}: `{text}` is not a marker: use `jouleprint:begin` or `jouleprint:end steps=N`")]
+    #[error(
+        "line {line}: `{text}` is not a marker: use `jouleprint:begin` or `jouleprint:end steps=N`"
+    )]
     Unknown { line: usize, text: String },
     #[error("line {line}: `jouleprint:end` before any `jouleprint:begin`")]
     EndBeforeBegin { line: usize },

@@ -200,9 +200,9 @@ pub struct Outcome {
 /// Run `command`, passing its standard output through, opening and closing
 /// windows at its markers, and one window around the whole command.
 pub fn run_command(meter: &mut dyn JobMeter, command: &[String]) -> Result<Outcome, MeasureError> {
-    let (prog, rest) = command.split_first().ok_or_else(|| {
-        MeasureError::Spawn(std::io::Error::other("no command after --"))
-    })?;
+    let (prog, rest) = command
+        .split_first()
+        .ok_or_else(|| MeasureError::Spawn(std::io::Error::other("no command after --")))?;
     let whole = meter.open()?;
     let mut child = Command::new(prog)
         .args(rest)
@@ -323,7 +323,8 @@ impl WorkloadArgs {
             params: None,
         };
         if let Some(path) = &self.scenario {
-            let s = crate::estimate::read_scenario(path).map_err(|e| format!("--scenario: {e:#}"))?;
+            let s =
+                crate::estimate::read_scenario(path).map_err(|e| format!("--scenario: {e:#}"))?;
             let st = s
                 .stages
                 .first()
@@ -382,7 +383,8 @@ impl WorkloadArgs {
                 return Err("--model PRESET or --hf-config FILE is needed with the workload flags (jouleprint presets lists the models)".into())
             }
         };
-        let need = |flag: &str, what: &str| format!("--{flag} is needed with the workload flags: {what}");
+        let need =
+            |flag: &str, what: &str| format!("--{flag} is needed with the workload flags: {what}");
         Ok(Some(Case {
             name: name.into(),
             device: device.into(),
@@ -478,7 +480,9 @@ pub fn run(mut args: MeasureArgs) -> ExitCode {
             return fail("--submit needs --token (or JOULEPRINT_TOKEN): jouleprint token create");
         }
         if args.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-            return fail("--submit needs --name NAME: the run's name (the command line is never sent)");
+            return fail(
+                "--submit needs --name NAME: the run's name (the command line is never sent)",
+            );
         }
     }
     let frameworks = match framework_versions(&args.framework_versions) {
@@ -589,7 +593,14 @@ pub fn run(mut args: MeasureArgs) -> ExitCode {
         println!("flags: {}", flags.join(", "));
     }
     if !measured.exit_ok {
-        eprintln!("jouleprint measure: the command failed; its measurement is above{}", if args.submit.is_some() { " and was not sent" } else { "" });
+        eprintln!(
+            "jouleprint measure: the command failed; its measurement is above{}",
+            if args.submit.is_some() {
+                " and was not sent"
+            } else {
+                ""
+            }
+        );
         return ExitCode::from(1);
     }
     let (Some(url), Some(token), Some(case)) = (&args.submit, &args.token, case) else {
@@ -605,9 +616,7 @@ pub fn run(mut args: MeasureArgs) -> ExitCode {
         window_s: measured.seconds,
         environment,
         flags,
-        measured_at: Some(
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        ),
+        measured_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     };
     submit(url, token, &sub)
 }
@@ -773,16 +782,25 @@ mod tests {
         assert!((min_window_s(0.1) - 5.0).abs() < 1e-12);
         let e = combine(&[marked(10, 0.9, 90.0, 0.9)], 0.02).expect_err("short");
         assert!(e.to_string().contains("run more steps"), "{e}");
-        let e = combine(&[marked(10, 0.15, 9.0, 0.16), marked(90, 2.0, 200.0, 2.0)], 0.02)
-            .expect_err("one short window");
-        assert!(matches!(e, MeasureError::WindowTooShort { got, .. } if (got - 0.15).abs() < 1e-12));
-        assert!(combine(&[marked(10, 0.5, 9.0, 0.5), marked(10, 0.5, 9.0, 0.5)], 0.02).is_ok());
+        let e = combine(
+            &[marked(10, 0.15, 9.0, 0.16), marked(90, 2.0, 200.0, 2.0)],
+            0.02,
+        )
+        .expect_err("one short window");
+        assert!(
+            matches!(e, MeasureError::WindowTooShort { got, .. } if (got - 0.15).abs() < 1e-12)
+        );
+        assert!(combine(
+            &[marked(10, 0.5, 9.0, 0.5), marked(10, 0.5, 9.0, 0.5)],
+            0.02
+        )
+        .is_ok());
     }
 
     #[test]
     fn framework_versions_parse() {
-        let v = framework_versions(&["torch=2.4.0".into(), " cuda-python = 12.4 ".into()])
-            .expect("ok");
+        let v =
+            framework_versions(&["torch=2.4.0".into(), " cuda-python = 12.4 ".into()]).expect("ok");
         assert_eq!(v["torch"], "2.4.0");
         assert_eq!(v["cuda-python"], "12.4");
         assert!(framework_versions(&["torch".into()]).is_err());
@@ -810,13 +828,15 @@ mod tests {
             prompt: Some(16),
             ..w
         };
-        let e = w.check(&w.case("h100-sxm", "run").expect("f").expect("c")).expect_err("0");
+        let e = w
+            .check(&w.case("h100-sxm", "run").expect("f").expect("c"))
+            .expect_err("0");
         assert!(e.starts_with("--new-tokens: "), "{e}");
-        let w = WorkloadArgs {
-            model: None,
-            ..w
-        };
-        assert!(w.case("h100-sxm", "run").expect_err("no model").contains("--model"));
+        let w = WorkloadArgs { model: None, ..w };
+        assert!(w
+            .case("h100-sxm", "run")
+            .expect_err("no model")
+            .contains("--model"));
         assert_eq!(WorkloadArgs::default().case("x", "y"), Ok(None));
     }
 }

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 fn jouleprint() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_jouleprint"));
-    c.env_remove("JOULEPRINT_CONFIG").env_remove("JOULEPRINT_TOKEN");
+    c.env_remove("JOULEPRINT_CONFIG")
+        .env_remove("JOULEPRINT_TOKEN");
     c
 }
 
@@ -204,10 +205,19 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
         let o = output(c).await;
         let (out, err) = text(&o);
         assert!(o.status.success(), "{out}\n{err}");
-        assert!(out.contains("submitted run") && out.contains(": accepted"), "{out}");
+        assert!(
+            out.contains("submitted run") && out.contains(": accepted"),
+            "{out}"
+        );
         // The command's output passes through; the command line does not.
-        assert!(out.contains("loading\n") && out.contains("saved\n"), "{out}");
-        assert!(!out.contains("sleep") && !err.contains("sleep"), "{out}\n{err}");
+        assert!(
+            out.contains("loading\n") && out.contains("saved\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("sleep") && !err.contains("sleep"),
+            "{out}\n{err}"
+        );
         tokens.push((token, watts));
     }
 
@@ -239,7 +249,10 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
         // The fake meter's energy: its power times the marked time (to the
         // millijoule it counts in).
         let j = f(&r["case"]["measured"]["joules_per_step"]);
-        assert!((j - watts * s).abs() <= 2e-3 / steps as f64 + 1e-9 * j, "{j} vs {watts} x {s}");
+        assert!(
+            (j - watts * s).abs() <= 2e-3 / steps as f64 + 1e-9 * j,
+            "{j} vs {watts} x {s}"
+        );
         // The error, from the known power and duration and the core's estimate.
         let e = ej / (watts * s) - 1.0;
         let t = es / s - 1.0;
@@ -254,13 +267,24 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
         inside.push((est.joules_per_step.low <= jm && jm <= est.joules_per_step.high) as u8 as f64);
     }
 
-    let acc = get(format!("{}/api/accuracy?device=h100-sxm", server.base), None).await;
+    let acc = get(
+        format!("{}/api/accuracy?device=h100-sxm", server.base),
+        None,
+    )
+    .await;
     let o = &acc["overall"];
-    assert_eq!((o["runs"].as_i64(), o["tokens"].as_i64()), (Some(2), Some(2)), "{acc}");
+    assert_eq!(
+        (o["runs"].as_i64(), o["tokens"].as_i64()),
+        (Some(2), Some(2)),
+        "{acc}"
+    );
     assert_eq!(o["met"], true);
     let a = &o["accuracy"];
     // Two contributors: the median of their errors is the mean of the two.
-    assert!((f(&a["median_abs_energy_error"]) - (energy[0] + energy[1]) / 2.0).abs() < 1e-6, "{acc}");
+    assert!(
+        (f(&a["median_abs_energy_error"]) - (energy[0] + energy[1]) / 2.0).abs() < 1e-6,
+        "{acc}"
+    );
     assert!((f(&a["worst_abs_energy_error"]) - energy[0].max(energy[1])).abs() < 1e-6);
     assert!((f(&a["median_abs_time_error"]) - (time[0] + time[1]) / 2.0).abs() < 1e-6);
     assert!((f(&a["share_energy_inside"]) - (inside[0] + inside[1]) / 2.0).abs() < 1e-12);
@@ -268,7 +292,10 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
     assert_eq!(acc["groups"][0]["phase"], "train");
     assert_eq!(acc["estimator_version"], shared::ESTIMATOR_VERSION);
     let summary = acc["summary"].as_str().expect("summary");
-    assert!(summary.starts_with("On 2 measured runs from 2 contributors"), "{summary}");
+    assert!(
+        summary.starts_with("On 2 measured runs from 2 contributors"),
+        "{summary}"
+    );
 
     // The submitter sees its environment: NVML's fields and the framework versions.
     let mine = get(
@@ -288,15 +315,26 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
     // validate --from pulls them as cases and evaluates them with the same core.
     let save = work.join("runs.jsonl");
     let mut c = jouleprint();
-    c.args(["validate", "--json", "--from", &server.base, "--device", "h100-sxm", "--save"])
-        .arg(&save);
+    c.args([
+        "validate",
+        "--json",
+        "--from",
+        &server.base,
+        "--device",
+        "h100-sxm",
+        "--save",
+    ])
+    .arg(&save);
     let o = output(c).await;
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     let report: Value = serde_json::from_str(&out).expect("one JSON report");
     let cases = report["cases"].as_array().expect("cases");
     assert_eq!(cases.len(), 2);
-    let mut from_cli: Vec<f64> = cases.iter().map(|c| f(&c["energy_rel_error"]).abs()).collect();
+    let mut from_cli: Vec<f64> = cases
+        .iter()
+        .map(|c| f(&c["energy_rel_error"]).abs())
+        .collect();
     from_cli.sort_by(f64::total_cmp);
     let mut want = energy.clone();
     want.sort_by(f64::total_cmp);
@@ -305,25 +343,41 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
     }
     let saved = std::fs::read_to_string(&save).expect("saved cases");
     assert_eq!(saved.lines().count(), 2);
-    assert!(shared::validate::parse_cases(&saved).iter().all(Result::is_ok));
+    assert!(shared::validate::parse_cases(&saved)
+        .iter()
+        .all(Result::is_ok));
 
     // A run out of reach for the device is refused, and kept to look at.
     let mut c = jouleprint();
     c.arg("measure")
         .args(["--fake-meter", "2000"])
         .args(WORKLOAD)
-        .args(["--name", "too hot", "--submit", &server.base, "--token", &tokens[0].0])
+        .args([
+            "--name",
+            "too hot",
+            "--submit",
+            &server.base,
+            "--token",
+            &tokens[0].0,
+        ])
         .args(["--", "sh", "-c", &job(1.1, 10)])
         .current_dir(&work);
     let o = output(c).await;
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
-    assert!(err.contains("implausible") && err.contains("W on average"), "{err}");
+    assert!(
+        err.contains("implausible") && err.contains("W on average"),
+        "{err}"
+    );
     assert!(err.contains("will refuse it again"), "{err}");
     let kept = std::fs::read_dir(&work)
         .expect("dir")
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("jouleprint-run-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("jouleprint-run-")
+        })
         .count();
     assert_eq!(kept, 1);
     let again = get(format!("{}/api/runs?device=h100-sxm", server.base), None).await;
@@ -393,7 +447,17 @@ async fn the_client_waits_out_a_429_and_gives_up_on_a_refusal() {
 #[test]
 fn without_markers_the_whole_command_is_measured_and_flagged() {
     let o = jouleprint()
-        .args(["measure", "--fake-meter", "250", "--steps", "4", "--", "sh", "-c", "sleep 1.2"])
+        .args([
+            "measure",
+            "--fake-meter",
+            "250",
+            "--steps",
+            "4",
+            "--",
+            "sh",
+            "-c",
+            "sleep 1.2",
+        ])
         .output()
         .expect("run");
     let (out, err) = text(&o);
@@ -408,7 +472,7 @@ fn without_markers_the_whole_command_is_measured_and_flagged() {
     let v: Value = serde_json::from_str(line).expect("json");
     let s = f(&v["measured"]["seconds_per_step"]);
     // 1.2 s of sleep in 4 steps, the counter's edges and the start-up around it.
-    assert!(s >= 0.3 && s < 0.45, "{s}");
+    assert!((0.3..0.45).contains(&s), "{s}");
     assert!((f(&v["measured"]["joules_per_step"]) / s - 250.0).abs() < 0.1);
     assert_eq!(v["name"], "measured run");
 }
@@ -424,10 +488,16 @@ fn bad_markers_and_short_windows_are_refused() {
     };
     let (code, err) = run("echo jouleprint:begin; sleep 0.3; echo jouleprint:end steps=3");
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("shorter than the 1.00 s") && err.contains("run more steps"), "{err}");
+    assert!(
+        err.contains("shorter than the 1.00 s") && err.contains("run more steps"),
+        "{err}"
+    );
     let (code, err) = run("echo jouleprint:end steps=3; echo jouleprint:begin");
     assert_eq!(code, Some(2));
-    assert!(err.contains("line 1: `jouleprint:end` before any `jouleprint:begin`"), "{err}");
+    assert!(
+        err.contains("line 1: `jouleprint:end` before any `jouleprint:begin`"),
+        "{err}"
+    );
     let (code, err) = run("echo jouleprint:begin; sleep 1.1; echo jouleprint:end");
     assert_eq!(code, Some(2));
     assert!(err.contains("steps=N"), "{err}");
@@ -447,7 +517,7 @@ fn bad_markers_and_short_windows_are_refused() {
     let v: Value = serde_json::from_str(line).expect("json");
     let s = f(&v["measured"]["seconds_per_step"]);
     // 1.2 s over 12 steps; the 0.3 s between the windows is left out.
-    assert!(s >= 0.1 && s < 0.12, "{s}");
+    assert!((0.1..0.12).contains(&s), "{s}");
 }
 
 #[test]
@@ -456,7 +526,13 @@ fn submit_needs_a_name_a_token_and_a_valid_workload_before_the_command_runs() {
     let touch = format!("touch {}", marker.display());
     let run = |extra: &[&str]| {
         let o = jouleprint()
-            .args(["measure", "--fake-meter", "250", "--submit", "http://127.0.0.1:9"])
+            .args([
+                "measure",
+                "--fake-meter",
+                "250",
+                "--submit",
+                "http://127.0.0.1:9",
+            ])
             .args(extra)
             .args(["--", "sh", "-c", &touch])
             .output()
@@ -478,12 +554,25 @@ fn submit_needs_a_name_a_token_and_a_valid_workload_before_the_command_runs() {
     args.extend(decode);
     let (code, err) = run(&args);
     assert_eq!(code, Some(2));
-    assert!(err.contains("--prompt: is required for phase decode"), "{err}");
+    assert!(
+        err.contains("--prompt: is required for phase decode"),
+        "{err}"
+    );
     let (code, err) = run(&["--name", "x", "--token", "t", "--model", "gpt2"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--phase is needed"), "{err}");
-    let (code, err) = run(&["--name", "x", "--token", "t", "--framework-version", "torch"]);
+    let (code, err) = run(&[
+        "--name",
+        "x",
+        "--token",
+        "t",
+        "--framework-version",
+        "torch",
+    ]);
     assert_eq!(code, Some(2));
     assert!(err.contains("NAME=VERSION"), "{err}");
-    assert!(!marker.exists(), "the command ran before its workload was checked");
+    assert!(
+        !marker.exists(),
+        "the command ran before its workload was checked"
+    );
 }

@@ -197,7 +197,10 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(endpoint_for("http://h:1/", "/api/runs"), "http://h:1/api/runs");
+        assert_eq!(
+            endpoint_for("http://h:1/", "/api/runs"),
+            "http://h:1/api/runs"
+        );
         assert_eq!(
             endpoint_for("http://h:1/api/runs", "/api/runs"),
             "http://h:1/api/runs"

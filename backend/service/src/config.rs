@@ -419,27 +419,61 @@ mod tests {
 
     #[test]
     fn the_shipped_file_loads_and_holds_the_defaults() {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configuration/jouleprint.toml");
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configuration/jouleprint.toml");
         let s = Settings::load(Some(&file)).expect("configuration/jouleprint.toml loads");
         // Every key the server reads is in the file, at its default (a
         // JOULEPRINT_* variable of the environment would override it).
         let text = std::fs::read_to_string(&file).expect("read");
         for key in [
-            "host", "port", "static_dir", "allowed_origins", "max_body_bytes",
-            "db_max_connections", "db_acquire_timeout_ms", "devices_cache_ms", "access_log",
-            "devices_retry_ms", "workers", "max_connections", "body_timeout_ms",
-            "public_base_url", "trusted_proxies", "rate_limits", "rate_write_per_minute",
-            "rate_write_burst", "rate_heavy_per_minute", "rate_heavy_burst", "profile_min_runs",
-            "profile_min_tokens", "max_link_gzip_bytes", "link_expiry_days",
+            "host",
+            "port",
+            "static_dir",
+            "allowed_origins",
+            "max_body_bytes",
+            "db_max_connections",
+            "db_acquire_timeout_ms",
+            "devices_cache_ms",
+            "access_log",
+            "devices_retry_ms",
+            "workers",
+            "max_connections",
+            "body_timeout_ms",
+            "public_base_url",
+            "trusted_proxies",
+            "rate_limits",
+            "rate_write_per_minute",
+            "rate_write_burst",
+            "rate_heavy_per_minute",
+            "rate_heavy_burst",
+            "profile_min_runs",
+            "profile_min_tokens",
+            "max_link_gzip_bytes",
+            "link_expiry_days",
         ] {
-            assert!(text.contains(&format!("{key} =")), "{key} is not in the file");
+            assert!(
+                text.contains(&format!("{key} =")),
+                "{key} is not in the file"
+            );
         }
-        if std::env::vars().any(|(k, _)| k.starts_with("JOULEPRINT_") && k != "JOULEPRINT_DATABASE_URL") {
+        if std::env::vars()
+            .any(|(k, _)| k.starts_with("JOULEPRINT_") && k != "JOULEPRINT_DATABASE_URL")
+        {
             return;
         }
         assert_eq!(
-            (s.rate_write_per_minute, s.rate_write_burst, s.rate_heavy_per_minute, s.rate_heavy_burst),
-            (default_write_rate(), default_write_burst(), default_heavy_rate(), default_heavy_burst())
+            (
+                s.rate_write_per_minute,
+                s.rate_write_burst,
+                s.rate_heavy_per_minute,
+                s.rate_heavy_burst
+            ),
+            (
+                default_write_rate(),
+                default_write_burst(),
+                default_heavy_rate(),
+                default_heavy_burst()
+            )
         );
         assert_eq!(
             (s.profile_min_runs, s.profile_min_tokens),

@@ -240,8 +240,14 @@ mod tests {
         assert_eq!(classify("POST", "/api/estimates", ""), Class::Write);
         assert_eq!(classify("POST", "/api/calibrations", ""), Class::Write);
         assert_eq!(classify("POST", "/api/runs", ""), Class::Write);
-        assert_eq!(classify("GET", "/api/runs", "device=h100-sxm"), Class::Heavy);
-        assert_eq!(classify("GET", "/api/accuracy", "device=h100-sxm"), Class::Heavy);
+        assert_eq!(
+            classify("GET", "/api/runs", "device=h100-sxm"),
+            Class::Heavy
+        );
+        assert_eq!(
+            classify("GET", "/api/accuracy", "device=h100-sxm"),
+            Class::Heavy
+        );
         assert_eq!(classify("POST", "/api/estimate", ""), Class::Heavy);
         assert_eq!(classify("GET", "/api/estimates/abc", ""), Class::Heavy);
         assert_eq!(

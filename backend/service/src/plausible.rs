@@ -187,7 +187,10 @@ pub fn check_run(
     if let Some(peak) = peak {
         let bound = GEMM_RATE.1 * peak * 1e12;
         for (field, flops) in [
-            ("case.measured.seconds_per_step", Some(counted_flops_per_step)),
+            (
+                "case.measured.seconds_per_step",
+                Some(counted_flops_per_step),
+            ),
             ("case.measured.flops_per_step", m.flops_per_step),
         ] {
             let Some(flops) = flops else { continue };

@@ -101,9 +101,15 @@ async fn a_run_is_stored_with_the_estimators_error() {
     let mut other = body.clone();
     other["case"]["measured"]["joules_per_step"] = json!(101.0);
     let (s, b) = error_of(post(&app, Some(&token), &other).await).await;
-    assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("run_conflict")));
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("run_conflict"))
+    );
     assert_eq!(app.count("SELECT count(*) FROM measured_runs").await, 1);
-    assert_eq!(app.count("SELECT count(*) FROM measured_run_errors").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM measured_run_errors").await,
+        1
+    );
 
     // Anonymous readers and other tokens do not see the environment; the submitter does.
     let list = get_json(&app, "/api/runs?device=h100-sxm", None).await;
@@ -112,13 +118,19 @@ async fn a_run_is_stored_with_the_estimators_error() {
     assert_eq!(listed["redacted"], true);
     assert!(listed.get("environment").is_none(), "{listed}");
     assert_eq!(listed["case"]["measured"]["joules_per_step"], 100.0);
-    assert!(close(listed["errors"]["energy_error"].as_f64().expect("e"), want_e));
+    assert!(close(
+        listed["errors"]["energy_error"].as_f64().expect("e"),
+        want_e
+    ));
     let bob = app.token("bob").await;
     let theirs = get_json(&app, "/api/runs?device=h100-sxm", Some(&bob)).await;
     assert_eq!(theirs["runs"][0]["redacted"], true);
     let mine = get_json(&app, "/api/runs?device=h100-sxm", Some(&token)).await;
     assert_eq!(mine["runs"][0]["redacted"], false);
-    assert_eq!(mine["runs"][0]["environment"]["frameworks"]["torch"], "2.4.0");
+    assert_eq!(
+        mine["runs"][0]["environment"]["frameworks"]["torch"],
+        "2.4.0"
+    );
     assert_eq!(mine["runs"][0]["environment"]["cuda"], "12.4");
     // The stored rows are append-only.
     let upd = sqlx::query("UPDATE measured_runs SET name = 'x'")
@@ -137,10 +149,17 @@ async fn a_run_is_stored_with_the_estimators_error() {
         ("/api/runs?device=h100-sxm&limit=0", "limit"),
     ] {
         let (s, b) = error_of(app.get(q).await).await;
-        assert_eq!((s, b["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{q}");
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{q}"
+        );
     }
     let (s, b) = error_of(app.get("/api/accuracy?device=no-such-gpu").await).await;
-    assert_eq!((s, b["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_device")));
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_device"))
+    );
     let (s, _) = error_of(app.get("/api/accuracy").await).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
@@ -153,7 +172,7 @@ async fn bad_runs_are_refused_naming_the_field() {
     let flops = estimate().flops_per_step;
     let hot = run(1000.0, 1.0, 2); // 1000 W > 1.3 x 700 = 910 W
     let cold = run(20.0, 1.0, 2); // 20 W < 0.03 x 700 = 21 W
-    // 400 W, but each step in flops / 1.2e15 s: 1.2 PFLOP/s > 1.2 x 989.4 TFLOP/s.
+                                  // 400 W, but each step in flops / 1.2e15 s: 1.2 PFLOP/s > 1.2 x 989.4 TFLOP/s.
     let s = flops / 1.2e15;
     let fast = run(400.0 * s, s, (2.0 / s).ceil() as u64);
     let mut unknown = run(100.0, 0.25, 20);
@@ -175,16 +194,51 @@ async fn bad_runs_are_refused_naming_the_field() {
     let mut unnamed = run(100.0, 0.25, 20);
     unnamed["case"]["name"] = json!(" ");
     for (what, body, code, field) in [
-        ("hot", hot, "implausible_run", "case.measured.joules_per_step"),
-        ("cold", cold, "implausible_run", "case.measured.joules_per_step"),
-        ("fast", fast, "implausible_run", "case.measured.seconds_per_step"),
+        (
+            "hot",
+            hot,
+            "implausible_run",
+            "case.measured.joules_per_step",
+        ),
+        (
+            "cold",
+            cold,
+            "implausible_run",
+            "case.measured.joules_per_step",
+        ),
+        (
+            "fast",
+            fast,
+            "implausible_run",
+            "case.measured.seconds_per_step",
+        ),
         ("unknown device", unknown, "unknown_device", "case.device"),
         ("batch 0", batch0, "invalid_workload", "case.batch"),
-        ("decode without a prompt", decode, "invalid_workload", "case.prompt"),
-        ("past the model's positions", long_seq, "invalid_workload", "case.seq"),
+        (
+            "decode without a prompt",
+            decode,
+            "invalid_workload",
+            "case.prompt",
+        ),
+        (
+            "past the model's positions",
+            long_seq,
+            "invalid_workload",
+            "case.seq",
+        ),
         ("short window", short, "invalid_run", "window_s"),
-        ("window against steps", inconsistent, "invalid_run", "window_s"),
-        ("power limit", limit, "implausible_run", "environment.power_limit_w"),
+        (
+            "window against steps",
+            inconsistent,
+            "invalid_run",
+            "window_s",
+        ),
+        (
+            "power limit",
+            limit,
+            "implausible_run",
+            "environment.power_limit_w",
+        ),
         ("unknown field", extra, "invalid_run", "case.command"),
         ("no name", unnamed, "invalid_run", "case.name"),
     ] {
@@ -197,18 +251,33 @@ async fn bad_runs_are_refused_naming_the_field() {
     let mut decode = run(100.0, 0.25, 20);
     decode["case"]["phase"] = json!("decode");
     let (_, b) = error_of(post(&app, Some(&token), &decode).await).await;
-    assert!(b["message"].as_str().expect("m").contains("required for phase decode"), "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .expect("m")
+            .contains("required for phase decode"),
+        "{b}"
+    );
     // Just inside: 909 W, and 1.18 PFLOP/s.
-    assert_eq!(post(&app, Some(&token), &run(909.0, 1.0, 2)).await.status(), 201);
+    assert_eq!(
+        post(&app, Some(&token), &run(909.0, 1.0, 2)).await.status(),
+        201
+    );
     let s = flops / 1.18e15;
     let ok = run(400.0 * s, s, (2.0 / s).ceil() as u64);
     assert_eq!(post(&app, Some(&token), &ok).await.status(), 201);
 
     // Anonymous posts are refused, as are bad tokens.
     let (s, b) = error_of(post(&app, None, &run(100.0, 0.25, 20)).await).await;
-    assert_eq!((s, b["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("missing_token")));
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("missing_token"))
+    );
     let (s, b) = error_of(post(&app, Some("jp_nope"), &run(100.0, 0.25, 20)).await).await;
-    assert_eq!((s, b["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
     assert_eq!(app.count("SELECT count(*) FROM measured_runs").await, 2);
 }
 
@@ -221,7 +290,12 @@ async fn writes_are_rate_limited() {
     })
     .await;
     let token = app.token("alice").await;
-    assert_eq!(post(&app, Some(&token), &run(100.0, 0.25, 20)).await.status(), 201);
+    assert_eq!(
+        post(&app, Some(&token), &run(100.0, 0.25, 20))
+            .await
+            .status(),
+        201
+    );
     let r = post(&app, Some(&token), &run(100.0, 0.25, 20)).await;
     assert_eq!(r.status(), 429);
     let wait: u64 = r.headers()["retry-after"]
@@ -240,27 +314,53 @@ async fn one_tokens_many_runs_cannot_move_the_accuracy() {
     let (ej, et) = (est.joules_per_step.expected, est.seconds_per_step.expected);
     // Every run at 400 W; the seconds per step differ, so do the errors.
     let err = |s: f64| ((ej / (400.0 * s) - 1.0).abs(), (et / s - 1.0).abs());
-    let (a, b, c) = (app.token("a").await, app.token("b").await, app.token("c").await);
+    let (a, b, c) = (
+        app.token("a").await,
+        app.token("b").await,
+        app.token("c").await,
+    );
     let steps = |s: f64| (2.0 / s).ceil() as u64;
     let honest = [(&a, 0.05), (&b, 0.1), (&c, 0.2)];
 
     // One token: counts, no figures.
-    assert_eq!(post(&app, Some(&a), &run(400.0 * 0.05, 0.05, steps(0.05))).await.status(), 201);
+    assert_eq!(
+        post(&app, Some(&a), &run(400.0 * 0.05, 0.05, steps(0.05)))
+            .await
+            .status(),
+        201
+    );
     let one = accuracy(&app).await;
     assert_eq!(one["overall"]["runs"], 1);
     assert_eq!(one["overall"]["tokens"], 1);
     assert_eq!(one["overall"]["met"], false);
     assert!(one["overall"].get("accuracy").is_none(), "{one}");
-    assert!(one["summary"].as_str().expect("s").contains("once runs from 2 contributors"), "{one}");
+    assert!(
+        one["summary"]
+            .as_str()
+            .expect("s")
+            .contains("once runs from 2 contributors"),
+        "{one}"
+    );
     for (t, s) in &honest[1..] {
-        assert_eq!(post(&app, Some(t), &run(400.0 * s, *s, steps(*s))).await.status(), 201);
+        assert_eq!(
+            post(&app, Some(t), &run(400.0 * s, *s, steps(*s)))
+                .await
+                .status(),
+            201
+        );
     }
     let three = accuracy(&app).await;
     let mut es: Vec<f64> = honest.iter().map(|(_, s)| err(*s).0).collect();
     es.sort_by(f64::total_cmp);
     let fig = &three["overall"]["accuracy"];
-    assert!(close(fig["median_abs_energy_error"].as_f64().expect("m"), es[1]), "{three}");
-    assert!(close(fig["worst_abs_energy_error"].as_f64().expect("w"), es[2]), "{three}");
+    assert!(
+        close(fig["median_abs_energy_error"].as_f64().expect("m"), es[1]),
+        "{three}"
+    );
+    assert!(
+        close(fig["worst_abs_energy_error"].as_f64().expect("w"), es[2]),
+        "{three}"
+    );
 
     // A fourth token: first one run far off, then 29 more like it.
     let d = app.token("d").await;
@@ -303,22 +403,43 @@ async fn one_tokens_many_runs_cannot_move_the_accuracy() {
     assert_eq!(many["groups"][0]["software"], "pytorch-eager");
     assert_eq!(many["groups"][0]["phase"], "train");
     assert_eq!(many["groups"][0]["runs"], 33);
-    let filtered = get_json(&app, "/api/accuracy?device=h100-sxm&software=compiled", None).await;
+    let filtered = get_json(
+        &app,
+        "/api/accuracy?device=h100-sxm&software=compiled",
+        None,
+    )
+    .await;
     assert_eq!(filtered["overall"]["runs"], 0);
-    assert!(filtered["summary"].as_str().expect("s").starts_with("No measured runs"));
+    assert!(filtered["summary"]
+        .as_str()
+        .expect("s")
+        .starts_with("No measured runs"));
 
     // Quarantine the fourth token: back to the three; release it: as before.
-    quarantine::apply(&app.pool, &Target::Token("d".into()), Action::Quarantine, Some("test"))
-        .await
-        .expect("quarantine");
+    quarantine::apply(
+        &app.pool,
+        &Target::Token("d".into()),
+        Action::Quarantine,
+        Some("test"),
+    )
+    .await
+    .expect("quarantine");
     let q = accuracy(&app).await;
     assert_eq!(q["overall"]["tokens"], 3);
     assert_eq!(q["not_scored"], 30);
     assert_eq!(q["overall"]["accuracy"], three["overall"]["accuracy"]);
-    quarantine::apply(&app.pool, &Target::Token("d".into()), Action::Unquarantine, None)
-        .await
-        .expect("release");
-    assert_eq!(accuracy(&app).await["overall"]["accuracy"], many["overall"]["accuracy"]);
+    quarantine::apply(
+        &app.pool,
+        &Target::Token("d".into()),
+        Action::Unquarantine,
+        None,
+    )
+    .await
+    .expect("release");
+    assert_eq!(
+        accuracy(&app).await["overall"]["accuracy"],
+        many["overall"]["accuracy"]
+    );
 
     // One run by its id: listed as quarantined, left out.
     let list = get_json(&app, "/api/runs?device=h100-sxm&limit=500", None).await;
@@ -347,7 +468,12 @@ async fn one_tokens_many_runs_cannot_move_the_accuracy() {
         .expect("listed");
     assert_eq!(q["quarantined"], true);
     let shown = quarantine::list(&app.pool).await.expect("list");
-    assert!(shown.iter().any(|x| x.what == format!("measured run {c_run}")), "{shown:?}");
+    assert!(
+        shown
+            .iter()
+            .any(|x| x.what == format!("measured run {c_run}")),
+        "{shown:?}"
+    );
 }
 
 #[tokio::test]
@@ -396,7 +522,10 @@ async fn errors_are_recomputed_for_a_new_estimator_version() {
     let got = a["overall"]["accuracy"]["median_abs_energy_error"]
         .as_f64()
         .expect("figures");
-    assert!(close(got, want.abs()), "{got} vs {want}: not the old row's 5.0");
+    assert!(
+        close(got, want.abs()),
+        "{got} vs {want}: not the old row's 5.0"
+    );
     // A new row for this version; the old one kept as it was.
     let rows: Vec<(String, f64)> = sqlx::query_as(
         "SELECT estimator_version, energy_error FROM measured_run_errors WHERE run_pk = $1 ORDER BY computed_at",
@@ -411,9 +540,17 @@ async fn errors_are_recomputed_for_a_new_estimator_version() {
     assert!(close(rows[1].1, want));
     // Read again: nothing more computed.
     let listed = get_json(&app, "/api/runs?device=h100-sxm", Some(&token)).await;
-    assert!(close(listed["runs"][0]["errors"]["energy_error"].as_f64().expect("e"), want));
+    assert!(close(
+        listed["runs"][0]["errors"]["energy_error"]
+            .as_f64()
+            .expect("e"),
+        want
+    ));
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM measured_run_errors WHERE run_pk = {pk}")).await,
+        app.count(&format!(
+            "SELECT count(*) FROM measured_run_errors WHERE run_pk = {pk}"
+        ))
+        .await,
         2
     );
 }

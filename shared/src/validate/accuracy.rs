@@ -21,11 +21,12 @@ use std::collections::BTreeMap;
 /// service: one second...
 pub const MIN_WINDOW_S: f64 = 1.0;
 /// ...and at least this many updates of the energy counter. The window opens
-/// and closes on counter updates, up to one update period after each marker;
-/// the energy is scaled from the window to the marked time, which leaves an
-/// error of at most two periods of power difference at the edges: under 4%
-/// of the window at 50 updates even if the power at the edges were double,
-/// and in practice far less.
+/// and closes on counter updates, up to one update period after each marker,
+/// and its energy is scaled from the window to the marked time: the error
+/// left is the sliver after the end marker (at most one update) counted at
+/// the window's average power, at most 1/49 of the relative difference
+/// between the power in it and the steps' power at 50 updates (about 2% if
+/// the GPU drew nothing, or twice as much, right after the last step).
 pub const MIN_WINDOW_PERIODS: f64 = 50.0;
 
 /// The estimator's error on one measured case.
@@ -240,7 +241,11 @@ mod tests {
     #[test]
     fn one_vote_per_contributor() {
         // Contributors 1, 2, 3: |errors| 0.10, 0.20, 0.30 -> median 0.20.
-        let mut v = vec![vote(1, 0.10, true), vote(2, -0.20, true), vote(3, 0.30, false)];
+        let mut v = vec![
+            vote(1, 0.10, true),
+            vote(2, -0.20, true),
+            vote(3, 0.30, false),
+        ];
         let t = tally(&v, 2);
         let f = t.figures.clone().expect("3 contributors");
         assert!((f.median_abs_energy_error - 0.20).abs() < 1e-12);
@@ -280,6 +285,9 @@ mod tests {
         assert_eq!(case_field("hardware.device"), "device");
         assert_eq!(case_field("software"), "framework");
         assert_eq!(case_field("model.preset"), "model.preset");
-        assert_eq!(case_field("infrastructure.pue"), "scenario.infrastructure.pue");
+        assert_eq!(
+            case_field("infrastructure.pue"),
+            "scenario.infrastructure.pue"
+        );
     }
 }

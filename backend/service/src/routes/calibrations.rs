@@ -147,7 +147,10 @@ pub(crate) fn json_path(dotted: &str) -> String {
 }
 
 /// An RFC 3339 time, not before 2015 and at most a day ahead of this server's clock.
-pub(crate) fn parse_time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, SubmitError> {
+pub(crate) fn parse_time(
+    field: &str,
+    v: &Option<String>,
+) -> Result<Option<DateTime<Utc>>, SubmitError> {
     let Some(s) = v.as_deref() else {
         return Ok(None);
     };

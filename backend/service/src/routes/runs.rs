@@ -17,9 +17,7 @@ use shared::api::{
 };
 use shared::device::DeviceSpec;
 use shared::scenario::{Phase, SoftwareClass};
-use shared::validate::accuracy::{
-    case_accuracy, tally, Vote, MIN_WINDOW_PERIODS, MIN_WINDOW_S,
-};
+use shared::validate::accuracy::{case_accuracy, tally, Vote, MIN_WINDOW_PERIODS, MIN_WINDOW_S};
 use shared::{InputError, InputErrors};
 use utoipa::IntoParams;
 
@@ -82,7 +80,9 @@ impl ResponseError for RunError {
         match self {
             RunError::Auth(e) => e.error_response(),
             RunError::Body(b) => b.response(),
-            RunError::Invalid { field, .. } => field_error(unprocessable, "invalid_run", field, msg),
+            RunError::Invalid { field, .. } => {
+                field_error(unprocessable, "invalid_run", field, msg)
+            }
             RunError::UnknownDevice(_) => {
                 field_error(unprocessable, "unknown_device", "case.device", msg)
             }
@@ -163,7 +163,10 @@ fn check_text(run: &RunSubmission) -> Result<(), RunError> {
         }
     }
     if c.name.trim().is_empty() {
-        return Err(invalid("case.name", "must not be empty: name the run (jouleprint measure --name)"));
+        return Err(invalid(
+            "case.name",
+            "must not be empty: name the run (jouleprint measure --name)",
+        ));
     }
     if run.flags.len() > MAX_ITEMS {
         return Err(invalid("flags", format!("at most {MAX_ITEMS} flags")));
@@ -180,7 +183,10 @@ fn check_text(run: &RunSubmission) -> Result<(), RunError> {
 /// Steps, window and environment numbers, against each other and the device.
 fn check_window(run: &RunSubmission, spec: &DeviceSpec) -> Result<(), RunError> {
     if run.steps == 0 {
-        return Err(invalid("steps", "must be at least 1 (the steps inside the window)"));
+        return Err(invalid(
+            "steps",
+            "must be at least 1 (the steps inside the window)",
+        ));
     }
     let w = run.window_s;
     if !(w.is_finite() && w >= MIN_WINDOW_S) {
@@ -516,7 +522,7 @@ pub async fn accuracy(
         .into_iter()
         .map(|((sw, ph), votes)| group(Some(sw), Phase::parse(&ph), &votes, min))
         .collect();
-    groups.sort_by(|a, b| b.runs.cmp(&a.runs));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.runs));
     let report = AccuracyReport {
         device: spec.id.into(),
         device_name: spec.name.into(),
@@ -530,7 +536,9 @@ pub async fn accuracy(
         runs_url: format!(
             "/api/runs?device={}{}",
             spec.id,
-            software.map(|s| format!("&software={s}")).unwrap_or_default()
+            software
+                .map(|s| format!("&software={s}"))
+                .unwrap_or_default()
         ),
     };
     Ok(HttpResponse::Ok()

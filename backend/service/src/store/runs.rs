@@ -30,9 +30,13 @@ pub struct NewMeasuredRun<'a> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inserted {
-    Created { status: RunStatus },
+    Created {
+        status: RunStatus,
+    },
     /// The same run, sent again: nothing written.
-    Replayed { status: RunStatus },
+    Replayed {
+        status: RunStatus,
+    },
     /// The run id exists with a different run.
     Conflict,
 }
@@ -193,7 +197,9 @@ const ERROR_COLUMNS: &str = "e.estimator_version, e.profile_version, e.estimated
 
 /// The errors of a row (joined under the current version): `None` when there
 /// is no row yet, `Some(Err(problem))` when the estimator cannot evaluate it.
-fn errors_of(r: &sqlx::postgres::PgRow) -> Result<Option<Result<CaseAccuracy, String>>, sqlx::Error> {
+fn errors_of(
+    r: &sqlx::postgres::PgRow,
+) -> Result<Option<Result<CaseAccuracy, String>>, sqlx::Error> {
     let Some(version) = r.try_get::<Option<String>, _>("estimator_version")? else {
         return Ok(None);
     };
