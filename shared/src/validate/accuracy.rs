@@ -51,17 +51,18 @@ pub struct CaseAccuracy {
     pub time_inside: bool,
 }
 
-/// A scenario field path (`stages[0].workload.batch`) as the field of the
-/// case it came from (`batch`); see [`Case::scenario`].
-pub fn case_field(scenario_path: &str) -> String {
-    if let Some(rest) = scenario_path.strip_prefix("stages[0].workload.") {
+/// A field path of [`scenario_accuracy`]'s errors (`stages[0].workload.batch`)
+/// as the field of the case it comes from (`batch`); see [`Case::scenario`].
+pub fn case_field(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("stages[0].workload.") {
         return rest.to_string();
     }
-    match scenario_path {
+    match path {
         "hardware.device" => "device".into(),
         "software" => "framework".into(),
-        "name" => "name".into(),
-        p if p.starts_with("model") => p.to_string(),
+        // Already the case's own.
+        "name" | "framework" => path.into(),
+        p if p.starts_with("model") || p.starts_with("measured") => p.to_string(),
         p => format!("scenario.{p}"),
     }
 }
@@ -76,9 +77,20 @@ fn case_errors(e: InputErrors) -> InputErrors {
 
 /// The estimator's error on `c`, with `profiles` in place of the built-in
 /// device profiles (none: the estimator as released). Refused, naming the
-/// case's field, when the measurement is not a positive finite number or the
-/// workload does not pass the core's check (the core's own messages).
+/// case's field (`batch`, `device`), when the measurement is not a positive
+/// finite number or the workload does not pass the core's check (the core's
+/// own messages).
 pub fn case_accuracy(c: &Case, profiles: &[DeviceProfile]) -> Result<CaseAccuracy, InputErrors> {
+    scenario_accuracy(c, profiles).map_err(case_errors)
+}
+
+/// [`case_accuracy`], its refusals naming the field of the one-step scenario
+/// the case describes (`stages[0].workload.batch`, `hardware.device`), as
+/// `jouleprint validate` reports them.
+pub fn scenario_accuracy(
+    c: &Case,
+    profiles: &[DeviceProfile],
+) -> Result<CaseAccuracy, InputErrors> {
     let m = &c.measured;
     let mut bad = vec![];
     for (field, v) in [
@@ -95,9 +107,9 @@ pub fn case_accuracy(c: &Case, profiles: &[DeviceProfile]) -> Result<CaseAccurac
     if !bad.is_empty() {
         return Err(InputErrors(bad));
     }
-    let s = c.scenario().map_err(|e| case_errors(e.into()))?;
+    let s = c.scenario()?;
     // `estimate_core` runs the core's check first.
-    let e = crate::estimate::estimate_core(&s, profiles).map_err(case_errors)?;
+    let e = crate::estimate::estimate_core(&s, profiles)?;
     let j = e.joules_per_step;
     let t = e.seconds_per_step;
     let out = CaseAccuracy {
@@ -285,6 +297,11 @@ mod tests {
         assert_eq!(case_field("hardware.device"), "device");
         assert_eq!(case_field("software"), "framework");
         assert_eq!(case_field("model.preset"), "model.preset");
+        assert_eq!(case_field("framework"), "framework");
+        assert_eq!(
+            case_field("measured.joules_per_step"),
+            "measured.joules_per_step"
+        );
         assert_eq!(
             case_field("infrastructure.pue"),
             "scenario.infrastructure.pue"

@@ -243,7 +243,7 @@ fn failed(name: String, c: Option<&Case>, e: String) -> CaseResult {
 pub fn evaluate_case(c: &Case, profiles: &[DeviceProfile]) -> CaseResult {
     // The error of one case is computed in one place (`accuracy`), for this
     // report, the service's accuracy table and `jouleprint measure` alike.
-    match accuracy::case_accuracy(c, profiles) {
+    match accuracy::scenario_accuracy(c, profiles) {
         Err(e) => failed(c.name.clone(), Some(c), e.to_string()),
         Ok(a) => CaseResult {
             name: c.name.clone(),
