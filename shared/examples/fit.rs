@@ -1,15 +1,43 @@
 //! Fit the global constants of the energy model (`tuning::Tuning`) on the
 //! reference cases and the host-bound published cases (`validate::fit`), and
 //! report in-sample and leave-one-out errors:
-//! `cargo run --release -p jouleprint-shared --example fit`.
+//! `cargo run --release -p jouleprint-shared --example fit [-- CASES.jsonl...]`.
+//!
+//! Cases files given (the validation case format, e.g. the runs users shared,
+//! pulled with `jouleprint validate --from URL --save FILE`) join the
+//! reference cases in the fit (docs/measuring.md, "Refitting from the shared
+//! runs"). Leave-one-out fits once per case: with many cases it takes a while.
 
 use shared::tuning::{CAMPAIGN_GOODPUT, GOODPUT_PRIOR, PRIOR, TUNING};
 use shared::validate::fit::{
-    campaigns, fit, fit_goodput, fit_set, host_bound_set, pretraining_set,
+    campaigns, fit, fit_goodput, fit_set, host_bound_set, pretraining_set, FitCase,
 };
 
 fn main() {
-    let set = fit_set();
+    let mut set = fit_set();
+    let reference = set.len();
+    for path in std::env::args().skip(1) {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("fit: cannot read {path}: {e}");
+                std::process::exit(2);
+            }
+        };
+        for parsed in shared::validate::parse_cases(&text) {
+            match parsed {
+                Ok(c) => set.push(FitCase::Measured(Box::new(c))),
+                Err((name, e)) => eprintln!("fit: {path}: {name}: left out: {e}"),
+            }
+        }
+    }
+    if set.len() > reference {
+        println!(
+            "{} reference cases and {} from the files given",
+            reference,
+            set.len() - reference
+        );
+    }
     let all: Vec<usize> = (0..set.len()).collect();
     let fitted = fit(&set, &all);
     println!("prior:   {PRIOR:?}");

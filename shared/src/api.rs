@@ -311,3 +311,178 @@ pub struct StoredEstimate {
     #[serde(default)]
     pub profile_verified: bool,
 }
+
+/// The estimator's error on one measured run.
+pub use crate::validate::accuracy::{AccuracyFigures, CaseAccuracy};
+/// `POST /api/runs` takes a validation case (`docs/scenario.md`, "Validation cases").
+pub use crate::validate::Case;
+
+/// Where and with what a run was measured. Shown only to the token that
+/// submitted the run (like a calibration's host details).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunEnvironment {
+    /// NVIDIA driver version, from NVML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// The CUDA version the driver supports, from NVML (`12.4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda: Option<String>,
+    /// Framework versions the user gave (`torch` -> `2.4.0`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub frameworks: BTreeMap<String, String>,
+    /// Enforced power limit during the run, W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_limit_w: Option<f64>,
+    /// `counter` (NVML's energy counter), `sampled_power` (integrated power
+    /// samples) or `fake` (the test meter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_source: Option<String>,
+    /// How often the energy counter advanced, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_update_period_s: Option<f64>,
+    /// `jouleprint <version>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_version: Option<String>,
+}
+
+/// `POST /api/runs`: one measured run of a real job (`jouleprint measure --submit`).
+/// Never the command line: the case's `name` is the user's choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunSubmission {
+    /// A UUID chosen by the client: a submission is idempotent by it.
+    pub run_id: String,
+    /// The workload and what was measured per step, as a validation case;
+    /// `device` is the NVML name.
+    pub case: Case,
+    /// Steps inside the measurement window(s).
+    pub steps: u64,
+    /// Seconds inside the window(s): `steps x case.measured.seconds_per_step`.
+    pub window_s: f64,
+    #[serde(default)]
+    pub environment: RunEnvironment,
+    /// Why the client thinks the run should not be scored (`other_processes:1`,
+    /// `whole_command`, `throttle:hw_slowdown`): stored, not used.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// When the window closed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub measured_at: Option<String>,
+}
+
+/// `POST /api/runs`: what the service did with a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunReceipt {
+    pub run_id: String,
+    /// Catalog id of the device.
+    pub device: String,
+    /// `accepted`: scored in the accuracy table; `flagged`: stored, not scored.
+    pub status: RunStatus,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// True when this run id had been stored before with the same run: nothing was written.
+    #[serde(default)]
+    pub replayed: bool,
+    /// The estimator's error on this run, by the current estimator version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<CaseAccuracy>,
+}
+
+/// One measured run, as `GET /api/runs` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MeasuredRunView {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub flags: Vec<String>,
+    /// An operator took it (or its token) out of the accuracy table.
+    #[serde(default)]
+    pub quarantined: bool,
+    /// The run as a validation case (one line of `jouleprint validate`).
+    pub case: Case,
+    pub steps: u64,
+    pub window_s: f64,
+    /// Null unless the caller is the token that submitted the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<RunEnvironment>,
+    /// True when `environment` is left out.
+    #[serde(default)]
+    pub redacted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub measured_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub received_at: String,
+    /// The estimator's error on it, by the current estimator version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<CaseAccuracy>,
+    /// Why the current estimator cannot evaluate it (then `errors` is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// `GET /api/runs?device=ID`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MeasuredRunList {
+    /// Catalog id of the device.
+    pub device: String,
+    /// The estimator version of every `errors`.
+    pub estimator_version: String,
+    pub runs: Vec<MeasuredRunView>,
+}
+
+/// The accuracy of one set of runs (a device, or one software class and phase of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccuracyGroup {
+    /// The software class (`pytorch-eager`, ...); absent for all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
+    /// The phase (`train`, `inference`, `prefill`, `decode`); absent for all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<crate::scenario::Phase>,
+    /// Runs scored: accepted, not quarantined, evaluated by this estimator version.
+    pub runs: i64,
+    /// Distinct tokens (contributors) among them.
+    pub tokens: i64,
+    /// Runs (not contributors) whose measured energy lay inside the printed range.
+    pub runs_energy_inside: i64,
+    pub runs_time_inside: i64,
+    /// `tokens >= min_tokens`: the figures are given.
+    pub met: bool,
+    /// One vote per token (each token's runs collapsed to their median first);
+    /// absent until `met`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<AccuracyFigures>,
+}
+
+/// `GET /api/accuracy?device=ID[&software=CLASS]`: how right the estimate was
+/// on the runs users measured on this device, by the current estimator version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccuracyReport {
+    /// Catalog id of the device.
+    pub device: String,
+    pub device_name: String,
+    /// The software class asked for; absent: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
+    pub estimator_version: String,
+    /// Tokens needed before figures are given (`profile_min_tokens`).
+    pub min_tokens: i64,
+    /// Every run of the device (of `software`, when asked).
+    pub overall: AccuracyGroup,
+    /// Per software class and phase, most runs first.
+    pub groups: Vec<AccuracyGroup>,
+    /// Runs stored and not scored: flagged, quarantined, or that this
+    /// estimator version cannot evaluate.
+    pub not_scored: i64,
+    /// The overall figures in plain words, for the page.
+    pub summary: String,
+    /// The runs behind the figures (`GET /api/runs?device=...`).
+    pub runs_url: String,
+}

@@ -33,7 +33,10 @@ pub struct EstimateArgs {
 #[derive(Args)]
 pub struct ValidateArgs {
     /// A JSONL file of measured cases (the reference case format).
-    pub cases: PathBuf,
+    #[arg(required_unless_present = "from")]
+    pub cases: Option<PathBuf>,
+    #[command(flatten)]
+    pub from: crate::runs::FromArgs,
     #[arg(long)]
     pub json: bool,
     #[arg(long)]
@@ -231,7 +234,11 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let text = match read(&args.cases) {
+    let text = match args
+        .cases
+        .as_deref()
+        .map_or_else(|| crate::runs::pull(&args.from), read)
+    {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -8,7 +8,10 @@ pub mod calibrate;
 pub mod db;
 pub mod estimate;
 pub mod inspect;
+pub mod job_meter;
+pub mod markers;
 pub mod measure;
+pub mod runs;
 pub mod serve;
 pub mod token;
 
@@ -27,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Measure this GPU's idle watts, pJ per FLOP and per byte (microbenchmarks, NVML energy).
     Calibrate(calibrate::CalibrateArgs),
-    /// Measure a command's GPU energy and time; prints a validation-case line.
+    /// Measure a command's GPU energy and time between its markers; prints a validation-case line, sends it with --submit.
     Measure(measure::MeasureArgs),
     /// Estimate a scenario: FLOPs, time, energy and CO2e with ranges.
     Estimate(estimate::EstimateArgs),

@@ -178,22 +178,17 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
 
 #[test]
 fn measure_prints_a_case_line_that_parses_once_filled_in() {
-    use cli::measure::{report, MeasureArgs, Measured};
-    let args = MeasureArgs {
-        device: 0,
-        steps: 10,
-        scenario: None,
-        allow_other_processes: false,
-        command: vec!["python".into(), "train.py".into()],
-    };
+    use cli::measure::{report, Measured};
     let m = Measured {
         device: "NVIDIA H100 80GB HBM3".into(),
         seconds: 20.0,
         joules: 9000.0,
+        steps: 10,
+        windows: 1,
         peak_w: Some(690.0),
         exit_ok: true,
     };
-    let text = report(&m, &args);
+    let text = report(&m, "my run", None);
     assert!(text.contains("450.0 W average, 690 W peak"), "{text}");
     let line = text.lines().last().unwrap();
     let mut case: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -205,5 +200,6 @@ fn measure_prints_a_case_line_that_parses_once_filled_in() {
     case["precision"] = "bf16-amp".into();
     case["batch"] = 64.into();
     let parsed: shared::validate::Case = serde_json::from_value(case).unwrap();
-    assert_eq!(parsed.name, "python train.py");
+    // The name is the user's (`--name`), never the command line.
+    assert_eq!(parsed.name, "my run");
 }

@@ -65,13 +65,14 @@ pub struct Settings {
     /// Per-client rate limits on writes and heavy endpoints (`docs/api.md`).
     #[serde(default = "yes")]
     pub rate_limits: bool,
-    /// Writes (`POST /api/estimates`, `POST /api/calibrations`) per client per minute, and the burst.
+    /// Writes (`POST /api/estimates`, `POST /api/calibrations`, `POST /api/runs`) per client per minute, and the burst.
     #[serde(default = "default_write_rate")]
     pub rate_write_per_minute: u32,
     #[serde(default = "default_write_burst")]
     pub rate_write_burst: u32,
     /// Heavy requests (`POST /api/estimate`, `GET /api/estimates/{id}`, a
-    /// device's runs or an old profile version) per client per minute, and the burst.
+    /// device's runs or an old profile version, `GET /api/runs`,
+    /// `GET /api/accuracy`) per client per minute, and the burst.
     #[serde(default = "default_heavy_rate")]
     pub rate_heavy_per_minute: u32,
     #[serde(default = "default_heavy_burst")]
@@ -90,7 +91,8 @@ pub struct Settings {
     /// accepted runs (not quarantined)...
     #[serde(default = "default_min_runs")]
     pub profile_min_runs: u32,
-    /// ...from this many tokens.
+    /// ...from this many tokens; and the accuracy table gives figures only
+    /// once this many tokens sent measured runs.
     #[serde(default = "default_min_tokens")]
     pub profile_min_tokens: u32,
     /// Largest shared scenario, gzip-compressed canonical JSON, bytes.
@@ -413,6 +415,76 @@ mod tests {
             Err(ConfigError::MissingFile(_))
         ));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_shipped_file_loads_and_holds_the_defaults() {
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configuration/jouleprint.toml");
+        let s = Settings::load(Some(&file)).expect("configuration/jouleprint.toml loads");
+        // Every key the server reads is in the file, at its default (a
+        // JOULEPRINT_* variable of the environment would override it).
+        let text = std::fs::read_to_string(&file).expect("read");
+        for key in [
+            "host",
+            "port",
+            "static_dir",
+            "allowed_origins",
+            "max_body_bytes",
+            "db_max_connections",
+            "db_acquire_timeout_ms",
+            "devices_cache_ms",
+            "access_log",
+            "devices_retry_ms",
+            "workers",
+            "max_connections",
+            "body_timeout_ms",
+            "public_base_url",
+            "trusted_proxies",
+            "rate_limits",
+            "rate_write_per_minute",
+            "rate_write_burst",
+            "rate_heavy_per_minute",
+            "rate_heavy_burst",
+            "profile_min_runs",
+            "profile_min_tokens",
+            "max_link_gzip_bytes",
+            "link_expiry_days",
+        ] {
+            assert!(
+                text.contains(&format!("{key} =")),
+                "{key} is not in the file"
+            );
+        }
+        if std::env::vars()
+            .any(|(k, _)| k.starts_with("JOULEPRINT_") && k != "JOULEPRINT_DATABASE_URL")
+        {
+            return;
+        }
+        assert_eq!(
+            (
+                s.rate_write_per_minute,
+                s.rate_write_burst,
+                s.rate_heavy_per_minute,
+                s.rate_heavy_burst
+            ),
+            (
+                default_write_rate(),
+                default_write_burst(),
+                default_heavy_rate(),
+                default_heavy_burst()
+            )
+        );
+        assert_eq!(
+            (s.profile_min_runs, s.profile_min_tokens),
+            (default_min_runs(), default_min_tokens())
+        );
+        assert_eq!(s.max_link_gzip_bytes, default_link_gzip());
+        assert_eq!(s.body_timeout_ms, default_body_timeout());
+        assert_eq!(s.max_connections, default_max_connections());
+        assert_eq!(s.devices_retry_ms, default_devices_retry());
+        assert!(s.rate_limits && s.trusted_proxies.is_empty() && s.public_base_url.is_none());
+        assert_eq!((s.workers, s.link_expiry_days), (None, None));
     }
 
     #[test]

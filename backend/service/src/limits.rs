@@ -14,10 +14,10 @@ use std::time::Duration;
 /// What a request may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    /// Writes to the database: `POST /api/estimates`, `POST /api/calibrations`.
+    /// Writes to the database: `POST /api/estimates`, `POST /api/calibrations`, `POST /api/runs`.
     Write,
     /// CPU or database per request: `POST /api/estimate`, `GET /api/estimates/{id}`,
-    /// a device's runs, an old profile version.
+    /// a device's runs, an old profile version, measured runs and their accuracy.
     Heavy,
     /// Served from memory (device list, health, the page): not limited.
     Free,
@@ -27,8 +27,9 @@ pub enum Class {
 pub fn classify(method: &str, path: &str, query: &str) -> Class {
     let p = path.trim_end_matches('/');
     match (method, p) {
-        ("POST", "/api/estimates" | "/api/calibrations") => Class::Write,
+        ("POST", "/api/estimates" | "/api/calibrations" | "/api/runs") => Class::Write,
         ("POST", "/api/estimate") => Class::Heavy,
+        ("GET", "/api/runs" | "/api/accuracy") => Class::Heavy,
         ("GET", _) if p.starts_with("/api/estimates/") => Class::Heavy,
         ("GET", _) if p.starts_with("/api/devices/") && p.ends_with("/calibrations") => {
             Class::Heavy
@@ -238,6 +239,15 @@ mod tests {
     fn classes() {
         assert_eq!(classify("POST", "/api/estimates", ""), Class::Write);
         assert_eq!(classify("POST", "/api/calibrations", ""), Class::Write);
+        assert_eq!(classify("POST", "/api/runs", ""), Class::Write);
+        assert_eq!(
+            classify("GET", "/api/runs", "device=h100-sxm"),
+            Class::Heavy
+        );
+        assert_eq!(
+            classify("GET", "/api/accuracy", "device=h100-sxm"),
+            Class::Heavy
+        );
         assert_eq!(classify("POST", "/api/estimate", ""), Class::Heavy);
         assert_eq!(classify("GET", "/api/estimates/abc", ""), Class::Heavy);
         assert_eq!(

@@ -10,6 +10,12 @@
 //! and every loop's average power. Individual loops (small or skinny GEMMs,
 //! L2-resident traffic) are not bounded by the peaks: they may run far below
 //! them, or above the DRAM bandwidth.
+//!
+//! A measured run of a user's job ([`check_run`]) is held to the same
+//! datasheet: its average power between the lowest idle a calibration may
+//! report and the most any loop may draw, and the FLOPs the core counts for
+//! its workload, per measured second, at most the GEMM bound above the
+//! datasheet peak of its precision.
 
 use shared::calibration::CalibrationRecord;
 use shared::device::{DeviceProfile, DeviceSpec};
@@ -133,6 +139,80 @@ pub fn check(
     Ok(())
 }
 
+/// Check a measured run (`POST /api/runs`) against its device's datasheet:
+/// `avg_w` its average power (joules / seconds per step), `flops_per_step`
+/// the FLOPs the core counts for its workload (and, when the client sent one,
+/// its own count), `seconds_per_step` the measured time.
+pub fn check_run(
+    case: &shared::validate::Case,
+    counted_flops_per_step: f64,
+    spec: &DeviceSpec,
+) -> Result<(), Implausible> {
+    let tdp = spec.tdp_w;
+    let m = &case.measured;
+    let avg = m.joules_per_step / m.seconds_per_step;
+    if !within(avg, IDLE.0 * tdp, MAX_POWER * tdp) {
+        return out(
+            "case.measured.joules_per_step",
+            format!(
+                "{:.4} J in {:.4} s per step is {avg:.1} W on average, outside {}-{MAX_POWER}x the {} board power ({tdp:.0} W: {:.0}-{:.0} W); check the energy and the steps counted in the window",
+                m.joules_per_step,
+                m.seconds_per_step,
+                IDLE.0,
+                spec.name,
+                IDLE.0 * tdp,
+                MAX_POWER * tdp
+            ),
+        );
+    }
+    if let Some(p) = m.avg_power_w {
+        if !(p.is_finite() && (p - avg).abs() <= 0.05 * avg) {
+            return out(
+                "case.measured.avg_power_w",
+                format!(
+                    "{p} W disagrees with joules_per_step / seconds_per_step ({avg:.1} W) by more than 5%"
+                ),
+            );
+        }
+    }
+    let mode = case.precision.matmul_math();
+    // A precision the device has no peak for (fp8 on an A100) is bounded by
+    // its fastest mode: still a screen against impossible rates.
+    let peak = spec
+        .dense_tflops
+        .iter()
+        .find(|(md, _)| *md == mode)
+        .map(|(_, p)| *p)
+        .or_else(|| spec.dense_tflops.iter().map(|(_, p)| *p).reduce(f64::max));
+    if let Some(peak) = peak {
+        let bound = GEMM_RATE.1 * peak * 1e12;
+        for (field, flops) in [
+            (
+                "case.measured.seconds_per_step",
+                Some(counted_flops_per_step),
+            ),
+            ("case.measured.flops_per_step", m.flops_per_step),
+        ] {
+            let Some(flops) = flops else { continue };
+            let rate = flops / m.seconds_per_step;
+            if !(rate.is_finite() && rate <= bound) {
+                return out(
+                    field,
+                    format!(
+                        "{flops:.4e} counted FLOPs per step in {:.4} s is {:.1} TFLOP/s, above {}x the {} datasheet peak for {} ({peak} TFLOP/s): the step cannot run that fast; check the steps counted in the window and the workload (batch, lengths, precision)",
+                        m.seconds_per_step,
+                        rate / 1e12,
+                        GEMM_RATE.1,
+                        spec.name,
+                        case.precision.as_str()
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +262,43 @@ mod tests {
         assert_eq!(
             check(&rec, &p, spec).expect_err("inf").field,
             "profile.pj_per_byte"
+        );
+    }
+
+    fn h100_case(joules: f64, seconds: f64) -> shared::validate::Case {
+        serde_json::from_value(serde_json::json!({
+            "name": "t", "device": "h100-sxm", "model": {"preset": "gpt2"},
+            "phase": "train", "precision": "bf16", "batch": 8, "seq": 1024,
+            "measured": {"joules_per_step": joules, "seconds_per_step": seconds}
+        }))
+        .expect("case")
+    }
+
+    #[test]
+    fn measured_runs_within_the_datasheet() {
+        let spec = shared::catalog::find("h100-sxm").expect("h100");
+        // 700 W board: 21 W (0.03x) to 910 W (1.3x) on average.
+        assert_eq!(check_run(&h100_case(300.0, 1.0), 1e12, spec), Ok(()));
+        assert_eq!(check_run(&h100_case(909.0, 1.0), 1e12, spec), Ok(()));
+        let e = check_run(&h100_case(911.0, 1.0), 1e12, spec).expect_err("hot");
+        assert_eq!(e.field, "case.measured.joules_per_step");
+        let e = check_run(&h100_case(20.0, 1.0), 1e12, spec).expect_err("cold");
+        assert_eq!(e.field, "case.measured.joules_per_step");
+        // bf16 peak 989.4 TFLOP/s, 1.2x: 1187.28 TFLOP/s.
+        assert!(check_run(&h100_case(300.0, 1.0), 1.187e15, spec).is_ok());
+        let e = check_run(&h100_case(300.0, 1.0), 1.188e15, spec).expect_err("fast");
+        assert_eq!(e.field, "case.measured.seconds_per_step");
+        let mut c = h100_case(300.0, 1.0);
+        c.measured.flops_per_step = Some(2e15);
+        assert_eq!(
+            check_run(&c, 1e12, spec).expect_err("own count").field,
+            "case.measured.flops_per_step"
+        );
+        let mut c = h100_case(300.0, 1.0);
+        c.measured.avg_power_w = Some(330.0);
+        assert_eq!(
+            check_run(&c, 1e12, spec).expect_err("avg").field,
+            "case.measured.avg_power_w"
         );
     }
 }

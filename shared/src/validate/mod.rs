@@ -1,6 +1,7 @@
 //! Validation cases (the JSONL format of the reference measurements, see
 //! `docs/scenario.md#validation-cases`) and their evaluation against the estimator.
 
+pub mod accuracy;
 pub mod fit;
 pub mod published;
 pub mod widths;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// One measured workload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Case {
     pub name: String,
     /// NVML name or catalog id.
@@ -45,6 +47,7 @@ fn eager() -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Measured {
     pub joules_per_step: f64,
     pub seconds_per_step: f64,
@@ -238,33 +241,19 @@ fn failed(name: String, c: Option<&Case>, e: String) -> CaseResult {
 }
 
 pub fn evaluate_case(c: &Case, profiles: &[DeviceProfile]) -> CaseResult {
-    let m = &c.measured;
-    if !(m.joules_per_step.is_finite()
-        && m.joules_per_step > 0.0
-        && m.seconds_per_step.is_finite()
-        && m.seconds_per_step > 0.0)
-    {
-        return failed(
-            c.name.clone(),
-            Some(c),
-            "measured: joules_per_step and seconds_per_step must be finite and above 0".into(),
-        );
-    }
-    let est = c
-        .scenario()
-        .map_err(crate::error::InputErrors::from)
-        .and_then(|s| crate::estimate::estimate_core(&s, profiles));
-    match est {
+    // The error of one case is computed in one place (`accuracy`), for this
+    // report, the service's accuracy table and `jouleprint measure` alike.
+    match accuracy::scenario_accuracy(c, profiles) {
         Err(e) => failed(c.name.clone(), Some(c), e.to_string()),
-        Ok(e) => CaseResult {
+        Ok(a) => CaseResult {
             name: c.name.clone(),
-            estimated_joules_per_step: Some(e.joules_per_step.expected),
-            measured_joules_per_step: Some(m.joules_per_step),
-            energy_rel_error: Some(e.joules_per_step.expected / m.joules_per_step - 1.0),
-            estimated_seconds_per_step: Some(e.seconds_per_step.expected),
-            measured_seconds_per_step: Some(m.seconds_per_step),
-            estimated_flops_per_step: Some(e.flops_per_step),
-            measured_flops_per_step: m.flops_per_step,
+            estimated_joules_per_step: Some(a.estimated_joules_per_step.expected),
+            measured_joules_per_step: Some(c.measured.joules_per_step),
+            energy_rel_error: Some(a.energy_error),
+            estimated_seconds_per_step: Some(a.estimated_seconds_per_step.expected),
+            measured_seconds_per_step: Some(c.measured.seconds_per_step),
+            estimated_flops_per_step: Some(a.flops_per_step),
+            measured_flops_per_step: c.measured.flops_per_step,
             error: None,
         },
     }

@@ -131,7 +131,7 @@ fn parse_record(value: serde_json::Value) -> Result<CalibrationRecord, SubmitErr
 }
 
 /// `micro.0.extra` (serde_ignored) as `micro[0].extra` (like every other field path).
-fn json_path(dotted: &str) -> String {
+pub(crate) fn json_path(dotted: &str) -> String {
     let mut out = String::new();
     for part in dotted.split('.') {
         if !out.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && !part.is_empty() {
@@ -147,7 +147,10 @@ fn json_path(dotted: &str) -> String {
 }
 
 /// An RFC 3339 time, not before 2015 and at most a day ahead of this server's clock.
-fn parse_time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, SubmitError> {
+pub(crate) fn parse_time(
+    field: &str,
+    v: &Option<String>,
+) -> Result<Option<DateTime<Utc>>, SubmitError> {
     let Some(s) = v.as_deref() else {
         return Ok(None);
     };
@@ -231,7 +234,7 @@ fn check_text(rec: &CalibrationRecord) -> Result<(), SubmitError> {
 }
 
 /// Every other string of the record: at most [`MAX_FREE_TEXT`] characters.
-fn check_free_text(value: &serde_json::Value) -> Result<(), SubmitError> {
+pub(crate) fn check_free_text(value: &serde_json::Value) -> Result<(), SubmitError> {
     match long_text(value, "") {
         Some(field) => Err(invalid(
             field,

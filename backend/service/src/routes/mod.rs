@@ -12,6 +12,7 @@ pub mod finite;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod runs;
 pub mod verify;
 
 use crate::store::StoreError;
@@ -154,6 +155,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/calibrations")
                     .route(post().to(calibrations::submit))
+                    .default_service(na()),
+            )
+            .service(
+                resource("/runs")
+                    .route(get().to(runs::list))
+                    .route(post().to(runs::submit))
+                    .default_service(na()),
+            )
+            .service(
+                resource("/accuracy")
+                    .route(get().to(runs::accuracy))
                     .default_service(na()),
             )
             .service(

@@ -26,7 +26,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "jouleprint API",
-        description = "Devices and their measured profiles, calibration runs, estimates and shared estimates. \
+        description = "Devices and their measured profiles, calibration runs, measured runs of users' jobs and the accuracy they show, estimates and shared estimates. \
                        Bodies are the types of `shared::api`. Errors are JSON {\"code\", \"message\", \"field\"?, \"errors\"?}. See docs/api.md."
     ),
     paths(
@@ -35,6 +35,9 @@ impl Modify for BearerAuth {
         super::devices::get,
         super::devices::calibrations,
         super::calibrations::submit,
+        super::runs::submit,
+        super::runs::list,
+        super::runs::accuracy,
         super::estimate::estimate,
         super::estimates::create,
         super::estimates::get,
@@ -52,6 +55,10 @@ impl Modify for BearerAuth {
         shared::api::Scenario,
         shared::api::Estimate,
         shared::api::CalibrationRecord,
+        shared::api::RunSubmission,
+        shared::api::RunReceipt,
+        shared::api::MeasuredRunList,
+        shared::api::AccuracyReport,
     )),
     modifiers(&BearerAuth),
 )]

@@ -6,6 +6,7 @@ pub mod calibrations;
 pub mod estimates;
 pub mod profiles;
 pub mod quarantine;
+pub mod runs;
 pub mod tokens;
 
 use crate::config::{ConfigError, Settings};

@@ -1,7 +1,9 @@
 //! `quarantine_events`: an operator takes a run, or every run of a token, out
-//! of the measured profiles (`jouleprint admin quarantine`), and may release
-//! it again. Nothing is deleted: runs stay stored and listed, the events are
-//! append-only, and every affected device gets a new profile version.
+//! of the measured profiles and the accuracy table (`jouleprint admin
+//! quarantine`), and may release it again. Nothing is deleted: runs stay
+//! stored and listed, the events are append-only, and every affected device
+//! gets a new profile version. A measured run (`POST /api/runs`) is taken out
+//! by the same `--run ID`; the accuracy table reads the events when asked.
 
 use super::{profiles, StoreError};
 use chrono::{DateTime, Utc};
@@ -11,7 +13,7 @@ use uuid::Uuid;
 /// What an event is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// One calibration run, by its UUID.
+    /// One calibration run or measured run, by its UUID.
     Run(Uuid),
     /// Every token with this id (digits) or name.
     Token(String),
@@ -51,7 +53,7 @@ pub struct Applied {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuarantineError {
-    #[error("no calibration run has the id {0}")]
+    #[error("no calibration run or measured run has the id {0}")]
     UnknownRun(Uuid),
     #[error("no token has the id or name {0:?} (jouleprint token list)")]
     UnknownToken(String),
@@ -81,17 +83,29 @@ pub async fn apply(
                     .bind(run)
                     .fetch_optional(pool)
                     .await?;
-            let device = device.ok_or(QuarantineError::UnknownRun(*run))?;
-            sqlx::query(
-                "INSERT INTO quarantine_events (action, run_id, reason) VALUES ($1, $2, $3)",
-            )
+            let column = match &device {
+                Some(_) => "run_id",
+                None => {
+                    let measured: Option<i64> =
+                        sqlx::query_scalar("SELECT id FROM measured_runs WHERE run_id = $1")
+                            .bind(run)
+                            .fetch_optional(pool)
+                            .await?;
+                    measured.ok_or(QuarantineError::UnknownRun(*run))?;
+                    "measured_run_id"
+                }
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO quarantine_events (action, {column}, reason) VALUES ($1, $2, $3)"
+            )))
             .bind(action.as_str())
             .bind(run)
             .bind(reason)
             .execute(pool)
             .await?;
             done.runs = 1;
-            vec![device]
+            // A measured run is in no profile.
+            device.into_iter().collect()
         }
         Target::Token(id_or_name) => {
             let ids: Vec<i64> = match id_or_name.parse::<i64>() {
@@ -149,12 +163,13 @@ pub struct Quarantined {
 pub async fn list(pool: &PgPool) -> Result<Vec<Quarantined>, StoreError> {
     let rows = sqlx::query(
         "SELECT what, created_at, reason FROM ( \
-           SELECT DISTINCT ON (q.run_id, q.token_id) \
+           SELECT DISTINCT ON (q.run_id, q.token_id, q.measured_run_id) \
              CASE WHEN q.run_id IS NOT NULL THEN 'run ' || q.run_id::text \
+                  WHEN q.measured_run_id IS NOT NULL THEN 'measured run ' || q.measured_run_id::text \
                   ELSE 'token ' || q.token_id || ' (' || t.name || ')' END AS what, \
              q.action, q.created_at, q.reason \
            FROM quarantine_events q LEFT JOIN api_tokens t ON t.id = q.token_id \
-           ORDER BY q.run_id, q.token_id, q.id DESC) last \
+           ORDER BY q.run_id, q.token_id, q.measured_run_id, q.id DESC) last \
          WHERE action = 'quarantine' ORDER BY created_at",
     )
     .fetch_all(pool)
