@@ -112,7 +112,7 @@ async fn action(settings: &Settings, action: AdminAction) -> Result<ExitCode, St
         ),
     }
     if done.devices.is_empty() {
-        println!("no device profile changed (no runs)");
+        println!("no device profile changed (no calibration runs; a measured run leaves the accuracy table only)");
     } else {
         println!(
             "new profile versions for: {} (every server reloads them at once)",

@@ -154,8 +154,15 @@ pub fn run(mut args: CalibrateArgs) -> ExitCode {
                 }
             }
             Err(e) => {
+                let advice = match e {
+                    // the same record would be refused again: measure again
+                    runner::submit::SubmitError::Implausible { .. } => {
+                        "a run the service finds implausible stays so: check the GPU (clocks, power limit, other processes) and calibrate again"
+                    }
+                    _ => "submit it again later, it is idempotent by run_id",
+                };
                 eprintln!(
-                    "jouleprint calibrate: submission failed: {e}\n(the record is in {}; submit it again later, it is idempotent by run_id)",
+                    "jouleprint calibrate: submission failed: {e}\n(the record is in {}; {advice})",
                     path.display()
                 );
                 return ExitCode::from(1);
