@@ -10,6 +10,9 @@ export SQLX_OFFLINE=true
 scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# pg.sh stops its Postgres from an EXIT trap after Ctrl-C or SIGTERM (a few seconds).
+scripts/tests/pg-stop-on-interrupt.sh
+
 if [ -f scripts/pg.sh ]; then
   # shellcheck source=/dev/null
   source scripts/pg.sh
