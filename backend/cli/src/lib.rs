@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 pub mod calibrate;
 pub mod estimate;
+pub mod format;
 pub mod inspect;
 pub mod measure;
 pub mod serve;
