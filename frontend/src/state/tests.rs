@@ -498,11 +498,10 @@ fn a_model_change_adapts_the_stages() {
         "{:?}",
         s.adapted
     );
-    assert!(s.rows.iter().all(|r| r
+    assert!(s.rows.iter().all(|r| !r
         .delta
         .as_ref()
-        .err()
-        .map_or(true, |e| !e.contains("fix the inputs"))));
+        .is_err_and(|e| e.contains("fix the inputs"))));
     s.apply(Action::Set(Field::Preset, "resnet50".into()));
     assert!(s.result.is_ok(), "{:?}", s.result.as_ref().err());
     assert_eq!(
