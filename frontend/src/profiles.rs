@@ -111,10 +111,15 @@ pub fn devices(measured: &[MeasuredDevice]) -> Vec<DeviceChoice> {
 }
 
 impl DeviceChoice {
-    /// `NVIDIA H100 SXM5 80GB, 80 GB, measured (reference-2026-11-27)`; a
+    /// `NVIDIA H100 SXM5 80GB, measured (reference-2026-11-27)`; a
     /// server's profile adds its runs and date.
     pub fn option_label(&self) -> String {
-        let mut s = format!("{}, {} GB, {}", self.label, self.memory_gb, self.origin);
+        // most names hold their memory already (`80GB`)
+        let mut s = if self.label.contains("GB") {
+            format!("{}, {}", self.label, self.origin)
+        } else {
+            format!("{}, {} GB, {}", self.label, self.memory_gb, self.origin)
+        };
         if let Some(m) = &self.measured {
             let mut extra = vec!["this server".to_string()];
             if let Some(n) = m.runs {
@@ -186,7 +191,7 @@ mod tests {
         let h100 = d.iter().find(|d| d.id == "h100-sxm").expect("h100-sxm");
         assert_eq!(
             h100.option_label(),
-            "NVIDIA H100 SXM5 80GB, 80 GB, measured (h100-sxm-v3) [this server, 4 runs, 2026-11-28]"
+            "NVIDIA H100 SXM5 80GB, measured (h100-sxm-v3) [this server, 4 runs, 2026-11-28]"
         );
     }
 
