@@ -8,7 +8,7 @@ export SQLX_OFFLINE=true
 
 # What a fresh machine lacks (quick when everything is there).
 scripts/install-deps.sh
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # pg.sh stops its Postgres from an EXIT trap after Ctrl-C or SIGTERM (a few seconds).
 scripts/tests/pg-stop-on-interrupt.sh
@@ -26,6 +26,9 @@ cargo test --workspace --locked
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p jouleprint-shared --target wasm32-unknown-unknown --test import_wasm --locked
 
+# The browser tests serve the page with the `jouleprint` that `cargo test`
+# built (its integration tests run that binary): one build instead of a
+# second, release one (about 3.5 minutes on 2 cores).
 if [ -x scripts/e2e.sh ]; then
-  scripts/e2e.sh
+  JOULEPRINT_BIN="${JOULEPRINT_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/jouleprint}" scripts/e2e.sh
 fi
