@@ -8,7 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-set -m  # background jobs in their own process group: SIGINT reaches them, not ignored
 
 # A process that has exited may stay a zombie until its reaper collects it.
 alive() {
@@ -21,8 +20,11 @@ fail=0
 for sig in INT TERM; do
   dir=$(mktemp -d "${TMPDIR:-/tmp}/jouleprint-pgtrap.XXXXXX")
   log="$dir/child.log"
-  # The child: what run.sh does (start, trap, wait), without the server.
-  env -u JOULEPRINT_DATABASE_URL -u DATABASE_URL -u JOULEPRINT_PG_PORT \
+  # The child: what run.sh does (start, trap, wait), without the server. A
+  # script without job control starts background commands with SIGINT
+  # ignored, and an ignored signal cannot be trapped: `env --default-signal`
+  # gives the child the disposition a terminal's Ctrl-C finds.
+  env --default-signal=INT,TERM -u JOULEPRINT_DATABASE_URL -u DATABASE_URL -u JOULEPRINT_PG_PORT \
     JOULEPRINT_PG_DIR="$dir/pg" bash -c '
       set -euo pipefail
       source "$1/scripts/pg.sh"
@@ -48,6 +50,14 @@ for sig in INT TERM; do
   pid=$(head -1 "$dir/pg/data/postmaster.pid")
   alive "$pid"  # running now
   kill -"$sig" "$child"
+  # never hang: a child that ignores the signal is a failure, not a wait
+  for _ in $(seq 1 300); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$child" 2>/dev/null; then
+    echo "pg-stop-on-interrupt: FAILED: the script did not exit within 30 s of SIG$sig" >&2
+    pkill -KILL -P "$child" 2>/dev/null || true
+    kill -KILL "$child" 2>/dev/null || true
+    fail=1
+  fi
   rc=0
   wait "$child" || rc=$?
   # pg_ctl -w stop has returned before the child exits: nothing may be left
