@@ -110,11 +110,13 @@ fn read(path: &Path) -> anyhow::Result<String> {
 pub fn load_calibration(path: Option<&Path>) -> anyhow::Result<Vec<DeviceProfile>> {
     let Some(path) = path else { return Ok(vec![]) };
     let text = read(path)?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let rec: CalibrationRecord = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        anyhow!("{}: {field}: {}", shown(path), e.into_inner())
-    })?;
+    // the scenario's reading: every problem at once, in plain words
+    let origin = shown(path);
+    let (rec, errors) = shared::check::parse_typed::<CalibrationRecord>(&text, "record")
+        .map_err(|e| ScenarioErrors::error(&origin, e))?;
+    if !errors.is_empty() {
+        return Err(ScenarioErrors::error(&origin, InputErrors(errors)));
+    }
     if catalog::find(&rec.device.name).is_none() {
         return Err(anyhow!("{}: device.name `{}` is not in the catalog (`jouleprint devices` lists the NVML names)", shown(path), rec.device.name));
     }

@@ -388,3 +388,36 @@ fn validate_per_step_format_is_unchanged() {
     assert!(lines[4].starts_with("summary: 3 cases, median |energy error| "));
     assert!(!t.contains("published"), "{t}");
 }
+
+/// A calibration record is read like a scenario: every problem, in words.
+#[test]
+fn a_bad_calibration_record_is_refused_in_words() {
+    let record = std::fs::read_to_string(root("shared/data/h100-sxm-calibration.json"))
+        .expect("the reference record");
+    let mut v: serde_json::Value = serde_json::from_str(&record).expect("json");
+    v["device"]["power_limit_mw"] = serde_json::json!(-700);
+    v["device"]["sm_count"] = serde_json::json!("many");
+    let path = tmp("bad-calibration.json");
+    std::fs::write(&path, v.to_string()).expect("write");
+    let out = jouleprint(&[
+        "estimate",
+        "--calibration",
+        path.to_str().expect("path"),
+        &root("examples/gpt2-lifecycle.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("error: {} has 2 problems:", path.display())),
+        "{err}"
+    );
+    let fields: Vec<String> = problems(&err).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        fields,
+        ["device.power_limit_mw", "device.sm_count"],
+        "{err}"
+    );
+    for (_, m) in problems(&err) {
+        no_parser_words(&m);
+    }
+}
