@@ -21,7 +21,7 @@ case "${1:-}" in
   *) echo "usage: scripts/build-page.sh [--no-opt]" >&2; exit 2 ;;
 esac
 
-export PATH="$ROOT/e2e/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$ROOT/e2e/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 NAME=jouleprint-frontend
 OUT=frontend/dist

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The browser tests of the estimator page (e2e/, Playwright driving Debian's
 # Chromium). Builds the frontend (scripts/build-page.sh: release, wasm-bindgen,
-# wasm-opt from e2e's npm binaryen), checks the .wasm size, builds the release `jouleprint`,
-# starts Postgres (scripts/pg.sh, unless JOULEPRINT_DATABASE_URL is set) and
-# `jouleprint serve` on a free port with frontend/dist as its static folder,
-# runs Playwright, and stops all it started.
+# wasm-opt from e2e's npm binaryen), checks the .wasm size, builds the release
+# `jouleprint` (unless JOULEPRINT_BIN names a built one: scripts/test.sh passes
+# the binary its `cargo test` built, so one build serves both), starts Postgres
+# (scripts/pg.sh, unless JOULEPRINT_DATABASE_URL is set) and `jouleprint serve`
+# on a free port with frontend/dist as its static folder, runs Playwright, and
+# stops all it started.
 #   scripts/e2e.sh                 everything
 #   scripts/e2e.sh --build-only    only build frontend/dist
 #   scripts/e2e.sh -- ARGS         pass ARGS to `playwright test` (e.g. -g "broken link")
@@ -27,7 +29,7 @@ done
 if [ ! -d e2e/node_modules ]; then
   (cd e2e && npm ci --no-audit --no-fund)
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # The page: the size-optimised release build.
 scripts/build-page.sh
@@ -36,8 +38,14 @@ test -f frontend/dist/index.html
 
 scripts/wasm-size.sh
 
-cargo build --release --locked -p jouleprint
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/jouleprint"
+if [ -n "${JOULEPRINT_BIN:-}" ]; then
+  BIN="$JOULEPRINT_BIN"
+  [ -x "$BIN" ] || { echo "e2e: JOULEPRINT_BIN=$BIN is not an executable" >&2; exit 1; }
+else
+  cargo build --release --locked -p jouleprint
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/jouleprint"
+fi
+echo "e2e: serving with $BIN"
 
 SERVER_PID=""
 PG_STARTED=""

@@ -17,16 +17,18 @@ _pg_started_here=""
 
 _pg_bin() {
   # The server binaries' folder (initdb, pg_ctl, psql), e.g. /usr/lib/postgresql/15/bin.
+  # Explicit statuses: in an EXIT trap a bare `return` returns the status the
+  # trap came in with (130 after Ctrl-C), and pg_stop would stop nothing.
   local d
   for d in /usr/lib/postgresql/*/bin; do
     if [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ]; then
       echo "$d"
-      return
+      return 0
     fi
   done
   if command -v initdb >/dev/null 2>&1; then
     dirname "$(readlink -f "$(command -v initdb)")"
-    return
+    return 0
   fi
   return 1
 }

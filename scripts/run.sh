@@ -22,7 +22,7 @@ trap 'exit 130' INT TERM
 
 # 0. Tools a fresh machine lacks (Postgres, wasm-bindgen, npm packages).
 scripts/install-deps.sh >&2
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # 1. The frontend: the same size-optimised build the browser tests use.
 static_note=""

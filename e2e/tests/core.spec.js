@@ -11,7 +11,7 @@ test('8. what-if rows are the core\'s: the page equals `estimate --json` what_if
   const problems = h.watch(page);
   await h.open(page);
   await h.setField(page, '#f-infrastructure-pue', '1.5');
-  await expect(page.locator('li.whatif')).toHaveCount(9);
+  await expect(page.locator('li.whatif')).toHaveCount(10);
   const base = await h.numbers(page);
   const devBase = await h.value(page, '#stages-table tr[data-kind="development"]', 'data-kwh');
   const scenario = await h.exportedScenario(page);
@@ -20,7 +20,7 @@ test('8. what-if rows are the core\'s: the page equals `estimate --json` what_if
   // Measured profiles from the server change what "another GPU" compares with.
   const measured = /^[1-9]/.test(await page.locator('#measured-status').innerText());
   expect(c.raw.what_ifs.map((w) => w.id)).toEqual(
-    ['half-precision', 'low-precision', 'pruning', 'distill', 'early-stop', 'fewer-trials', 'region', 'pue', 'gpu']);
+    ['half-precision', 'low-precision', 'pruning', 'distill', 'early-stop', 'fewer-trials', 'region', 'pue', 'gpu', 'right-size']);
   for (const w of c.raw.what_ifs) {
     if (w.id === 'gpu' && measured) continue;
     const d = page.locator(`#whatif-${w.id}-delta`);
@@ -98,8 +98,18 @@ test('9. a link from an older estimator shows its pinned numbers beside today\'s
   await h.open(q, '/' + fx.fragment);
   await expect(q.locator('#banner')).toHaveCount(0);
   const n = await h.numbers(q);
-  for (const k of ['energy_kwh', 'co2e_kg', 'device_hours', 'wall_hours']) h.expectClose(n[k], fx[k], `old link ${k}`);
-  await expect(q.locator('#pinned-vs-today')).toHaveCount(0);
+  // the numbers it showed then while the estimator is the same version, else
+  // today's for its scenario with the values it pinned (as the CLI computes them)
+  const linked = h.decodeLink(fx.fragment);
+  const byCli = h.cli(linked);
+  const same = linked.resolved.estimator_version === byCli.raw.estimator_version;
+  for (const k of ['energy_kwh', 'co2e_kg', 'device_hours', 'wall_hours']) {
+    h.expectClose(n[k], byCli[k], `old link ${k}`);
+    if (same) h.expectClose(n[k], fx[k], `old link ${k} as it showed then`);
+  }
+  // another version's link says it did not pin its numbers; today's shows nothing
+  if (same) await expect(q.locator('#pinned-vs-today')).toHaveCount(0);
+  else await expect(q.locator('#pinned-vs-today')).toContainText(`computed by ${linked.resolved.estimator_version}, which did not pin its numbers`);
   expect(qq).toEqual([]);
   await q.close();
   expect(problems).toEqual([]);

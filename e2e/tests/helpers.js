@@ -114,10 +114,11 @@ function cliErrors(scenario) {
   try {
     execFileSync(BIN, ['estimate', f], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
-    const line = String(e.stderr).trim().split('\n').pop();
-    const rest = line.slice(line.indexOf(f) + f.length + 2);
+    // `error: FILE has N problems:` then one `  field: message` per line
     const out = {};
-    for (const part of rest.split('; ')) {
+    for (const line of String(e.stderr).split('\n')) {
+      if (!line.startsWith('  ')) continue;
+      const part = line.slice(2);
       const i = part.indexOf(': ');
       out[part.slice(0, i)] = part.slice(i + 2);
     }

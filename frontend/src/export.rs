@@ -29,7 +29,7 @@ pub fn assumptions(s: &Scenario, e: &Estimate) -> Vec<(String, String)> {
         ),
         (
             "Device profile".into(),
-            format!("{} ({})", r.device.source.kind, r.device.source.version),
+            crate::profiles::origin(&r.device.source),
         ),
         (
             "Grid intensity".into(),
@@ -151,11 +151,19 @@ pub fn latex(s: &Scenario, e: &Estimate) -> String {
     o
 }
 
+/// A text cell: a leading `=`, `+`, `-`, `@` (or tab, carriage return) gets a
+/// `'` so that a spreadsheet shows it as text instead of running it as a
+/// formula (OWASP, "CSV Injection"); then quoted as RFC 4180 asks.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
     } else {
         s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
     }
 }
 
@@ -206,5 +214,15 @@ mod tests {
         assert_eq!(tex("a_b & 50%"), "a\\_b \\& 50\\%");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("x\"y"), "\"x\"\"y\"");
+        // formulas stay text (issue 15, item 12)
+        assert_eq!(csv_field("=1+2"), "'=1+2");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("-1"), "'-1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_field("final training"), "final training");
     }
 }

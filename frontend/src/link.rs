@@ -85,11 +85,20 @@ pub fn decode(payload: &str) -> Result<Scenario, LinkError> {
     }
     let z = URL_SAFE_NO_PAD
         .decode(body.trim_end_matches('='))
-        .map_err(|e| LinkError::Damaged(format!("not base64url: {e}")))?;
-    let json = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&z, MAX_INFLATED)
-        .map_err(|e| LinkError::Damaged(format!("does not decompress: {e}")))?;
-    let text =
-        std::str::from_utf8(&json).map_err(|_| LinkError::Damaged("not UTF-8 text".into()))?;
+        .map_err(|_| LinkError::Damaged("it holds characters a link cannot have".into()))?;
+    // the reason in words; the decoder's own (symbols, offsets) means nothing to a reader
+    let json =
+        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&z, MAX_INFLATED).map_err(|e| {
+            LinkError::Damaged(
+                if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput {
+                    "it unpacks to more than 8 MiB".into()
+                } else {
+                    "its content was cut short or altered".into()
+                },
+            )
+        })?;
+    let text = std::str::from_utf8(&json)
+        .map_err(|_| LinkError::Damaged("its content is not text".into()))?;
     // Check the scenario version first, so an older scenario says so rather than naming a field.
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         if let Some(sv) = v.get("version").and_then(|x| x.as_u64()) {
@@ -159,6 +168,21 @@ mod tests {
         let t: String = b.into_iter().collect();
         assert!(matches!(decode(&t), Err(LinkError::Damaged(_))));
         assert!(matches!(decode("1.!!!"), Err(LinkError::Damaged(_))));
+        // in words, without the decoder's internals (issue 17, item 6)
+        for bad in [cut.to_string(), t, "1.!!!".into(), "1.QUJD9".into()] {
+            let text = decode(&bad).expect_err("damaged").to_string();
+            assert!(text.contains("truncated or damaged"), "{text}");
+            for w in [
+                "Invalid",
+                "symbol",
+                "offset",
+                "base64",
+                "decompress",
+                "UTF-8",
+            ] {
+                assert!(!text.contains(w), "`{w}` in {text}");
+            }
+        }
     }
 
     #[test]

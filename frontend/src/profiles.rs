@@ -2,7 +2,7 @@
 //! Thin wrappers over `shared`; which profile a device uses is
 //! `shared::resolve::device_profile`.
 
-use shared::device::DeviceProfile;
+use shared::device::{DeviceProfile, ProfileSource};
 
 /// A device the form offers.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,6 +10,9 @@ pub struct DeviceChoice {
     pub id: String,
     pub label: String,
     pub memory_gb: f64,
+    /// Where the profile it uses comes from ([`origin`]).
+    pub origin: String,
+    /// The server's measured profile, when it has one.
     pub measured: Option<MeasuredInfo>,
 }
 
@@ -26,16 +29,53 @@ pub struct MeasuredInfo {
     pub measured_at: Option<String>,
 }
 
-/// A preset the model search offers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PresetChoice {
-    pub id: String,
-    pub label: String,
-    pub params: Option<f64>,
+/// Where a device profile comes from, in the words `jouleprint devices` and
+/// `jouleprint estimate` use: `measured (reference-2026-11-27)`,
+/// `datasheet (datasheet-2)`. One label for the device list, the calibration
+/// section and the exports.
+pub fn origin(src: &ProfileSource) -> String {
+    let v = src
+        .version
+        .strip_prefix(&format!("{}:", src.kind))
+        .unwrap_or(&src.version);
+    if v.is_empty() || v == src.kind {
+        src.kind.clone()
+    } else {
+        format!("{} ({v})", src.kind)
+    }
 }
 
-/// Devices: the catalog, marked where a measured profile replaces the datasheet,
-/// then measured profiles of devices the catalog lacks.
+thread_local! {
+    /// The origin of each catalog device's built-in profile (made once).
+    static BUILTIN: Vec<(&'static str, String)> = shared::catalog::CATALOG
+        .iter()
+        .map(|d| (d.id, origin(&shared::calibration::builtin_profile(d).source)))
+        .collect();
+}
+
+/// The origin of a catalog device's built-in profile.
+pub fn builtin_origin(id: &str) -> String {
+    BUILTIN.with(|b| {
+        b.iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, o)| o.clone())
+            .unwrap_or_default()
+    })
+}
+
+/// Names of the catalog devices whose built-in profile was measured.
+pub fn builtin_measured() -> Vec<&'static str> {
+    BUILTIN.with(|b| {
+        b.iter()
+            .filter(|(_, o)| o.starts_with("measured"))
+            .filter_map(|(id, _)| shared::catalog::find(id).map(|d| d.name))
+            .collect()
+    })
+}
+
+/// Devices: the catalog, each with the profile it uses today (the server's
+/// measured one, else the built-in one), then measured profiles of devices
+/// the catalog lacks.
 pub fn devices(measured: &[MeasuredDevice]) -> Vec<DeviceChoice> {
     let mut out: Vec<DeviceChoice> = shared::catalog::CATALOG
         .iter()
@@ -43,10 +83,15 @@ pub fn devices(measured: &[MeasuredDevice]) -> Vec<DeviceChoice> {
             let m = measured
                 .iter()
                 .find(|m| m.profile.id.eq_ignore_ascii_case(d.id));
+            let origin = match m {
+                Some(m) => origin(&m.profile.source),
+                None => builtin_origin(d.id),
+            };
             DeviceChoice {
                 id: d.id.to_string(),
                 label: d.name.to_string(),
                 memory_gb: d.memory_gb,
+                origin,
                 measured: m.map(|m| m.info.clone()),
             }
         })
@@ -57,6 +102,7 @@ pub fn devices(measured: &[MeasuredDevice]) -> Vec<DeviceChoice> {
                 id: m.profile.id.clone(),
                 label: m.profile.name.clone(),
                 memory_gb: m.profile.memory_gb,
+                origin: origin(&m.profile.source),
                 measured: Some(m.info.clone()),
             });
         }
@@ -65,22 +111,35 @@ pub fn devices(measured: &[MeasuredDevice]) -> Vec<DeviceChoice> {
 }
 
 impl DeviceChoice {
+    /// `NVIDIA H100 SXM5 80GB, measured (reference-2026-11-27)`; a
+    /// server's profile adds its runs and date.
     pub fn option_label(&self) -> String {
-        match &self.measured {
-            None => format!("{} ({} GB, datasheet)", self.label, self.memory_gb),
-            Some(m) => {
-                let mut s = format!("{} ({} GB, measured", self.label, self.memory_gb);
-                if let Some(n) = m.runs {
-                    s.push_str(&format!(", {n} run{}", if n == 1 { "" } else { "s" }));
-                }
-                if let Some(d) = &m.measured_at {
-                    s.push_str(&format!(", {}", d.get(..10).unwrap_or(d)));
-                }
-                s.push(')');
-                s
+        // most names hold their memory already (`80GB`)
+        let mut s = if self.label.contains("GB") {
+            format!("{}, {}", self.label, self.origin)
+        } else {
+            format!("{}, {} GB, {}", self.label, self.memory_gb, self.origin)
+        };
+        if let Some(m) = &self.measured {
+            let mut extra = vec!["this server".to_string()];
+            if let Some(n) = m.runs {
+                extra.push(format!("{n} run{}", if n == 1 { "" } else { "s" }));
             }
+            if let Some(d) = &m.measured_at {
+                extra.push(d.get(..10).unwrap_or(d).to_string());
+            }
+            s.push_str(&format!(" [{}]", extra.join(", ")));
         }
+        s
     }
+}
+
+/// A preset the model search offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetChoice {
+    pub id: String,
+    pub label: String,
+    pub params: Option<f64>,
 }
 
 /// The presets, smallest first.
@@ -104,6 +163,37 @@ pub fn presets() -> Vec<PresetChoice> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The H100's built-in profile is the measured reference calibration: the
+    /// list says so, as `jouleprint devices` does (issue 17, item 2).
+    #[test]
+    fn one_label_for_a_profile() {
+        let d = devices(&[]);
+        let h100 = d.iter().find(|d| d.id == "h100-sxm").expect("h100-sxm");
+        let p = shared::calibration::builtin_profile(
+            shared::catalog::find("h100-sxm").expect("catalog"),
+        );
+        assert_eq!(p.source.kind, "measured");
+        let short = p.source.version.trim_start_matches("measured:");
+        assert_eq!(h100.origin, format!("measured ({short})"));
+        assert!(h100.option_label().ends_with(&h100.origin));
+        let v100 = d.iter().find(|d| d.id.starts_with("v100")).expect("a V100");
+        assert!(v100.origin.starts_with("datasheet"), "{}", v100.origin);
+        let mut m = p.clone();
+        m.source.version = "h100-sxm-v3".into();
+        let d = devices(&[MeasuredDevice {
+            profile: m,
+            info: MeasuredInfo {
+                runs: Some(4),
+                measured_at: Some("2026-11-28T10:00:00Z".into()),
+            },
+        }]);
+        let h100 = d.iter().find(|d| d.id == "h100-sxm").expect("h100-sxm");
+        assert_eq!(
+            h100.option_label(),
+            "NVIDIA H100 SXM5 80GB, measured (h100-sxm-v3) [this server, 4 runs, 2026-11-28]"
+        );
+    }
 
     #[test]
     fn presets_sorted_and_known() {

@@ -334,8 +334,8 @@ pub fn totals(
                 )
             } else {
                 format!(
-                    "stage {stage_label} needs {:.1} GB per device on {} devices but {} has {:.0} GB: shard the state (ZeRO/FSDP) over at least {} devices, or use tensor or pipeline parallelism (stages[].parallelism)",
-                    mem.required_gb, hw.count, dev.name, dev.memory_gb, mem.devices_needed
+                    "stage {stage_label} needs {:.1} GB per device on {} but {} has {:.0} GB: shard the state (ZeRO/FSDP) over at least {} devices, or use tensor or pipeline parallelism (stages[].parallelism)",
+                    mem.required_gb, devices_word(hw.count), dev.name, dev.memory_gb, mem.devices_needed
                 )
             });
         }
@@ -455,6 +455,15 @@ pub fn totals(
 
 /// Counted FLOPs per second of a step over the device's dense peak in the
 /// large-GEMM math mode (model FLOPs utilisation as training reports quote it).
+/// "1 device", "8 devices".
+fn devices_word(n: u64) -> String {
+    if n == 1 {
+        "1 device".into()
+    } else {
+        format!("{n} devices")
+    }
+}
+
 /// Once per datasheet-derived device: its numbers are not measured.
 fn datasheet_warning(warnings: &mut Vec<String>, named: &mut Vec<String>, dev: &DeviceProfile) {
     if dev.source.kind == "datasheet" && !named.contains(&dev.name) {

@@ -173,7 +173,15 @@ fn model_that_does_not_fit_says_how_many_devices() {
     // 69 B parameters x (4 weights + 2 bf16 copy + 4 grads + 8 Adam) bytes = 1.24 TB at least
     assert!(e.memory.required_gb > 1240.0, "{}", e.memory.required_gb);
     assert!(e.memory.devices_needed >= 18, "{}", e.memory.devices_needed);
-    assert!(e.warnings.iter().any(|w| w.contains("devices")));
+    let w = e
+        .warnings
+        .iter()
+        .find(|w| w.contains("GB per device"))
+        .expect("a memory warning");
+    assert!(
+        w.contains(" on 1 device but ") && w.contains("at least"),
+        "{w}"
+    );
 }
 
 /// Bad input names the field and never panics.

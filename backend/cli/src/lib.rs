@@ -7,6 +7,7 @@ pub mod admin;
 pub mod calibrate;
 pub mod db;
 pub mod estimate;
+pub mod format;
 pub mod inspect;
 pub mod job_meter;
 pub mod markers;

@@ -21,10 +21,13 @@ pub struct InputProps {
     pub list: Option<AttrValue>,
 }
 
-fn describe(id: &str, err: bool, hint: bool) -> Option<String> {
+fn describe(id: &str, err: bool, hint: bool, pending: bool) -> Option<String> {
     let mut v = Vec::new();
     if hint {
         v.push(format!("{id}-hint"));
+    }
+    if pending {
+        v.push(format!("{id}-pending"));
     }
     if err {
         v.push(format!("{id}-err"));
@@ -32,11 +35,17 @@ fn describe(id: &str, err: bool, hint: bool) -> Option<String> {
     (!v.is_empty()).then(|| v.join(" "))
 }
 
-/// The hint and the error under a field.
-fn notes(id: &str, hint: &Option<AttrValue>, err: &Option<String>) -> Html {
+/// The hint, what the field waits for, and the error under a field.
+fn notes(
+    id: &str,
+    hint: &Option<AttrValue>,
+    pending: &Option<String>,
+    err: &Option<String>,
+) -> Html {
     html! {
         <>
             if let Some(h) = hint { <p class="hint" id={format!("{id}-hint")}>{ h.clone() }</p> }
+            if let Some(p) = pending { <p class="hint pending" id={format!("{id}-pending")} role="status">{ p.clone() }</p> }
             if let Some(e) = err { <p class="error" id={format!("{id}-err")}>{ e.clone() }</p> }
         </>
     }
@@ -47,6 +56,7 @@ pub fn text_input(p: &InputProps) -> Html {
     let app = use_app();
     let id = p.field.dom_id();
     let err = app.error(p.field);
+    let pending = app.pending(p.field);
     let f = p.field;
     let oninput = {
         let app = app.clone();
@@ -63,8 +73,8 @@ pub fn text_input(p: &InputProps) -> Html {
                 placeholder={p.placeholder.clone()} list={p.list.clone()}
                 value={app.value(p.field)} {oninput}
                 aria-invalid={err.is_some().then_some("true")}
-                aria-describedby={describe(&id, err.is_some(), p.hint.is_some())} />
-            { notes(&id, &p.hint, &err) }
+                aria-describedby={describe(&id, err.is_some(), p.hint.is_some(), pending.is_some())} />
+            { notes(&id, &p.hint, &pending, &err) }
         </div>
     }
 }
@@ -77,6 +87,9 @@ pub struct SelectProps {
     pub options: Rc<Vec<(String, String)>>,
     #[prop_or_default]
     pub hint: Option<AttrValue>,
+    /// A row of its own (long option labels).
+    #[prop_or_default]
+    pub wide: bool,
 }
 
 #[component(SelectInput)]
@@ -94,14 +107,14 @@ pub fn select_input(p: &SelectProps) -> Html {
         })
     };
     html! {
-        <div class={classes!("field", err.is_some().then_some("invalid"))}>
+        <div class={classes!("field", p.wide.then_some("wide"), err.is_some().then_some("invalid"))}>
             <label for={id.clone()}>{ p.label.clone() }</label>
             <select id={id.clone()} name={id.clone()} {onchange}
                 aria-invalid={err.is_some().then_some("true")}
-                aria-describedby={describe(&id, err.is_some(), p.hint.is_some())}>
+                aria-describedby={describe(&id, err.is_some(), p.hint.is_some(), false)}>
                 <OptionList options={p.options.clone()} selected={value} />
             </select>
-            { notes(&id, &p.hint, &err) }
+            { notes(&id, &p.hint, &None, &err) }
         </div>
     }
 }
@@ -121,6 +134,7 @@ pub fn text_area(p: &AreaProps) -> Html {
     let app = use_app();
     let id = p.field.dom_id();
     let err = app.error(p.field);
+    let pending = app.pending(p.field);
     let f = p.field;
     let oninput = {
         let app = app.clone();
@@ -135,8 +149,8 @@ pub fn text_area(p: &AreaProps) -> Html {
             <textarea id={id.clone()} name={id.clone()} rows="8" spellcheck="false"
                 placeholder={p.placeholder.clone()} value={app.value(p.field)} {oninput}
                 aria-invalid={err.is_some().then_some("true")}
-                aria-describedby={describe(&id, err.is_some(), p.hint.is_some())} />
-            { notes(&id, &p.hint, &err) }
+                aria-describedby={describe(&id, err.is_some(), p.hint.is_some(), pending.is_some())} />
+            { notes(&id, &p.hint, &pending, &err) }
         </div>
     }
 }

@@ -58,19 +58,40 @@ pub fn hardware() -> Html {
         .iter()
         .map(|s| (s.to_string(), s.to_string()))
         .collect::<Vec<_>>();
+    // the built-in profiles, in the device list's words
+    let builtin = {
+        let m = crate::profiles::builtin_measured();
+        if m.is_empty() {
+            "from the datasheet".to_string()
+        } else {
+            format!(
+                "measured for {}, from the datasheet for the others",
+                m.join(", ")
+            )
+        }
+    };
     let status = match &app.measured_status {
         MeasuredStatus::Loading => "Looking for measured calibrations\u{2026}".to_string(),
+        MeasuredStatus::Loaded if app.measured.is_empty() => format!(
+            "This server holds no calibration runs yet: every device uses its built-in profile ({builtin})."
+        ),
         MeasuredStatus::Loaded => {
             let n = app.measured.len();
-            format!("{n} measured profile{} from the server (marked \u{201c}measured\u{201d}).", if n == 1 { "" } else { "s" })
+            format!(
+                "{n} device{} use{} a profile measured by this server's calibration runs (marked \u{201c}this server\u{201d}); the others their built-in profile ({builtin}).",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" }
+            )
         }
-        MeasuredStatus::Unavailable(_) => "Measured calibrations are unavailable (no jouleprint server): the built-in catalog is used.".to_string(),
+        MeasuredStatus::Unavailable(_) => format!(
+            "Measured calibrations are unavailable (no jouleprint server): every device uses its built-in profile ({builtin})."
+        ),
     };
     html! {
         <fieldset class="card" id="hardware">
             <legend>{ "Hardware" }</legend>
             <div class="row">
-                <SelectInput field={Field::Device} label="Device" options={Rc::new(options)} />
+                <SelectInput field={Field::Device} label="Device" options={Rc::new(options)} wide=true />
                 <TextInput field={Field::DeviceCount} label="How many" />
                 <SelectInput field={Field::Software} label="Software" options={Rc::new(software)}
                     hint={Some(AttrValue::from("Eager PyTorch, compiled, or a batching server."))} />

@@ -85,6 +85,9 @@ pub fn model_input() -> Html {
                             aria-describedby={format!("{id}-hint")} />
                         <p class="hint" id={format!("{id}-hint")}>{ "Parsed in this page: the file is never uploaded." }</p>
                     </div>
+                    if let (Some(p), None) = (app.pending(Field::File), &err) {
+                        <p class="hint pending" id={format!("{id}-pending")} role="status">{ p }</p>
+                    }
                     if let (Some(g), None) = (&app.model.graph, &err) {
                         <p class="ok" id="import-summary">{ format!("{}: {} nodes, {} parameters", g.source, g.nodes.len(), crate::format::num(g.params)) }</p>
                     }
@@ -108,6 +111,12 @@ pub fn model_input() -> Html {
             <legend>{ "Model" }</legend>
             <div class="tabs" role="radiogroup" aria-label="How the model is given">{ for tabs }</div>
             { body }
+            if !app.adapted.is_empty() {
+                <div class="note" id="model-adapted" role="status">
+                    <p>{ "The stages were adapted to this model:" }</p>
+                    <ul>{ for app.adapted.iter().map(|c| html! { <li>{ c }</li> }) }</ul>
+                </div>
+            }
         </fieldset>
     }
 }

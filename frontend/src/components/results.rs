@@ -64,12 +64,17 @@ pub fn results() -> Html {
                 { format!("About as much CO2e as driving a typical passenger car {} km.", num(km)) }
                 <span class="source">{ format!(" Source: {CAR_SOURCE}.") }</span>
             </p>
-            if !e.memory.fits {
-                <p class="warning" id="memory-warning" role="alert">
-                    { memory_text(&e.memory) }
-                </p>
+            // the core's words, as `jouleprint estimate` prints them
+            if !e.notes.is_empty() {
+                <div class="note" id="estimate-notes">
+                    { for e.notes.iter().map(|n| html! { <p class="estimate-note">{ n }</p> }) }
+                </div>
             }
-            { for e.warnings.iter().map(|w| html! { <p class="warning">{ w }</p> }) }
+            if !e.warnings.is_empty() {
+                <div class="warning" id="warnings" role="alert">
+                    { for e.warnings.iter().map(|w| html! { <p class="estimate-warning">{ w }</p> }) }
+                </div>
+            }
             <p class="small" id="model-size">
                 <span id="params" data-value={e.params.to_string()}>{ format!("{} parameters", crate::format::count(e.params)) }</span>
                 { " \u{b7} " }
@@ -126,7 +131,9 @@ pub fn results() -> Html {
             }
             <h3>{ "Calibration used" }</h3>
             <p id="calibration" data-kind={r.device.source.kind.clone()} data-version={r.device.source.version.clone()}>
-                { format!("{} \u{2014} {} profile ({}): {}", r.device.name, r.device.source.kind, r.device.source.version, r.device.source.detail) }
+                { format!("{} \u{2014} ", r.device.name) }
+                <span id="calibration-origin">{ crate::profiles::origin(&r.device.source) }</span>
+                { format!(": {}", r.device.source.detail) }
             </p>
             <p id="grid-used" data-gco2e={r.grid.gco2e_per_kwh.to_string()} data-region={r.grid.region.clone()}>
                 { format!("Grid: {} gCO2e/kWh ({}) \u{2014} {}", num(r.grid.gco2e_per_kwh), r.grid.region, r.grid.source) }
@@ -139,22 +146,6 @@ pub fn results() -> Html {
             }
             <p class="small">{ format!("Estimator {}.", e.estimator_version) }</p>
         </section>
-    }
-}
-
-fn memory_text(m: &shared::estimate::MemoryCheck) -> String {
-    let head = format!(
-        "The model does not fit: it needs about {} GB per device, the device has {} GB.",
-        num(m.required_gb),
-        num(m.available_gb)
-    );
-    if m.devices_needed == 0 {
-        format!("{head} Activations alone exceed one device: lower the batch or the sequence, or use activation checkpointing.")
-    } else {
-        format!(
-            "{head} Shard it over at least {} devices, or lower the batch.",
-            m.devices_needed
-        )
     }
 }
 

@@ -1,69 +1,31 @@
-//! `GET /api/devices`: the measured device profiles the backend holds.
+//! `GET /api/devices`: the measured device profiles the backend holds, read
+//! as the API's own types (`shared::api`).
 
 use crate::profiles::{MeasuredDevice, MeasuredInfo};
-use serde_json::Value;
-use shared::device::DeviceProfile;
+use shared::api::{DeviceList, RunList, RunStatus};
 
-/// Read the backend's device list. Accepts a list, or `{ "devices": [...] }`;
-/// each entry a profile, or an object with a `profile` and run metadata.
-/// Only measured profiles are kept (datasheet ones are built in already).
-pub fn parse(v: &Value) -> Result<Vec<MeasuredDevice>, String> {
-    let list = v
-        .as_array()
-        .or_else(|| v.get("devices").and_then(Value::as_array))
-        .or_else(|| v.get("profiles").and_then(Value::as_array))
-        .ok_or("the device list is not a JSON array")?;
-    let mut out = Vec::new();
-    for item in list {
-        let pv = item.get("profile").unwrap_or(item);
-        let Ok(profile) = serde_json::from_value::<DeviceProfile>(pv.clone()) else {
-            continue;
-        };
-        // `jouleprint serve` says where the profile in use comes from; a bare
-        // profile says it in its source.
-        let origin = item.get("profile_origin").and_then(Value::as_str);
-        let measured = match origin {
-            Some(o) => o == "measured",
-            None => profile.source.kind == "measured",
-        };
-        if !measured {
-            continue;
-        }
-        let pick = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| item.get(*k).filter(|x| !x.is_null()))
-        };
-        let runs = pick(&["runs", "run_count", "n_runs", "calibration_runs"]).and_then(|x| {
-            x.as_u64()
-                .or_else(|| x.get("in_profile").and_then(Value::as_u64))
-                .or_else(|| x.as_array().map(|a| a.len() as u64))
-        });
-        let measured_at = pick(&[
-            "measured_at",
-            "last_run_at",
-            "calibrated_at",
-            "updated_at",
-            "created_at",
-        ])
-        .and_then(|x| x.as_str().map(str::to_string));
-        out.push(MeasuredDevice {
-            profile,
-            info: MeasuredInfo { runs, measured_at },
-        });
-    }
-    Ok(out)
+/// The devices whose profile in use was measured by the server's calibration
+/// runs (the built-in profiles the page has already).
+pub fn measured(list: DeviceList) -> Vec<MeasuredDevice> {
+    list.devices
+        .into_iter()
+        .filter(|d| d.is_measured())
+        .map(|d| MeasuredDevice {
+            info: MeasuredInfo {
+                runs: u64::try_from(d.runs.in_profile).ok(),
+                measured_at: d.measured_at,
+            },
+            profile: d.profile,
+        })
+        .collect()
 }
 
-/// The date of the newest accepted run in `GET /api/devices/{id}/calibrations`.
-pub fn parse_latest_run(v: &Value) -> Option<String> {
-    let runs = v.get("runs").and_then(Value::as_array)?;
-    let run = runs
+/// When the newest accepted run of `GET /api/devices/{id}/calibrations` was made.
+pub fn latest_accepted(runs: &RunList) -> Option<String> {
+    runs.runs
         .iter()
-        .find(|r| r.get("status").and_then(Value::as_str) == Some("accepted"))?;
-    ["finished_at", "started_at", "received_at"]
-        .iter()
-        .find_map(|k| run.get(*k).and_then(Value::as_str))
-        .map(str::to_string)
+        .find(|r| r.status == RunStatus::Accepted)
+        .map(|r| r.made_at().to_string())
 }
 
 /// When the measured profile's newest run was made (none when the backend cannot say).
@@ -78,7 +40,7 @@ pub async fn latest_run(id: &str) -> Option<String> {
     if !r.ok() {
         return None;
     }
-    parse_latest_run(&r.json::<Value>().await.ok()?)
+    latest_accepted(&r.json::<RunList>().await.ok()?)
 }
 
 /// The measured profiles, each with the date of its newest run.
@@ -100,46 +62,68 @@ pub async fn fetch() -> Result<Vec<MeasuredDevice>, String> {
     if !r.ok() {
         return Err(format!("the backend answered {}", r.status()));
     }
-    let v: Value = r.json().await.map_err(|e| format!("not JSON ({e})"))?;
-    parse(&v)
+    let list: DeviceList = r
+        .json()
+        .await
+        .map_err(|e| format!("not the device list of the API ({e})"))?;
+    Ok(measured(list))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn profile(kind: &str) -> Value {
-        let mut p = serde_json::to_value(shared::calibration::builtin_profile(
-            &shared::catalog::CATALOG[0],
-        ))
-        .unwrap_or_default();
-        p["source"]["kind"] = Value::from(kind);
-        p
+    /// A device as `GET /api/devices` lists it.
+    fn view(id: &str, origin: &str, in_profile: i64, at: Option<&str>) -> serde_json::Value {
+        let spec = shared::catalog::find(id).expect("a catalog device");
+        let mut v = json!({
+            "id": spec.id, "name": spec.name, "vendor": "NVIDIA", "nvml_names": [],
+            "memory_gb": spec.memory_gb, "mem_bw_gbs": 1000.0, "tdp_w": spec.tdp_w,
+            "dense_tflops": {}, "profile": shared::calibration::builtin_profile(spec),
+            "profile_origin": origin, "profile_version": "v",
+            "runs": {"accepted": in_profile, "flagged": 1, "in_profile": in_profile},
+            "values": {},
+        });
+        if let Some(t) = at {
+            v["measured_at"] = json!(t);
+        }
+        v
     }
 
     #[test]
-    fn lists_and_wrappers() {
-        let v = serde_json::json!([{ "profile": profile("measured"), "runs": 3, "measured_at": "2026-11-27T10:00:00Z" }, profile("datasheet"), {"junk": 1}]);
-        let d = parse(&v).unwrap_or_default();
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].info.runs, Some(3));
-        let v = serde_json::json!({ "devices": [profile("measured")] });
-        assert_eq!(parse(&v).map(|d| d.len()), Ok(1));
-        assert!(parse(&serde_json::json!({"x": 1})).is_err());
-        // `jouleprint serve`'s shape: profile_origin decides, runs.in_profile counts.
-        let v = serde_json::json!({ "devices": [
-            { "id": "h100-sxm", "profile": profile("measured"), "profile_origin": "builtin", "runs": {"accepted": 0, "flagged": 0, "in_profile": 0} },
-            { "id": "a100", "profile": profile("measured"), "profile_origin": "measured", "runs": {"accepted": 4, "flagged": 1, "in_profile": 4} },
+    fn the_api_list_keeps_the_measured_profiles() {
+        let v = json!({ "devices": [
+            view("h100-sxm", "builtin", 0, None),
+            view("a100-sxm-80gb", "measured", 4, Some("2026-11-27T10:00:00Z")),
         ]});
-        let d = parse(&v).unwrap_or_default();
+        let list: DeviceList = serde_json::from_value(v).expect("the API's shape");
+        let d = measured(list);
         assert_eq!(d.len(), 1);
+        assert_eq!(d[0].profile.id, "a100-sxm-80gb");
         assert_eq!(d[0].info.runs, Some(4));
-        let runs = serde_json::json!({"device": "a100", "runs": [
-            {"status": "flagged", "finished_at": "2026-11-28T00:00:00Z"},
-            {"status": "accepted", "finished_at": "2026-11-27T10:00:00Z"},
-        ]});
         assert_eq!(
-            parse_latest_run(&runs).as_deref(),
+            d[0].info.measured_at.as_deref(),
+            Some("2026-11-27T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn the_newest_accepted_run() {
+        let p = shared::calibration::builtin_profile(&shared::catalog::CATALOG[0]);
+        let run = |status: &str, at: &str| {
+            json!({"run_id": "x", "status": status, "flags": [], "host": null, "nvml_name": "n",
+                   "device_uuid": null, "driver": null, "power_limit_w": 700.0, "tool_version": null,
+                   "temperature_before_c": null, "temperature_after_c": null, "started_at": null,
+                   "finished_at": at, "received_at": at, "measurements": 3, "profile": p})
+        };
+        let runs: RunList = serde_json::from_value(json!({"device": "a100", "runs": [
+            run("flagged", "2026-11-28T00:00:00Z"),
+            run("accepted", "2026-11-27T10:00:00Z"),
+        ]}))
+        .expect("the API's shape");
+        assert_eq!(
+            latest_accepted(&runs).as_deref(),
             Some("2026-11-27T10:00:00Z")
         );
     }

@@ -9,6 +9,7 @@
 //! - `what_ifs`: ticked what-ifs, their parameters and rows (the core computes them);
 //! - here: `AppState`, `Action` and the reducer.
 
+mod adapt;
 mod fields;
 mod model_inputs;
 mod parse;
@@ -77,6 +78,11 @@ pub struct AppState {
     /// The scenario as the form edits it.
     pub scenario: Scenario,
     pub model: ModelInputs,
+    /// Why the model tab gives no model yet, though nothing is wrong (an empty
+    /// field, a preset name being typed): a hint, not an error.
+    pub model_pending: Option<(Field, String)>,
+    /// What the last model change adapted in the stages, in words.
+    pub adapted: Vec<String>,
     /// What the user typed that is not valid, and why (the scenario keeps the last valid value).
     pub drafts: BTreeMap<Field, (String, String)>,
     pub whatifs: BTreeSet<Kind>,
@@ -140,6 +146,8 @@ impl AppState {
             .then(|| s.clone());
         let mut st = AppState {
             model: ModelInputs::from_model(&s.model),
+            model_pending: None,
+            adapted: Vec::new(),
             scenario: s,
             drafts: BTreeMap::new(),
             whatifs: BTreeSet::new(),
@@ -262,6 +270,14 @@ impl AppState {
             .map(|e| e.message.clone())
     }
 
+    /// A hint under a field that waits for input (not an error).
+    pub fn pending(&self, f: Field) -> Option<String> {
+        match &self.model_pending {
+            Some((pf, text)) if *pf == f && !self.drafts.contains_key(&f) => Some(text.clone()),
+            _ => None,
+        }
+    }
+
     /// The core's errors that no visible field shows, in one line.
     pub fn general_error(&self) -> Option<String> {
         let Err(errors) = &self.base else { return None };
@@ -361,8 +377,17 @@ impl AppState {
         ] {
             self.drafts.remove(&f);
         }
+        self.model_pending = self.model.pending();
+        if self.model_pending.is_some() {
+            return;
+        }
         match self.model.commit(&self.scenario) {
-            Ok(s) => self.scenario = s,
+            Ok(s) => {
+                // the stages follow the model where they can, and say so
+                let (t, changes) = adapt::stages(&s);
+                self.scenario = t;
+                self.adapted = changes;
+            }
             Err((f, e)) => {
                 let raw = self.value(f);
                 self.drafts.insert(f, (raw, e));

@@ -47,6 +47,24 @@ impl ModelTab {
     }
 }
 
+/// The preset id a name stands for (ids compare without regard to case).
+fn preset_id(name: &str) -> Option<&'static str> {
+    shared::model::presets::PRESETS
+        .iter()
+        .find(|x| x.id.eq_ignore_ascii_case(name))
+        .map(|x| x.id)
+}
+
+/// Preset ids that hold the typed text (`mistral` -> `mistral-7b`).
+fn preset_matches(text: &str) -> Vec<&'static str> {
+    let t = text.to_ascii_lowercase();
+    shared::model::presets::PRESETS
+        .iter()
+        .filter(|x| x.id.contains(&t) || x.description.to_ascii_lowercase().contains(&t))
+        .map(|x| x.id)
+        .collect()
+}
+
 /// What the model inputs hold, per tab.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelInputs {
@@ -134,6 +152,69 @@ impl ModelInputs {
         }
     }
 
+    /// Why the active tab gives no model yet although nothing is wrong: an
+    /// empty field, or a preset name that is still being typed. Shown as a
+    /// hint (not an error); the scenario keeps its model until then.
+    pub fn pending(&self) -> Option<(Field, String)> {
+        const KEEP: &str = "the estimate keeps the previous model until then";
+        match self.tab {
+            ModelTab::Preset => {
+                let p = self.preset.trim();
+                if p.is_empty() {
+                    return Some((
+                        Field::Preset,
+                        format!("Type a preset's name or pick one from the list; {KEEP}."),
+                    ));
+                }
+                if preset_id(p).is_some() {
+                    return None;
+                }
+                let matches = preset_matches(p);
+                (!matches.is_empty()).then(|| {
+                    let shown: Vec<&str> = matches.iter().take(6).copied().collect();
+                    (
+                        Field::Preset,
+                        format!(
+                            "Matches {}{}: pick one from the list or keep typing.",
+                            shown.join(", "),
+                            if matches.len() > shown.len() {
+                                ", \u{2026}"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )
+                })
+            }
+            ModelTab::Config => self.hf_text.trim().is_empty().then(|| {
+                (
+                    Field::HfConfig,
+                    format!("Paste the contents of a model's config.json; {KEEP}."),
+                )
+            }),
+            ModelTab::File => self.graph.is_none().then(|| {
+                (
+                    Field::File,
+                    format!("Drop or choose an ONNX or safetensors file; {KEEP}."),
+                )
+            }),
+            ModelTab::Flops => {
+                let empty = [
+                    (Field::FlopsPerSample, &self.flops_per_sample),
+                    (Field::Params, &self.params),
+                ]
+                .into_iter()
+                .find(|(_, t)| t.trim().is_empty());
+                empty.map(|(f, _)| {
+                    (
+                        f,
+                        format!("Give the forward FLOPs per sample and the parameters; {KEEP}."),
+                    )
+                })
+            }
+        }
+    }
+
     /// The model source of the active tab, or the field that is not valid and why.
     pub fn build(&self) -> Result<ModelSource, (Field, String)> {
         match self.tab {
@@ -142,22 +223,34 @@ impl ModelInputs {
                 if p.is_empty() {
                     return Err((Field::Preset, "choose a preset".into()));
                 }
-                if !shared::model::presets::PRESETS.iter().any(|x| x.id == p) {
+                let Some(id) = preset_id(p) else {
                     return Err((
                         Field::Preset,
                         format!("no preset \u{201c}{p}\u{201d}; pick one from the list"),
                     ));
-                }
+                };
                 Ok(ModelSource {
-                    preset: Some(p.to_string()),
+                    preset: Some(id.to_string()),
                     ..Default::default()
                 })
             }
             ModelTab::Config => {
-                let v: serde_json::Value = serde_json::from_str(&self.hf_text)
-                    .map_err(|e| (Field::HfConfig, format!("not valid JSON: {e}")))?;
+                // the core's reading of JSON: syntax in plain words, with line and column
+                let (cfg, _) = shared::check::parse_typed::<
+                    serde_json::Map<String, serde_json::Value>,
+                >(&self.hf_text, "model.hf_config")
+                .map_err(|e| {
+                    let m = e.first().message;
+                    let m = m
+                        .trim_end_matches(" See docs/scenario.md for the format")
+                        .trim_end_matches('.');
+                    (
+                        Field::HfConfig,
+                        m.replace("not valid JSON", "not valid JSON yet"),
+                    )
+                })?;
                 Ok(ModelSource {
-                    hf_config: Some(v),
+                    hf_config: Some(serde_json::Value::Object(cfg)),
                     ..Default::default()
                 })
             }

@@ -64,7 +64,10 @@ fn optional_fields_clear_when_empty() {
 fn model_tabs() {
     let mut s = st();
     s.apply(Action::ModelTab(ModelTab::Flops));
-    assert!(s.error(Field::FlopsPerSample).is_some());
+    // empty fields wait for input: a hint, no error, the model unchanged
+    assert!(s.error(Field::FlopsPerSample).is_none());
+    assert!(s.pending(Field::FlopsPerSample).is_some());
+    assert_eq!(s.scenario.model.preset.as_deref(), Some("llama-2-13b"));
     s.apply(Action::Set(Field::FlopsPerSample, "8.2e9".into()));
     s.apply(Action::Set(Field::Params, "25.6e6".into()));
     assert_eq!(s.scenario.model.flops_per_sample, Some(8.2e9));
@@ -444,4 +447,69 @@ fn errors_of_hidden_fields_are_general() {
     let s = AppState::with_scenario(sc);
     assert!(s.error(Field::Stage(0, StageField::Steps)).is_some());
     assert_eq!(s.general_error(), None);
+}
+
+/// A preset name being typed, an empty config tab: hints, not errors, and the
+/// estimate keeps the last model (issue 17, item 4).
+#[test]
+fn a_model_being_typed_is_no_error() {
+    let mut s = st();
+    s.apply(Action::Set(Field::Preset, "mistral".into()));
+    assert_eq!(s.error(Field::Preset), None);
+    let hint = s.pending(Field::Preset).unwrap_or_default();
+    assert!(hint.contains("mistral-7b"), "{hint}");
+    assert_eq!(s.scenario.model.preset.as_deref(), Some("llama-2-13b"));
+    assert!(s.result.is_ok());
+    s.apply(Action::Set(Field::Preset, "Mistral-7B".into()));
+    assert_eq!(s.scenario.model.preset.as_deref(), Some("mistral-7b"));
+    assert_eq!(s.pending(Field::Preset), None);
+    s.apply(Action::Set(Field::Preset, "zzz".into()));
+    assert!(s
+        .error(Field::Preset)
+        .unwrap_or_default()
+        .contains("no preset"));
+
+    let mut s = st();
+    s.apply(Action::ModelTab(ModelTab::Config));
+    assert_eq!(s.error(Field::HfConfig), None);
+    assert!(s.pending(Field::HfConfig).is_some());
+    assert!(s.result.is_ok());
+    s.apply(Action::Set(Field::HfConfig, "{ \"model_type\": ".into()));
+    let e = s.error(Field::HfConfig).unwrap_or_default();
+    assert!(
+        e.starts_with("not valid JSON yet: the text ends too early"),
+        "{e}"
+    );
+    assert!(!e.contains("EOF"), "{e}");
+}
+
+/// Picking a model the stages do not fit adapts them and says what changed
+/// (issue 17, item 3): the estimate and the what-ifs stay.
+#[test]
+fn a_model_change_adapts_the_stages() {
+    let mut s = st();
+    s.apply(Action::Set(Field::Preset, "gpt2-xl".into()));
+    assert!(s.result.is_ok(), "{:?}", s.result.as_ref().err());
+    assert_eq!(s.scenario.stages[0].workload.seq, Some(1024));
+    assert!(
+        s.adapted
+            .iter()
+            .any(|c| c.contains("gpt2-xl has 1,024 positions")),
+        "{:?}",
+        s.adapted
+    );
+    assert!(s.rows.iter().all(|r| !r
+        .delta
+        .as_ref()
+        .is_err_and(|e| e.contains("fix the inputs"))));
+    s.apply(Action::Set(Field::Preset, "resnet50".into()));
+    assert!(s.result.is_ok(), "{:?}", s.result.as_ref().err());
+    assert_eq!(
+        s.scenario.stages[2].workload.phase,
+        shared::scenario::Phase::Inference
+    );
+    assert_eq!(
+        s.adapted,
+        ["stage 3: phase inference instead of decode (resnet50 reads images)"]
+    );
 }
