@@ -32,21 +32,22 @@ fn main() {
         }
         all.extend(r.published);
     }
+    // "n/a" where a group has no such figure (e.g. no naive baseline for serving).
+    let f = |x: Option<f64>| x.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"));
     for g in shared::validate::published::summarize_groups(&all) {
         println!(
-            "{:<14} n={:<3} err={:<2} median ratio {:.3} median |ln| {:.3} max |ln| {:.3} coverage {:.2} width {:.2} | naive n={} |ln| {:.3} vs ours {:.3}",
+            "{:<14} n={:<3} err={:<2} median ratio {} median |ln| {} max |ln| {} coverage {} width {} | naive n={} |ln| {} vs ours {}",
             g.group,
             g.n,
             g.errors,
-            g.median_ratio.unwrap_or(f64::NAN),
-            g.median_abs_log_ratio.unwrap_or(f64::NAN),
-            g.max_abs_log_ratio.unwrap_or(f64::NAN),
-            g.coverage.unwrap_or(f64::NAN),
-            g.median_range_width.unwrap_or(f64::NAN),
+            f(g.median_ratio),
+            f(g.median_abs_log_ratio),
+            f(g.max_abs_log_ratio),
+            f(g.coverage),
+            f(g.median_range_width),
             g.naive_n,
-            g.naive_median_abs_log_ratio.unwrap_or(f64::NAN),
-            g.model_median_abs_log_ratio_on_naive_cases
-                .unwrap_or(f64::NAN)
+            f(g.naive_median_abs_log_ratio),
+            f(g.model_median_abs_log_ratio_on_naive_cases)
         );
     }
 }
