@@ -237,6 +237,12 @@ pub(super) fn plan(
         let tensors = tensor_count(spec);
         root_nodes.extend(optimizer::ops(w.optimizer, params, tensors, w.precision));
     }
+    if train && sw == SoftwareClass::Megatron && spec.decoder_layers == 0 {
+        // fused kernels keep only what their backward needs (not eager's
+        // per-op outputs); the training pass is passes[0]
+        let tokens = passes[0].0.b * passes[0].0.sq;
+        saved = megatron_activations(spec, tokens, w.precision.activation_bytes());
+    }
     let p = w.precision;
     let kv = if w.phase == Phase::Decode {
         let total = (w.prompt.unwrap_or(0) + w.new_tokens.unwrap_or(0)) as f64;
@@ -294,6 +300,59 @@ fn generate_loop_ops(b: f64, vocab: f64) -> Vec<Node> {
     let mut loop_ = ew_op("generate.bookkeeping", b * 64.0, 21.0, Pass::Forward);
     loop_.host = HostWork::TokenLoop;
     vec![Node::Op(to_f32), Node::Op(argmax), Node::Op(loop_)]
+}
+
+/// Activation bytes a Megatron-style training step keeps for its backward
+/// (fused norms, bias-GeLU/SwiGLU and bias-dropout-add, FlashAttention):
+/// per token and layer, the inputs of both norms, the inputs of the QKV and
+/// first MLP matmuls, Q, K and V, the attention output, the first MLP
+/// matmul's output and the activation's output, in the activation precision,
+/// plus one byte per dropout mask element; after the layers, the final
+/// norm's input and the fp32 logits of the cross entropy. For GPT-3-shaped
+/// layers this is Korthikanti et al. 2022 ("Reducing Activation
+/// Recomputation in Large Transformer Models", eq. 1) with FlashAttention:
+/// 34 s b h bytes per layer.
+pub(crate) fn megatron_activations(spec: &TransformerSpec, tokens: f64, a: f64) -> f64 {
+    let h = spec.hidden as f64;
+    let (q, k, v) = match &spec.mla {
+        Some(m) => {
+            let qk = (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64 * spec.heads as f64;
+            (qk, qk, (m.v_head_dim * spec.heads) as f64)
+        }
+        None => {
+            let d = spec.head_dim as f64;
+            (
+                spec.heads as f64 * d,
+                spec.kv_heads as f64 * d,
+                spec.kv_heads as f64 * d,
+            )
+        }
+    };
+    let attn_out = match &spec.mla {
+        Some(m) => (m.v_head_dim * spec.heads) as f64,
+        None => spec.heads as f64 * spec.head_dim as f64,
+    };
+    let ffn = match &spec.moe {
+        Some(m) => (m.active * m.expert_intermediate + m.shared * m.shared_intermediate) as f64,
+        None => spec.intermediate as f64,
+    };
+    let fc1_out = if spec.mlp == MlpKind::GatedSwiglu {
+        2.0 * ffn
+    } else {
+        ffn
+    };
+    let norms = if spec.parallel_residual && spec.parallel_shared_norm {
+        1.0
+    } else {
+        2.0
+    };
+    // norm inputs; QKV and MLP inputs (one shared input for parallel blocks)
+    let inputs = if spec.parallel_residual { 1.0 } else { 2.0 };
+    let elements = norms * h + inputs * h + q + k + v + attn_out + fc1_out + ffn;
+    let masks = if spec.dropout > 0.0 { 2.0 * h } else { 0.0 };
+    let per_layer = tokens * (elements * a + masks);
+    let out = tokens * (h * a + spec.vocab as f64 * 4.0);
+    spec.layers as f64 * per_layer + out
 }
 
 /// One forward pass (and its backward when training).

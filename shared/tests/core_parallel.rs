@@ -1,0 +1,305 @@
+//! Training at scale, worked by hand: a matmul's tensor-parallel shard, the
+//! 1F1B pipeline bubble, ZeRO-3 / FSDP memory per device, the FLOPs of full
+//! recomputation, and the strategy chosen for a 70B model on 64 x 80 GB.
+//! Formulas: docs/energy-model.md, "Training at scale".
+
+#![allow(clippy::unwrap_used)]
+
+use shared::estimate::parse_scenario;
+use shared::plan::{plan, Node, StepPlan};
+use shared::resolve::{architecture, device_profile};
+use shared::scenario::{HostCosts, Parallelism, Recompute, Scenario};
+use shared::schedule::{choose, memory_of, stage_step, Strategy};
+
+const GPT2_TRAIN: &str =
+    r#"{"phase":"train","precision":"bf16-amp","batch":8,"seq":1024,"optimizer":"adamw"}"#;
+
+fn scenario(preset: &str, workload: &str) -> Scenario {
+    parse_scenario(&format!(
+        r#"{{"version":1,"model":{{"preset":"{preset}"}},"stages":[{{"kind":"final_training","workload":{workload},"steps":1}}],"hardware":{{"device":"h100-sxm"}},"software":"megatron"}}"#
+    ))
+    .unwrap()
+}
+
+fn whole(s: &Scenario) -> StepPlan {
+    plan(
+        &architecture(s).unwrap(),
+        &s.stages[0].workload,
+        s.software,
+        "w",
+    )
+    .unwrap()
+}
+
+fn strategy(p: Parallelism, count: u64, batch: u64) -> Strategy {
+    Strategy::given(&p, count, batch, "stages[0].parallelism").unwrap()
+}
+
+/// FLOPs of the ops whose name ends with `suffix`, times their counts.
+fn flops_of(p: &StepPlan, suffix: &str) -> f64 {
+    fn walk(nodes: &[Node], repeat: f64, suffix: &str, total: &mut f64) {
+        for n in nodes {
+            match n {
+                Node::Op(op) if op.name.ends_with(suffix) => *total += op.flops * op.count * repeat,
+                Node::Op(_) => {}
+                Node::Seq(s) => walk(&s.nodes, repeat * s.repeat, suffix, total),
+            }
+        }
+    }
+    let mut total = 0.0;
+    walk(&p.root.nodes, p.root.repeat, suffix, &mut total);
+    total
+}
+
+fn close(what: &str, got: f64, want: f64, rel: f64) {
+    assert!(
+        ((got - want) / want).abs() <= rel,
+        "{what}: {got} vs {want} (by hand)"
+    );
+}
+
+/// GPT-2 (L 12, h 768, V 50257), 8 x 1024 tokens. The MLP's first matmul (mlp.fc) is
+/// 2 t h (4h) FLOPs per layer forward; under tensor parallelism of 4 each
+/// device computes a quarter (column-parallel). The whole step's counted
+/// FLOPs (6 t (12 L h^2 + h V) + 3.5 x 4 t s h L, as in core_model.rs) shard
+/// by 4 too, the vocabulary-parallel head included.
+#[test]
+fn a_matmul_under_tensor_parallelism_is_a_quarter_on_each_of_4_devices() {
+    let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
+    let t = b * s;
+    let sc = scenario("gpt2", GPT2_TRAIN);
+    let mut p = whole(&sc);
+    let up_fwd = 2.0 * t * h * 4.0 * h * l;
+    close(
+        "mlp.fc forward, whole",
+        flops_of(&p, "mlp.fc"),
+        up_fwd,
+        1e-12,
+    );
+    p.shard(
+        &strategy(
+            Parallelism {
+                tensor: Some(4),
+                ..Default::default()
+            },
+            4,
+            8,
+        )
+        .shard(),
+    );
+    close(
+        "mlp.fc forward, one of 4",
+        flops_of(&p, "mlp.fc"),
+        up_fwd / 4.0,
+        1e-12,
+    );
+    let step = 6.0 * t * (12.0 * l * h * h + h * v) + 3.5 * 4.0 * t * s * h * l;
+    close("step FLOPs, one of 4", p.counted_flops(), step / 4.0, 1e-9);
+}
+
+/// 1F1B over p = 4 stages with m = 8 micro-batches: the step is (m + p - 1)
+/// micro-batch times, of which p - 1 are the bubble: (p-1)/(m+p-1) = 3/11 of
+/// the pipelined part. Interleaving v = 2 virtual stages halves the bubble.
+#[test]
+fn the_1f1b_bubble_is_p_minus_1_micro_batches() {
+    let sc = scenario(
+        "llama-2-7b",
+        r#"{"phase":"train","precision":"bf16-amp","batch":8,"seq":2048,"optimizer":"adamw"}"#,
+    );
+    let arch = architecture(&sc).unwrap();
+    let dev = device_profile("h100-sxm", &[]).unwrap();
+    let host = HostCosts::default();
+    let run = |interleave: u64| {
+        let st = strategy(
+            Parallelism {
+                pipeline: Some(4),
+                micro_batches: Some(8),
+                interleave: Some(interleave),
+                ..Default::default()
+            },
+            4,
+            8,
+        );
+        stage_step(
+            &arch,
+            &sc.stages[0].workload,
+            sc.software,
+            "stages[0]",
+            &st,
+            &dev,
+            &host,
+        )
+        .unwrap()
+    };
+    let s = run(1);
+    let mb = s.cost.seconds;
+    close("bubble", s.bubble_seconds, 3.0 * mb, 1e-12);
+    close(
+        "bubble share of the pipelined time",
+        s.bubble_seconds / (8.0 * mb + s.bubble_seconds),
+        3.0 / 11.0,
+        1e-12,
+    );
+    close("interleaved bubble", run(2).bubble_seconds, 1.5 * mb, 1e-12);
+}
+
+/// Model state of AMP training is 18 bytes per parameter (fp32 weights 4,
+/// bf16 copies 2, fp32 gradients 4, AdamW moments 8). ZeRO-3 / FSDP over 8
+/// data-parallel devices keeps 18 P / 8 on each; ZeRO-1 shards only the
+/// optimizer: (6 + 4) P + 8 P / 8; ZeRO-2 the gradients too: 6 P + 12 P / 8.
+#[test]
+fn zero_and_fsdp_memory_per_device() {
+    let sc = scenario(
+        "llama-2-7b",
+        r#"{"phase":"train","precision":"bf16-amp","batch":1,"seq":2048,"optimizer":"adamw"}"#,
+    );
+    let arch = architecture(&sc).unwrap();
+    let params = whole(&sc).params;
+    let state = |zero: u8| {
+        let st = strategy(
+            Parallelism {
+                zero: Some(zero),
+                ..Default::default()
+            },
+            8,
+            1,
+        );
+        let m = memory_of(
+            &arch,
+            &sc.stages[0].workload,
+            sc.software,
+            "stages[0]",
+            &st,
+            &mut vec![],
+        )
+        .unwrap();
+        m.weights + m.gradients + m.optimizer
+    };
+    close("ZeRO-3 / FSDP", state(3), 18.0 * params / 8.0, 1e-12);
+    close(
+        "ZeRO-2",
+        state(2),
+        6.0 * params + 12.0 * params / 8.0,
+        1e-12,
+    );
+    close(
+        "ZeRO-1",
+        state(1),
+        10.0 * params + 8.0 * params / 8.0,
+        1e-12,
+    );
+    close("no ZeRO", state(0), 18.0 * params, 1e-12);
+}
+
+/// Full recomputation runs each layer's forward again before its backward:
+/// the step's FLOPs grow by the layers' forward, 2 t (12 L h^2) + 4 t s h L
+/// for GPT-2 (the head and embedding are not recomputed). Selective
+/// recomputation adds the attention core only: 4 t s h L.
+#[test]
+fn full_recomputation_adds_one_forward_of_the_layers() {
+    let (l, h, s, b) = (12.0, 768.0, 1024.0, 8.0);
+    let t = b * s;
+    let sc = scenario("gpt2", GPT2_TRAIN);
+    let base = whole(&sc).counted_flops();
+    let with = |r: Recompute| {
+        let mut p = whole(&sc);
+        p.shard(
+            &strategy(
+                Parallelism {
+                    recompute: Some(r),
+                    ..Default::default()
+                },
+                1,
+                8,
+            )
+            .shard(),
+        );
+        p.counted_flops() - base
+    };
+    close(
+        "full",
+        with(Recompute::Full),
+        2.0 * t * 12.0 * l * h * h + 4.0 * t * s * h * l,
+        1e-9,
+    );
+    close(
+        "selective",
+        with(Recompute::Selective),
+        4.0 * t * s * h * l,
+        1e-9,
+    );
+}
+
+/// Llama-2-70B (P = 69 B) on 64 H100s of 80 GB (72 GB usable), 4096 tokens
+/// per device: 18 P = 1.24 TB of state. Data parallelism with ZeRO-1 leaves
+/// 10 P = 690 GB per device; FSDP across nodes is the last resort; tensor 8
+/// within a node leaves 86 GB of weights and gradients: too much. Tensor 8 x
+/// pipeline 2 leaves 10 P / 16 + 8 P / 64 = 52 GB of state plus the
+/// activations of about one micro-batch of 4096 tokens (33.5 s h bytes per
+/// layer, 80 layers, / 8 with sequence parallelism: 11.3 GB): 63 GB, fits.
+#[test]
+fn a_70b_model_on_64_devices_of_80_gb_takes_tensor_8_pipeline_2() {
+    let sc = scenario(
+        "llama-2-70b",
+        r#"{"phase":"train","precision":"bf16-amp","batch":1,"seq":4096,"optimizer":"adamw"}"#,
+    );
+    let arch = architecture(&sc).unwrap();
+    let dev = device_profile("h100-sxm", &[]).unwrap();
+    let step = choose(
+        &arch,
+        &sc.stages[0].workload,
+        sc.software,
+        "stages[0]",
+        64,
+        &dev,
+        &HostCosts::default(),
+    )
+    .unwrap();
+    let st = step.strategy;
+    assert!(st.chosen);
+    assert_eq!(
+        (st.tensor, st.pipeline, st.data, st.zero, st.recompute),
+        (8, 2, 4, 1, Recompute::Selective),
+        "{}",
+        st.describe()
+    );
+    let p = step.model_params;
+    let m = step.memory;
+    close(
+        "state per device",
+        m.weights + m.gradients + m.optimizer,
+        10.0 * p / 16.0 + 8.0 * p / 64.0,
+        1e-9,
+    );
+    // per token and layer: norm inputs 2h, QKV and MLP inputs 2h, Q h, K and
+    // V 2 x h/8 (8 KV heads), attention output h, gate and up 2 x 3.5h, SwiGLU
+    // output 3.5h: 16.75 h elements of 2 bytes; then the final norm's input
+    // and fp32 logits (vocabulary 32000); all / 8 under sequence parallelism
+    let (s, h) = (4096.0, 8192.0);
+    let whole = 80.0 * s * 16.75 * h * 2.0 + s * (2.0 * h + 4.0 * 32000.0);
+    close("activations per device", m.activations, whole / 8.0, 1e-9);
+    assert!(m.total() <= 80e9 * 0.9, "{:?}", m);
+}
+
+/// Megatron-style activation memory is Korthikanti et al. 2022's 34 s b h
+/// bytes per GPT layer with FlashAttention (norm inputs 4, QKV input 2, Q K V
+/// 6, attention output 2, its dropout mask 1, MLP input 2, fc 8, GeLU 8, its
+/// dropout mask 1), plus the final norm's input (2 s b h) and fp32 logits
+/// (4 s b V); eager PyTorch keeps more (every op's saved output).
+#[test]
+fn megatron_activations_are_34_sbh_per_gpt_layer() {
+    let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
+    let t = b * s;
+    let mega = whole(&scenario("gpt2", GPT2_TRAIN));
+    close(
+        "activations",
+        mega.memory.activations,
+        l * 34.0 * t * h + t * (2.0 * h + 4.0 * v),
+        1e-12,
+    );
+    let eager = parse_scenario(&format!(
+        r#"{{"version":1,"model":{{"preset":"gpt2"}},"stages":[{{"kind":"final_training","workload":{GPT2_TRAIN},"steps":1}}],"hardware":{{"device":"h100-sxm"}},"software":"pytorch-eager"}}"#
+    ))
+    .unwrap();
+    assert!(whole(&eager).memory.activations > mega.memory.activations);
+}
