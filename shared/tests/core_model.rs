@@ -239,3 +239,48 @@ fn host_time_of_a_small_module_heavy_step() {
         * shared::tuning::TUNING.host_scale;
     assert!(t2 >= measured && t2 < measured + 1e-3, "{t2} vs {measured}");
 }
+
+/// ResNet-50 under a compiled INT8 inference engine (TensorRT-style): batch
+/// norms folded into the convolutions, ReLUs and residual adds in their
+/// epilogues, channels-last throughout, 8-bit tensors. What is left is 53
+/// convolutions (1 stem + 16 blocks x 3 + 4 downsamples), the max pool, the
+/// average pool and the classifier: 56 kernels. A convolution moves its input,
+/// its weights and its output once, 1 byte each; a block's last convolution
+/// also reads the identity. FLOPs are those of eager PyTorch.
+#[test]
+fn compiled_int8_resnet50_is_its_convolutions() {
+    let s = |sw: &str| {
+        let sc = parse_scenario(&format!(
+            r#"{{"version":1,"model":{{"preset":"resnet50"}},"stages":[{{"kind":"evaluation","workload":{{"phase":"inference","precision":"int8","batch":8}},"steps":1}}],"hardware":{{"device":"h100-sxm"}},"software":"{sw}"}}"#
+        ))
+        .unwrap();
+        plan(
+            &architecture(&sc).unwrap(),
+            &sc.stages[0].workload,
+            sc.software,
+            "w",
+        )
+        .unwrap()
+    };
+    let compiled = s("compiled");
+    let eager = s("pytorch-eager");
+    assert_eq!(compiled.counted_flops(), eager.counted_flops());
+    let mut kernels = 0.0;
+    let mut ops = std::collections::HashMap::new();
+    compiled.for_each_op(&mut |op, n| {
+        kernels += op.kernels * n;
+        ops.insert(op.name.clone(), op.bytes);
+    });
+    assert_eq!(kernels, 56.0);
+    let b = 8.0;
+    let conv1 = b * (3.0 * 224.0 * 224.0 + 64.0 * 112.0 * 112.0) + 64.0 * 3.0 * 49.0;
+    assert_eq!(ops["conv1"], conv1);
+    // layer1.1: 256 -> 64 -> 64 -> 256 channels at 56 x 56; conv3 reads 64 channels,
+    // writes 256 and reads the 256-channel identity
+    let side = 56.0 * 56.0;
+    let conv3 = b * (64.0 + 256.0 + 256.0) * side + 64.0 * 256.0;
+    assert_eq!(ops["layer1.1.conv3"], conv3);
+    assert!(!ops
+        .keys()
+        .any(|k| k.contains("bn") || k.contains("relu") || k.contains("transpose")));
+}

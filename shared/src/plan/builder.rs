@@ -16,6 +16,12 @@ pub(super) struct Builder {
     pub(super) bwd: Vec<Node>,
     /// Activation bytes saved for backward.
     pub(super) saved: f64,
+    /// Tensors stay channels-last end to end (a compiled inference graph picks
+    /// one layout), so convolutions need no layout transposes.
+    pub(super) nhwc: bool,
+    /// 8-bit activations between layers (a quantized inference engine's INT8
+    /// tensors), not the 16-bit ones of weight-only 8-bit LLM inference.
+    pub(super) int8_activations: bool,
 }
 
 impl Builder {
@@ -26,6 +32,8 @@ impl Builder {
             fwd: vec![],
             bwd: vec![],
             saved: 0.0,
+            nhwc: false,
+            int8_activations: false,
         }
     }
 
@@ -35,7 +43,11 @@ impl Builder {
 
     /// Bytes of a matmul output / activation.
     pub(super) fn a(&self) -> f64 {
-        self.p.activation_bytes()
+        if self.int8_activations && matches!(self.p, Precision::Int8 | Precision::Fp8) {
+            1.0
+        } else {
+            self.p.activation_bytes()
+        }
     }
     pub(super) fn amp(&self) -> bool {
         self.p == Precision::Bf16Amp
@@ -68,6 +80,13 @@ impl Builder {
     }
     pub(super) fn push_bwd(&mut self, op: Op) {
         self.bwd.push(Node::Op(op))
+    }
+    /// Bytes the last forward op's epilogue reads besides its own operands
+    /// (a residual fused into a convolution).
+    pub(super) fn epilogue_read(&mut self, bytes: f64) {
+        if let Some(Node::Op(op)) = self.fwd.last_mut() {
+            op.bytes += bytes;
+        }
     }
 
     /// An element-wise (memory-bound) op: `read` and `write` in bytes.
@@ -214,7 +233,7 @@ impl Builder {
         // convolution is wrapped in layout transposes (nchwToNhwc / nhwcToNchw kernels):
         // forward input and output, backward the output gradient with the input
         // gradient (dgrad) and with the input (wgrad).
-        if self.conv_math() != MathMode::Fp32 {
+        if self.conv_math() != MathMode::Fp32 && !self.nhwc {
             let bwd = if first {
                 2.0 * (out_bytes + in_bytes)
             } else {

@@ -165,7 +165,7 @@ pub fn plan(
 ) -> Result<StepPlan, InputError> {
     match arch {
         Architecture::Transformer(t) => transformer::plan(t, w, sw, field),
-        Architecture::ResNet(r) => resnet::plan(r, w, field),
+        Architecture::ResNet(r) => resnet::plan(r, w, sw, field),
         Architecture::Graph(g) => graph::plan(g, w, field),
         Architecture::Flops(f) => {
             if w.phase == Phase::Decode {

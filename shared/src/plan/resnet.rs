@@ -4,11 +4,24 @@
 use super::builder::Builder;
 use super::{optimizer, MemoryNeed, Node, Seq, StepPlan};
 use crate::model::ResNetSpec;
-use crate::scenario::{Phase, Workload};
+use crate::scenario::{Phase, SoftwareClass, Workload};
 use crate::InputError;
 
 /// torchvision ResNet: conv-bn-relu stacks; BN in training mode during training.
-pub(super) fn plan(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepPlan, InputError> {
+///
+/// Compiled inference (TensorRT, torch.compile with frozen weights) folds each
+/// batch norm into its convolution's weights and bias, runs the ReLU and the
+/// residual add in the convolution's epilogue (TensorRT's layer fusion
+/// catalog: convolution + activation, convolution + element-wise sum), and
+/// keeps tensors channels-last throughout: what remains of a block is its
+/// convolutions, the last of which also reads the identity. At 8-bit precision
+/// its activations are 8-bit too.
+pub(super) fn plan(
+    spec: &ResNetSpec,
+    w: &Workload,
+    sw: SoftwareClass,
+    field: &str,
+) -> Result<StepPlan, InputError> {
     if matches!(w.phase, Phase::Decode | Phase::Prefill) {
         return Err(InputError::new(
             format!("{field}.phase"),
@@ -16,14 +29,21 @@ pub(super) fn plan(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepP
         ));
     }
     let train = w.phase == Phase::Train;
+    let fold = !train && matches!(sw, SoftwareClass::Compiled | SoftwareClass::Serving);
     let mut bl = Builder::new(w.precision, train);
+    bl.nhwc = fold;
+    // an INT8 engine (TensorRT's calibrated or Q/DQ quantization, as in NVIDIA's
+    // MLPerf ResNet-50) passes 8-bit tensors from layer to layer
+    bl.int8_activations = fold;
     let b = w.batch as f64;
     let img = w.image_size.unwrap_or(224) as f64;
     let a = bl.a();
     let mut params = 0.0;
 
     fn bn(bl: &mut Builder, name: &str, n: f64, c: f64, a: f64) -> f64 {
-        if bl.train {
+        if bl.nhwc {
+            // folded into the convolution
+        } else if bl.train {
             // statistics pass + normalise pass; backward reduces then applies
             bl.ew(name, 2.0 * n * a, n * a, 2.0, Some((5.0 * n * a, 2.0)));
         } else {
@@ -50,7 +70,9 @@ pub(super) fn plan(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepP
             + bn(bl, norm, b * cout * hout * hout, cout, a)
     }
     fn relu(bl: &mut Builder, name: &str, n: f64, a: f64) {
-        bl.ew(name, n * a, n * a, 1.0, Some((3.0 * n * a, 1.0)));
+        if !bl.nhwc {
+            bl.ew(name, n * a, n * a, 1.0, Some((3.0 * n * a, 1.0)));
+        }
     }
 
     let s1 = (img / 2.0).ceil();
@@ -123,13 +145,17 @@ pub(super) fn plan(spec: &ResNetSpec, w: &Workload, field: &str) -> Result<StepP
                 );
             }
             // out += identity; backward accumulates the two gradients of the block input
-            bl.ew(
-                &format!("{name}.add"),
-                2.0 * n_out * a,
-                n_out * a,
-                1.0,
-                Some((3.0 * b * cin * side * side * a, 1.0)),
-            );
+            if fold {
+                bl.epilogue_read(n_out * a);
+            } else {
+                bl.ew(
+                    &format!("{name}.add"),
+                    2.0 * n_out * a,
+                    n_out * a,
+                    1.0,
+                    Some((3.0 * b * cin * side * side * a, 1.0)),
+                );
+            }
             relu(&mut bl, &format!("{name}.relu_out"), n_out, a);
             cin = cout;
             side = out_side;
