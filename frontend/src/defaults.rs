@@ -33,6 +33,7 @@ pub fn train_workload() -> Workload {
         new_tokens: None,
         optimizer: Some(Optimizer::Adamw),
         image_size: None,
+        channels_last: None,
     }
 }
 
@@ -46,6 +47,7 @@ pub fn serve_workload() -> Workload {
         new_tokens: Some(256),
         optimizer: None,
         image_size: None,
+        channels_last: None,
     }
 }
 

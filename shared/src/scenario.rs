@@ -120,6 +120,12 @@ pub struct Workload {
     /// Image side for vision models (default 224).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<u64>,
+    /// Convolutional models in eager PyTorch: tensors kept channels-last
+    /// (`memory_format=torch.channels_last`), so cuDNN's tensor-core
+    /// convolutions need no NCHW/NHWC transposes. Default false (NCHW, as
+    /// torchvision builds them); no effect on models without convolutions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels_last: Option<bool>,
 }
 
 crate::named_enum! {

@@ -284,3 +284,52 @@ fn compiled_int8_resnet50_is_its_convolutions() {
         .keys()
         .any(|k| k.contains("bn") || k.contains("relu") || k.contains("transpose")));
 }
+
+/// Channels-last ResNet-50 in eager PyTorch: cuDNN's tensor-core convolutions
+/// read and write NHWC directly, so the layout transposes around each of the
+/// 53 convolutions are gone (two kernels each in the forward pass, moving the
+/// convolution's input and output twice); nothing else changes.
+#[test]
+fn channels_last_drops_the_layout_transposes() {
+    let s = |cl: bool| {
+        let sc = parse_scenario(&format!(
+            r#"{{"version":1,"model":{{"preset":"resnet50"}},"stages":[{{"kind":"evaluation","workload":{{"phase":"inference","precision":"bf16","batch":4,"channels_last":{cl}}},"steps":1}}],"hardware":{{"device":"h100-sxm"}}}}"#
+        ))
+        .unwrap();
+        plan(
+            &architecture(&sc).unwrap(),
+            &sc.stages[0].workload,
+            sc.software,
+            "w",
+        )
+        .unwrap()
+    };
+    let (nchw, nhwc) = (s(false), s(true));
+    let totals = |p: &shared::plan::StepPlan| {
+        let (mut k, mut b) = (0.0, 0.0);
+        p.for_each_op(&mut |op, n| {
+            k += op.kernels * n;
+            b += op.bytes * n;
+        });
+        (k, b)
+    };
+    let ((k0, b0), (k1, b1)) = (totals(&nchw), totals(&nhwc));
+    assert_eq!(k0 - k1, 2.0 * 53.0);
+    // the stem: a 3 x 224 x 224 input, a 64 x 112 x 112 output, 2 bytes each, read and written
+    let stem = 2.0 * 4.0 * (3.0 * 224.0 * 224.0 + 64.0 * 112.0 * 112.0) * 2.0;
+    let mut transposes = 0.0;
+    nchw.for_each_op(&mut |op, n| {
+        if op.name.ends_with("nchw_transpose") {
+            transposes += op.bytes * n;
+        }
+    });
+    let mut stem_t = 0.0;
+    nchw.for_each_op(&mut |op, _| {
+        if op.name == "conv1.nchw_transpose" {
+            stem_t = op.bytes;
+        }
+    });
+    assert_eq!(stem_t, stem);
+    assert_eq!(b0 - b1, transposes);
+    assert_eq!(nchw.counted_flops(), nhwc.counted_flops());
+}

@@ -34,6 +34,7 @@ fn inference(batch: u64, seq: Option<u64>) -> Workload {
         new_tokens: None,
         optimizer: None,
         image_size: None,
+        channels_last: None,
     }
 }
 

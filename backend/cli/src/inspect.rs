@@ -158,6 +158,7 @@ fn inspect_config(bytes: &[u8], args: &InspectArgs) -> anyhow::Result<()> {
         new_tokens: None,
         optimizer: None,
         image_size: None,
+        channels_last: None,
     };
     let p = plan::plan(&arch, &w, SoftwareClass::PytorchEager, "inspect")
         .map_err(|e| anyhow!("{e}"))?;

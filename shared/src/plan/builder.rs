@@ -22,6 +22,9 @@ pub(super) struct Builder {
     /// 8-bit activations between layers (a quantized inference engine's INT8
     /// tensors), not the 16-bit ones of weight-only 8-bit LLM inference.
     pub(super) int8_activations: bool,
+    /// Inference engine fusion: normalisation folded into the producing
+    /// convolution, activations and residual adds in its epilogue.
+    pub(super) epilogue_fusion: bool,
 }
 
 impl Builder {
@@ -34,6 +37,7 @@ impl Builder {
             saved: 0.0,
             nhwc: false,
             int8_activations: false,
+            epilogue_fusion: false,
         }
     }
 

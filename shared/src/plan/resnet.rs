@@ -31,7 +31,8 @@ pub(super) fn plan(
     let train = w.phase == Phase::Train;
     let fold = !train && matches!(sw, SoftwareClass::Compiled | SoftwareClass::Serving);
     let mut bl = Builder::new(w.precision, train);
-    bl.nhwc = fold;
+    bl.nhwc = fold || w.channels_last == Some(true);
+    bl.epilogue_fusion = fold;
     // an INT8 engine (TensorRT's calibrated or Q/DQ quantization, as in NVIDIA's
     // MLPerf ResNet-50) passes 8-bit tensors from layer to layer
     bl.int8_activations = fold;
@@ -41,7 +42,7 @@ pub(super) fn plan(
     let mut params = 0.0;
 
     fn bn(bl: &mut Builder, name: &str, n: f64, c: f64, a: f64) -> f64 {
-        if bl.nhwc {
+        if bl.epilogue_fusion {
             // folded into the convolution
         } else if bl.train {
             // statistics pass + normalise pass; backward reduces then applies
@@ -70,7 +71,7 @@ pub(super) fn plan(
             + bn(bl, norm, b * cout * hout * hout, cout, a)
     }
     fn relu(bl: &mut Builder, name: &str, n: f64, a: f64) {
-        if !bl.nhwc {
+        if !bl.epilogue_fusion {
             bl.ew(name, n * a, n * a, 1.0, Some((3.0 * n * a, 1.0)));
         }
     }

@@ -135,6 +135,7 @@ impl Case {
                     new_tokens: self.new_tokens,
                     optimizer: self.optimizer,
                     image_size: self.image_size,
+                    channels_last: None,
                 },
                 steps: Some(1.0),
                 samples: None,
