@@ -3,7 +3,7 @@
 //! the warning for a shared link whose measured profile the server could not
 //! verify. Pure: what to ask for and what to say; tested natively.
 
-use shared::api::AccuracyReport;
+use crate::services::accuracy::Report;
 use shared::device::DeviceProfile;
 use shared::scenario::{Scenario, SoftwareClass};
 
@@ -44,13 +44,16 @@ pub enum Line {
     /// Enough contributors: the server's summary of the figures.
     Figures {
         summary: String,
-        runs_url: String,
+        runs_url: Option<String>,
         runs: i64,
         /// Median over contributors of |estimated / measured energy - 1|.
         median_energy_error: f64,
     },
     /// Runs, but from fewer contributors than the quorum: the server's words.
-    Pending { summary: String, runs_url: String },
+    Pending {
+        summary: String,
+        runs_url: Option<String>,
+    },
     /// No scored run: say so (and how many stored runs are not scored).
     NoneYet {
         text: String,
@@ -59,40 +62,31 @@ pub enum Line {
 }
 
 /// The runs list of a report: the server's `runs_url` when it is a path of
-/// this server's API (never another scheme in an `href`), else built here.
-fn runs_url(r: &AccuracyReport) -> String {
-    if r.runs_url.starts_with("/api/runs?") {
-        return r.runs_url.clone();
-    }
-    let sw = r
-        .software
-        .as_deref()
-        .and_then(SoftwareClass::parse)
-        .map(|s| format!("&software={s}"))
-        .unwrap_or_default();
-    let device = shared::catalog::find(&r.device).map_or("", |d| d.id);
-    format!("{}/runs?device={device}{sw}", crate::services::API)
+/// this server's API (never another scheme in an `href`).
+fn runs_url(r: &Report) -> Option<String> {
+    r.runs_url
+        .starts_with("/api/runs?")
+        .then(|| r.runs_url.clone())
 }
 
 /// `the NVIDIA H100 SXM5 80GB (pytorch-eager)`, as the server's summary names it.
-fn on(r: &AccuracyReport) -> String {
+fn on(r: &Report) -> String {
     match &r.software {
         Some(s) => format!("the {} ({s})", r.device_name),
         None => format!("the {}", r.device_name),
     }
 }
 
-pub fn line(r: &AccuracyReport) -> Line {
-    let g = &r.overall;
-    if let Some(a) = &g.accuracy {
+pub fn line(r: &Report) -> Line {
+    if let Some(m) = r.median_energy_error {
         return Line::Figures {
             summary: r.summary.clone(),
             runs_url: runs_url(r),
-            runs: g.runs,
-            median_energy_error: a.median_abs_energy_error,
+            runs: r.runs,
+            median_energy_error: m,
         };
     }
-    if g.runs > 0 {
+    if r.runs > 0 {
         return Line::Pending {
             summary: r.summary.clone(),
             runs_url: runs_url(r),
@@ -106,7 +100,7 @@ pub fn line(r: &AccuracyReport) -> Line {
                 on(r),
                 if n == 1 { " is" } else { "s are" },
             ),
-            runs_url: Some(runs_url(r)),
+            runs_url: runs_url(r),
         };
     }
     Line::NoneYet {
@@ -154,62 +148,56 @@ pub fn unverified_text(profiles: &[&DeviceProfile]) -> String {
         ),
     };
     format!(
-        "{what} could not be verified against the calibrations stored on this server: \
-         this server made no such profile under that label, or it could not check. \
-         The numbers below are computed from the values the link carries, so they are only as good \
-         as whoever made the link; they are not backed by this server's measurements."
+        "{what} could not be verified against the calibrations stored on this server \
+         (it made no such profile under that label, or could not check). The numbers below use \
+         the values the link carries: they are only as good as whoever made the link.",
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn report(runs: i64, tokens: i64, not_scored: i64, median: Option<f64>) -> AccuracyReport {
-        let mut overall = json!({"software": "pytorch-eager", "runs": runs, "tokens": tokens,
-            "runs_energy_inside": 1, "runs_time_inside": 1, "met": median.is_some()});
-        if let Some(m) = median {
-            overall["accuracy"] = json!({"median_abs_energy_error": m, "worst_abs_energy_error": 0.3,
-                "median_abs_time_error": 0.1, "worst_abs_time_error": 0.2,
-                "share_energy_inside": 0.5, "share_time_inside": 0.5});
+    fn report(runs: i64, not_scored: i64, median: Option<f64>) -> Report {
+        Report {
+            device: "h100-sxm".into(),
+            device_name: "NVIDIA H100 SXM5 80GB".into(),
+            software: Some("pytorch-eager".into()),
+            runs,
+            median_energy_error: median,
+            not_scored,
+            summary: "the server's words".into(),
+            runs_url: "/api/runs?device=h100-sxm&software=pytorch-eager".into(),
         }
-        serde_json::from_value(json!({
-            "device": "h100-sxm", "device_name": "NVIDIA H100 SXM5 80GB", "software": "pytorch-eager",
-            "estimator_version": "x", "min_tokens": 2, "overall": overall, "groups": [],
-            "not_scored": not_scored, "summary": "the server's words",
-            "runs_url": "/api/runs?device=h100-sxm&software=pytorch-eager",
-        }))
-        .expect("the API's shape")
     }
 
     #[test]
     fn figures_pending_and_none_yet() {
         assert_eq!(
-            line(&report(4, 2, 0, Some(0.12))),
+            line(&report(4, 0, Some(0.12))),
             Line::Figures {
                 summary: "the server's words".into(),
-                runs_url: "/api/runs?device=h100-sxm&software=pytorch-eager".into(),
+                runs_url: Some("/api/runs?device=h100-sxm&software=pytorch-eager".into()),
                 runs: 4,
                 median_energy_error: 0.12,
             }
         );
         assert_eq!(
-            line(&report(1, 1, 0, None)),
+            line(&report(1, 0, None)),
             Line::Pending {
                 summary: "the server's words".into(),
-                runs_url: "/api/runs?device=h100-sxm&software=pytorch-eager".into(),
+                runs_url: Some("/api/runs?device=h100-sxm&software=pytorch-eager".into()),
             }
         );
         assert_eq!(
-            line(&report(0, 0, 0, None)),
+            line(&report(0, 0, None)),
             Line::NoneYet {
                 text: "No measured runs on the NVIDIA H100 SXM5 80GB (pytorch-eager) yet".into(),
                 runs_url: None,
             }
         );
         assert_eq!(
-            line(&report(0, 0, 1, None)),
+            line(&report(0, 1, None)),
             Line::NoneYet {
                 text: "No scored runs on the NVIDIA H100 SXM5 80GB (pytorch-eager) yet (1 stored run is not scored: flagged, quarantined, or not evaluable by this estimator version)".into(),
                 runs_url: Some("/api/runs?device=h100-sxm&software=pytorch-eager".into()),
@@ -219,12 +207,10 @@ mod tests {
 
     #[test]
     fn a_runs_url_that_is_not_the_apis_is_not_linked() {
-        let mut r = report(4, 2, 0, Some(0.1));
+        let mut r = report(4, 0, Some(0.1));
         r.runs_url = "javascript:alert(1)".into();
         match line(&r) {
-            Line::Figures { runs_url, .. } => {
-                assert_eq!(runs_url, "/api/runs?device=h100-sxm&software=pytorch-eager")
-            }
+            Line::Figures { runs_url, .. } => assert_eq!(runs_url, None),
             other => panic!("expected figures, got {other:?}"),
         }
     }

@@ -2,9 +2,9 @@
 //! software class, and the warning for a shared link whose measured profile
 //! the server could not verify (`crate::accuracy` says what; this shows it).
 
-use super::use_app;
+use super::AppContext;
 use crate::accuracy::{unverified_text, Key, Line};
-use crate::state::Action;
+use crate::state::{Action, AppState};
 use yew::prelude::*;
 
 /// How to add a measured run, in the page (the docs are not served with it).
@@ -15,55 +15,56 @@ fn how_to(k: &Key) -> Html {
     html! {
         <details class="how-to">
             <summary>{ "here is how to add one" }</summary>
-            <ol>
-                <li>{ "Mark the steps to measure in your script: print " }<code>{ "jouleprint:begin" }</code>
-                    { " before them and " }<code>{ "jouleprint:end steps=N" }</code>
-                    { " after them (tools/jouleprint_markers.py does it)." }</li>
-                <li>{ "Export this scenario (Scenario JSON, below) and, on the machine with the GPU, with a token from this server's operator in JOULEPRINT_TOKEN, run:" }
-                    <pre><code class="measure-command">{ format!("jouleprint measure --scenario scenario.json --software {} --submit {origin} -- python train.py", k.software) }</code></pre></li>
-                <li>{ "docs/measuring.md in jouleprint's sources says which steps to measure, for how long, and the flags of a workload other than the first stage's." }</li>
-            </ol>
+            <p>{ "Mark the measured steps in your job (tools/jouleprint_markers.py prints the markers), export this scenario (Scenario JSON, below), then run this on the GPU machine with a token from this server's operator in JOULEPRINT_TOKEN:" }</p>
+            <pre class="measure-command">{ format!("jouleprint measure --scenario scenario.json --software {} --submit {origin} -- python train.py", k.software) }</pre>
+            <p>{ "How to choose the steps, and for how long: docs/measuring.md in jouleprint's sources." }</p>
         </details>
     }
 }
 
 fn show(k: &Key, l: Line) -> Html {
     let (device, software) = (k.device.clone(), k.software.to_string());
-    match l {
+    let (summary, runs_url, runs, median) = match l {
         Line::Figures {
             summary,
             runs_url,
             runs,
             median_energy_error,
-        } => html! {
-            <p class="accuracy-line" data-device={device} data-software={software}
-               data-runs={runs.to_string()} data-median-energy-error={median_energy_error.to_string()}>
-                { summary }{ " " }<a class="runs-link" href={runs_url}>{ "The runs" }</a>
-            </p>
-        },
-        Line::Pending { summary, runs_url } => html! {
-            <p class="accuracy-line" data-device={device} data-software={software} data-pending="true">
-                { summary }{ " " }<a class="runs-link" href={runs_url}>{ "The runs" }</a>
-            </p>
-        },
-        Line::NoneYet { text, runs_url } => html! {
-            <div class="accuracy-line" data-device={device} data-software={software} data-runs="0">
-                <p>
-                    { format!("{text}: ") }
-                    if let Some(u) = runs_url {
-                        <a class="runs-link" href={u}>{ "the stored runs" }</a>{ "; " }
-                    }
-                </p>
-                { how_to(k) }
-            </div>
-        },
+        } => (
+            summary,
+            runs_url,
+            runs.to_string(),
+            median_energy_error.to_string(),
+        ),
+        Line::Pending { summary, runs_url } => (summary, runs_url, String::new(), String::new()),
+        Line::NoneYet { text, runs_url } => {
+            return html! {
+                <div class="accuracy-line" data-device={device} data-software={software} data-runs="0">
+                    <p>
+                        { format!("{text}: ") }
+                        if let Some(u) = runs_url {
+                            <a class="runs-link" href={u}>{ "the stored runs" }</a>{ "; " }
+                        }
+                    </p>
+                    { how_to(k) }
+                </div>
+            }
+        }
+    };
+    html! {
+        <p class="accuracy-line" data-device={device} data-software={software}
+           data-runs={runs} data-median-energy-error={median}>
+            { summary }
+            if let Some(u) = runs_url {
+                { " " }<a class="runs-link" href={u}>{ "The runs" }</a>
+            }
+        </p>
     }
 }
 
-/// One line per (device, software class) of the estimate, once the server answered.
-#[component(AccuracyLines)]
-pub fn accuracy_lines() -> Html {
-    let app = use_app();
+/// One line per (device, software class) of the estimate, once the server
+/// answered. Functions called by `Results`, not components: smaller wasm.
+pub fn accuracy_lines(app: &AppState) -> Html {
     let lines = app.accuracy_lines();
     if lines.is_empty() {
         return html! {};
@@ -77,9 +78,7 @@ pub fn accuracy_lines() -> Html {
 }
 
 /// A stored link whose pinned measured profile the server could not verify.
-#[component(ProfileUnverified)]
-pub fn profile_unverified() -> Html {
-    let app = use_app();
+pub fn profile_unverified(app: &AppContext) -> Html {
     let Some(profiles) = app.unverified_profiles() else {
         return html! {};
     };

@@ -2,7 +2,6 @@ use crate::accuracy::Key;
 use crate::services;
 use crate::state::{Action, AppState, MeasuredStatus};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -10,7 +9,7 @@ use yew::prelude::*;
 /// more after a failure.
 #[derive(Default)]
 struct Asked {
-    keys: BTreeSet<Key>,
+    keys: Vec<Key>,
     failed: bool,
 }
 
@@ -39,9 +38,10 @@ pub fn use_accuracy(state: &UseReducerHandle<AppState>) {
 fn ask(asked: &Rc<RefCell<Asked>>, k: &Key, dispatch: &UseReducerDispatcher<AppState>) {
     {
         let mut a = asked.borrow_mut();
-        if a.failed || !a.keys.insert(k.clone()) {
+        if a.failed || a.keys.contains(k) {
             return;
         }
+        a.keys.push(k.clone());
     }
     let (asked, k, dispatch) = (asked.clone(), k.clone(), dispatch.clone());
     yew::platform::spawn_local(async move {

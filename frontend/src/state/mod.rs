@@ -25,7 +25,6 @@ use crate::accuracy::{self, Key as AccuracyKey, Line as AccuracyLine};
 use crate::clock;
 use crate::defaults;
 use crate::profiles::MeasuredDevice;
-use shared::api::AccuracyReport;
 use shared::device::DeviceProfile;
 use shared::estimate::{estimate_core, Estimate};
 use shared::import::ImportedModel;
@@ -100,8 +99,9 @@ pub struct AppState {
     /// A stored link the server could not verify (`profile_verified: false`):
     /// the measured profiles it pins.
     pub unverified: Option<Vec<DeviceProfile>>,
-    /// Accuracy reports fetched so far, kept across edits and loads.
-    pub accuracy: BTreeMap<AccuracyKey, AccuracyReport>,
+    /// Accuracy reports fetched so far, kept across edits and loads (a few:
+    /// a list, not a map, keeps the page's wasm smaller).
+    pub accuracy: Vec<(AccuracyKey, crate::services::accuracy::Report)>,
     // Computed by `recompute`.
     /// The estimate of the scenario with the ticked what-ifs applied.
     pub result: Result<Estimate, InputErrors>,
@@ -132,7 +132,7 @@ pub enum Action {
     Load(Scenario, Option<Banner>),
     /// A stored link (`GET /api/estimates/{id}`), with the server's check of its profiles.
     LoadStored(crate::services::estimates::Stored),
-    AccuracyLoaded(AccuracyKey, AccuracyReport),
+    AccuracyLoaded(AccuracyKey, crate::services::accuracy::Report),
     ShowBanner(Banner),
     DismissBanner,
     MeasuredLoaded(Vec<MeasuredDevice>),
@@ -171,7 +171,7 @@ impl AppState {
             copied: false,
             linked,
             unverified: None,
-            accuracy: BTreeMap::new(),
+            accuracy: Vec::new(),
             result: Err(InputError::new("scenario", "not computed yet").into()),
             base: Err(InputError::new("scenario", "not computed yet").into()),
             rows: Vec::new(),
@@ -239,7 +239,10 @@ impl AppState {
     pub fn accuracy_lines(&self) -> Vec<(&AccuracyKey, AccuracyLine)> {
         self.accuracy_keys
             .iter()
-            .filter_map(|k| Some((k, accuracy::line(self.accuracy.get(k)?))))
+            .filter_map(|k| {
+                let (_, r) = self.accuracy.iter().find(|(have, _)| have == k)?;
+                Some((k, accuracy::line(r)))
+            })
             .collect()
     }
 
@@ -511,7 +514,8 @@ impl AppState {
                 }
             }
             Action::AccuracyLoaded(k, r) => {
-                self.accuracy.insert(k, r);
+                self.accuracy.retain(|(have, _)| *have != k);
+                self.accuracy.push((k, r));
                 recompute = false;
             }
             Action::ShowBanner(b) => {

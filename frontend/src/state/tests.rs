@@ -532,14 +532,16 @@ fn accuracy_keys_follow_the_estimate_and_reports_are_kept() {
         "nothing until the server answers"
     );
 
-    let report: shared::api::AccuracyReport = serde_json::from_value(serde_json::json!({
-        "device": "h100-sxm", "device_name": "NVIDIA H100 SXM5 80GB", "software": "pytorch-eager",
-        "estimator_version": "x", "min_tokens": 2,
-        "overall": {"runs": 0, "tokens": 0, "runs_energy_inside": 0, "runs_time_inside": 0, "met": false},
-        "groups": [], "not_scored": 0, "summary": "No measured runs ...",
-        "runs_url": "/api/runs?device=h100-sxm&software=pytorch-eager",
-    }))
-    .unwrap_or_else(|e| panic!("{e}"));
+    let report = crate::services::accuracy::Report {
+        device: "h100-sxm".into(),
+        device_name: "NVIDIA H100 SXM5 80GB".into(),
+        software: Some("pytorch-eager".into()),
+        runs: 0,
+        median_energy_error: None,
+        not_scored: 0,
+        summary: "No measured runs ...".into(),
+        runs_url: "/api/runs?device=h100-sxm&software=pytorch-eager".into(),
+    };
     s.apply(Action::AccuracyLoaded(h100.clone(), report));
     let lines = s.accuracy_lines();
     assert_eq!(lines.len(), 1);
