@@ -1,6 +1,7 @@
 //! jouleprint's estimator page: a Yew app running the estimation core of
 //! `shared` in the browser. Pure logic (state, links, exports) is tested natively.
 
+mod accuracy;
 mod clock;
 mod components;
 mod defaults;

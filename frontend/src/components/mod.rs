@@ -1,6 +1,7 @@
 //! Components of the estimator page. Each reads the shared state from the
 //! context and dispatches `Action`s.
 
+pub mod accuracy;
 pub mod banner;
 pub mod chart;
 pub mod fields;

@@ -1,6 +1,7 @@
 //! The estimate: totals with ranges, an everyday equivalent, per-stage numbers,
 //! the stage chart, where the energy goes, and which calibration was used.
 
+use super::accuracy::{accuracy_lines, profile_unverified};
 use super::chart::StageChart;
 use super::use_app;
 use crate::defaults::{CAR_KG_PER_KM, CAR_SOURCE};
@@ -50,6 +51,7 @@ pub fn results() -> Html {
         <section class="card results" id="results" aria-labelledby="results-h">
             <h2 id="results-h">{ "Estimate" }</h2>
             { whatif_note.unwrap_or_default() }
+            { profile_unverified(&app) }
             <dl class="stats" aria-live="polite">
                 { stat("energy-kwh", "Energy at the wall", e.energy_kwh.expected, format!("{} kWh", num(e.energy_kwh.expected)),
                     html! { <span class="range" id="energy-range" data-low={e.energy_kwh.low.to_string()} data-high={e.energy_kwh.high.to_string()}>
@@ -59,6 +61,7 @@ pub fn results() -> Html {
                 { stat("gpu-hours", "GPU-hours", e.device_hours.expected, num(e.device_hours.expected), html! {}) }
                 { stat("wall-hours", "Wall time", e.wall_hours.expected, hours(e.wall_hours.expected), html! {}) }
             </dl>
+            { accuracy_lines(&app) }
             { pinned_vs_today(&app) }
             <p class="equivalent" id="equivalent">
                 { format!("About as much CO2e as driving a typical passenger car {} km.", num(km)) }

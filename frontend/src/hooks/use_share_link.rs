@@ -49,7 +49,7 @@ fn state_for(hash: &str) -> AppState {
 fn load_short(id: String, dispatch: UseReducerDispatcher<AppState>) {
     yew::platform::spawn_local(async move {
         match services::estimates::get(&id).await {
-            Ok(s) => dispatch.dispatch(Action::Load(s, None)),
+            Ok(l) => dispatch.dispatch(Action::LoadStored(l)),
             Err(e) => dispatch.dispatch(Action::ShowBanner(Banner {
                 kind: BannerKind::Error,
                 text: format!(

@@ -7,7 +7,7 @@ use crate::components::stages::Stages;
 use crate::components::whatif_panel::WhatIfPanel;
 use crate::components::AppContext;
 use crate::format::num;
-use crate::hooks::{initial_state, use_measured_devices, use_share_link};
+use crate::hooks::{initial_state, use_accuracy, use_measured_devices, use_share_link};
 use yew::prelude::*;
 
 /// The estimator: inputs on the left, the estimate on the right (stacked on a phone).
@@ -16,6 +16,7 @@ pub fn estimator_page() -> Html {
     let state = use_reducer(initial_state);
     use_measured_devices(state.dispatcher());
     use_share_link(&state);
+    use_accuracy(&state);
     let general = state.general_error();
     html! {
         <ContextProvider<AppContext> context={state.clone()}>

@@ -38,6 +38,25 @@ pub fn parse_stored(v: &Value) -> Result<Scenario, String> {
     shared::estimate::parse_scenario(&s.to_string()).map_err(|e| e.to_string())
 }
 
+/// A stored link as the page uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub scenario: Scenario,
+    /// `StoredEstimate::profile_verified`: false when a measured profile the
+    /// link pins is not one the server made under its label (or it could
+    /// not check). None when the answer does not say.
+    pub profile_verified: Option<bool>,
+}
+
+/// `GET /api/estimates/{id}`'s answer (`shared::api::StoredEstimate`); its
+/// scenario is kept as stored, so it is read by the core's own parser.
+pub fn parse_stored_link(v: &Value) -> Result<Stored, String> {
+    Ok(Stored {
+        scenario: parse_stored(v)?,
+        profile_verified: v.get("profile_verified").and_then(Value::as_bool),
+    })
+}
+
 pub async fn create(s: &Scenario) -> Result<Created, String> {
     let r = gloo_net::http::Request::post(&format!("{}/estimates", super::API))
         .json(s)
@@ -57,7 +76,7 @@ pub async fn create(s: &Scenario) -> Result<Created, String> {
     parse_created(&v)
 }
 
-pub async fn get(id: &str) -> Result<Scenario, String> {
+pub async fn get(id: &str) -> Result<Stored, String> {
     let r = gloo_net::http::Request::get(&format!("{}/estimates/{id}", super::API))
         .send()
         .await
@@ -69,7 +88,7 @@ pub async fn get(id: &str) -> Result<Scenario, String> {
         return Err(format!("the backend answered {}", r.status()));
     }
     let v: Value = r.json().await.map_err(|e| format!("not JSON ({e})"))?;
-    parse_stored(&v)
+    parse_stored_link(&v)
 }
 
 #[cfg(test)]
@@ -91,7 +110,16 @@ mod tests {
         assert_eq!(parse_stored(&v), Ok(s.clone()));
         assert_eq!(
             parse_stored(&serde_json::to_value(&s).unwrap_or_default()),
-            Ok(s)
+            Ok(s.clone())
         );
+        let link = |verified: serde_json::Value| {
+            parse_stored_link(
+                &serde_json::json!({"id": "x", "scenario": s, "profile_verified": verified}),
+            )
+            .map(|l| l.profile_verified)
+        };
+        assert_eq!(link(serde_json::json!(false)), Ok(Some(false)));
+        assert_eq!(link(serde_json::json!(true)), Ok(Some(true)));
+        assert_eq!(link(serde_json::Value::Null), Ok(None));
     }
 }

@@ -1,5 +1,6 @@
 //! One module per API resource (gloo-net). The parsers are pure and tested natively.
 
+pub mod accuracy;
 pub mod devices;
 pub mod estimates;
 

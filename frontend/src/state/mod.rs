@@ -21,6 +21,7 @@ pub use fields::{stage_kind_label, Field, StageField};
 pub use model_inputs::{ModelInputs, ModelTab};
 pub use what_ifs::WhatIfRow;
 
+use crate::accuracy::{self, Key as AccuracyKey, Line as AccuracyLine};
 use crate::clock;
 use crate::defaults;
 use crate::profiles::MeasuredDevice;
@@ -95,12 +96,20 @@ pub struct AppState {
     pub copied: bool,
     /// The scenario of a link made by another estimator version, as loaded.
     pub linked: Option<Scenario>,
+    /// A stored link the server could not verify (`profile_verified: false`):
+    /// the measured profiles it pins.
+    pub unverified: Option<Vec<DeviceProfile>>,
+    /// Accuracy reports fetched so far, kept across edits and loads (a few:
+    /// a list, not a map, keeps the page's wasm smaller).
+    pub accuracy: Vec<(AccuracyKey, crate::services::accuracy::Report)>,
     // Computed by `recompute`.
     /// The estimate of the scenario with the ticked what-ifs applied.
     pub result: Result<Estimate, InputErrors>,
     /// The estimate of the scenario as edited (what-ifs off).
     pub base: Result<Estimate, InputErrors>,
     pub rows: Vec<WhatIfRow>,
+    /// The (device, software class) pairs of the estimate shown: one accuracy line each.
+    pub accuracy_keys: Vec<AccuracyKey>,
     /// Milliseconds the last recompute took (all estimates).
     pub recompute_ms: f64,
     /// Milliseconds of the main estimate alone.
@@ -121,6 +130,9 @@ pub enum Action {
     RemoveStage(usize),
     /// A scenario from a link (and, for a damaged link, the reason).
     Load(Scenario, Option<Banner>),
+    /// A stored link (`GET /api/estimates/{id}`), with the server's check of its profiles.
+    LoadStored(crate::services::estimates::Stored),
+    AccuracyLoaded(AccuracyKey, crate::services::accuracy::Report),
     ShowBanner(Banner),
     DismissBanner,
     MeasuredLoaded(Vec<MeasuredDevice>),
@@ -158,9 +170,12 @@ impl AppState {
             short_link: ShortLink::None,
             copied: false,
             linked,
+            unverified: None,
+            accuracy: Vec::new(),
             result: Err(InputError::new("scenario", "not computed yet").into()),
             base: Err(InputError::new("scenario", "not computed yet").into()),
             rows: Vec::new(),
+            accuracy_keys: Vec::new(),
             recompute_ms: 0.0,
             estimate_ms: 0.0,
         };
@@ -220,6 +235,33 @@ impl AppState {
         })
     }
 
+    /// The accuracy lines of the estimate shown, for the reports fetched so far.
+    pub fn accuracy_lines(&self) -> Vec<(&AccuracyKey, AccuracyLine)> {
+        self.accuracy_keys
+            .iter()
+            .filter_map(|k| {
+                let (_, r) = self.accuracy.iter().find(|(have, _)| have == k)?;
+                Some((k, accuracy::line(r)))
+            })
+            .collect()
+    }
+
+    /// The measured profiles of a stored link the server could not verify
+    /// that the scenario still pins (a device change or "use the current
+    /// calibration" replaces them); empty when the link named none.
+    pub fn unverified_profiles(&self) -> Option<Vec<&DeviceProfile>> {
+        let claims = self.unverified.as_ref()?;
+        if claims.is_empty() {
+            return Some(Vec::new());
+        }
+        let r = self.scenario.resolved.as_ref()?;
+        let still: Vec<&DeviceProfile> = claims
+            .iter()
+            .filter(|c| r.device == **c || r.stage_devices.contains(c))
+            .collect();
+        (!still.is_empty()).then_some(still)
+    }
+
     /// Run the core on the scenario, each what-if and the effective scenario.
     pub fn recompute(&mut self) {
         let t0 = clock::now_ms();
@@ -238,9 +280,12 @@ impl AppState {
             &measured,
         );
         self.result = if self.whatifs.is_empty() {
+            self.accuracy_keys = accuracy::keys(&self.scenario);
             base.clone()
         } else {
-            estimate_core(&self.effective_scenario(), &measured)
+            let eff = self.effective_scenario();
+            self.accuracy_keys = accuracy::keys(&eff);
+            estimate_core(&eff, &measured)
         };
         self.base = base;
         self.recompute_ms = clock::now_ms() - t0;
@@ -395,6 +440,18 @@ impl AppState {
         }
     }
 
+    /// Start again from a linked scenario, keeping what came from the server.
+    fn load(&mut self, s: Scenario, banner: Option<Banner>) {
+        let measured = std::mem::take(&mut self.measured);
+        let status = self.measured_status.clone();
+        let reports = std::mem::take(&mut self.accuracy);
+        *self = AppState::with_scenario(s);
+        self.measured = measured;
+        self.measured_status = status;
+        self.accuracy = reports;
+        self.banner = banner;
+    }
+
     /// Apply an action without the `Rc` (what `reduce` does; tests call it).
     pub fn apply(&mut self, action: Action) {
         let mut recompute = true;
@@ -448,13 +505,18 @@ impl AppState {
                     self.drafts.retain(|f, _| !matches!(f, Field::Stage(..)));
                 }
             }
-            Action::Load(s, banner) => {
-                let measured = std::mem::take(&mut self.measured);
-                let status = self.measured_status.clone();
-                *self = AppState::with_scenario(s);
-                self.measured = measured;
-                self.measured_status = status;
-                self.banner = banner;
+            Action::Load(s, banner) => self.load(s, banner),
+            Action::LoadStored(l) => {
+                let claims = accuracy::measured_claims(&l.scenario);
+                self.load(l.scenario, None);
+                if l.profile_verified == Some(false) {
+                    self.unverified = Some(claims);
+                }
+            }
+            Action::AccuracyLoaded(k, r) => {
+                self.accuracy.retain(|(have, _)| *have != k);
+                self.accuracy.push((k, r));
+                recompute = false;
             }
             Action::ShowBanner(b) => {
                 self.banner = Some(b);

@@ -513,3 +513,95 @@ fn a_model_change_adapts_the_stages() {
         ["stage 3: phase inference instead of decode (resnet50 reads images)"]
     );
 }
+
+/// The accuracy line follows the estimate shown: its device and software
+/// class, the what-ifs applied; a report fetched once is kept across edits
+/// and loads, so going back to a pair asks nothing new.
+#[test]
+fn accuracy_keys_follow_the_estimate_and_reports_are_kept() {
+    use crate::accuracy::{Key, Line};
+    use shared::scenario::SoftwareClass;
+    let mut s = st();
+    let h100 = Key {
+        device: "h100-sxm".into(),
+        software: SoftwareClass::PytorchEager,
+    };
+    assert_eq!(s.accuracy_keys, vec![h100.clone()]);
+    assert!(
+        s.accuracy_lines().is_empty(),
+        "nothing until the server answers"
+    );
+
+    let report = crate::services::accuracy::Report {
+        device: "h100-sxm".into(),
+        device_name: "NVIDIA H100 SXM5 80GB".into(),
+        software: Some("pytorch-eager".into()),
+        runs: 0,
+        median_energy_error: None,
+        not_scored: 0,
+        summary: "No measured runs ...".into(),
+        runs_url: "/api/runs?device=h100-sxm&software=pytorch-eager".into(),
+    };
+    s.apply(Action::AccuracyLoaded(h100.clone(), report));
+    let lines = s.accuracy_lines();
+    assert_eq!(lines.len(), 1);
+    assert!(matches!(&lines[0].1, Line::NoneYet { runs_url: None, .. }));
+
+    s.apply(Action::Set(Field::Software, "compiled".into()));
+    let compiled = Key {
+        device: "h100-sxm".into(),
+        software: SoftwareClass::Compiled,
+    };
+    assert_eq!(s.accuracy_keys, vec![compiled]);
+    assert!(s.accuracy_lines().is_empty());
+    s.apply(Action::Set(Field::Software, "pytorch-eager".into()));
+    assert_eq!(s.accuracy_lines().len(), 1, "the report is kept");
+
+    // Another GPU as a what-if: the estimate shown is on that GPU.
+    s.apply(Action::ToggleWhatIf(WhatIf::Gpu, true));
+    let gpu = shared::catalog::find(&s.whatif_params.gpu)
+        .map(|d| d.id.to_string())
+        .unwrap_or_else(|| panic!("a catalog GPU: {:?}", s.whatif_params.gpu));
+    assert_ne!(gpu, "h100-sxm");
+    assert_eq!(s.accuracy_keys[0].device, gpu);
+
+    s.apply(Action::Load(crate::defaults::example_scenario(), None));
+    assert_eq!(s.accuracy_lines().len(), 1, "kept across a loaded link");
+}
+
+/// A stored link with `profile_verified: false` warns about the measured
+/// profile it pins, until that profile is no longer used.
+#[test]
+fn an_unverified_stored_link_warns_until_its_profile_is_replaced() {
+    use crate::services::estimates::Stored;
+    let mut pinned = AppState::default().shared_scenario();
+    let r = pinned
+        .resolved
+        .as_mut()
+        .unwrap_or_else(|| panic!("resolved"));
+    r.device.source.kind = "measured".into();
+    r.device.source.version = "measured:00000000-0000-4000-8000-000000000000".into();
+    let forged = r.device.clone();
+
+    let mut s = st();
+    s.apply(Action::LoadStored(Stored {
+        scenario: pinned.clone(),
+        profile_verified: Some(true),
+    }));
+    assert_eq!(s.unverified_profiles(), None);
+
+    s.apply(Action::LoadStored(Stored {
+        scenario: pinned.clone(),
+        profile_verified: Some(false),
+    }));
+    assert_eq!(s.unverified_profiles(), Some(vec![&forged]));
+    // Editing something else keeps the warning: the numbers still use it.
+    s.apply(Action::Set(Field::Pue, "1.5".into()));
+    assert_eq!(s.unverified_profiles(), Some(vec![&forged]));
+    s.apply(Action::UseCurrentCalibration);
+    assert_eq!(s.unverified_profiles(), None);
+
+    // A fragment link is not checked by any server: no warning.
+    s.apply(Action::Load(pinned, None));
+    assert_eq!(s.unverified_profiles(), None);
+}
