@@ -3,7 +3,7 @@
 #   1. cargo, release, for wasm32 (opt-level z, fat LTO, one codegen unit: set
 #      here for this build only, not in the workspace profile);
 #   2. wasm-bindgen --target web (the CLI pinned to Cargo.lock's wasm-bindgen);
-#   3. wasm-opt -Oz (npm's binaryen, e2e/node_modules/.bin);
+#   3. wasm-opt -Oz --converge (npm's binaryen, e2e/node_modules/.bin);
 #   4. index.html, boot.js and styles.css copied beside them.
 # Stable names (jouleprint-frontend.js, jouleprint-frontend_bg.wasm) and no
 # inline script: index.html loads boot.js, so the page runs under a
@@ -48,7 +48,9 @@ wasm-bindgen --target web --no-typescript --out-dir "$STAGE" --out-name "$NAME" 
   "$TARGET_DIR/wasm32-unknown-unknown/release/$NAME.wasm"
 if [ -n "$OPT" ]; then
   # The features rustc enables by default for wasm32-unknown-unknown.
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  # --converge repeats -Oz until nothing shrinks; debug names and the producers
+  # section are not needed at run time (about 550 bytes gzipped together).
+  wasm-opt -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-multivalue --enable-reference-types \
     -o "$STAGE/${NAME}_bg.opt.wasm" "$STAGE/${NAME}_bg.wasm"
   mv "$STAGE/${NAME}_bg.opt.wasm" "$STAGE/${NAME}_bg.wasm"

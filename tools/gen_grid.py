@@ -12,8 +12,9 @@ data years the files do not carry themselves (each cited below). See
 docs/devices-and-grid.md for the method and every assumption, and
 shared/data/PROVENANCE.md for the wheel's checksum.
 
-Output: CSV (RFC 4180, UTF-8, "\n" line ends) with the header
-`code,name,gco2e_per_kwh,year,source`; a field is double-quoted when it contains a
+Output: CSV (RFC 4180, UTF-8, "\n" line ends): first one `#n,<source>` line per
+distinct source, then the header `code,name,gco2e_per_kwh,year,source`, then the
+rows, whose source field is `#n`; a field is double-quoted when it contains a
 comma. No field may contain a double quote or a line break (checked here): the
 loader in shared/src/grid.rs borrows fields straight from the embedded text and
 does not unescape.
@@ -202,6 +203,32 @@ def fmt_num(x):
     return s if ("." in s or "e" in s) else s + ".0"
 
 
+def write_table(rows, out):
+    """Writes rows of (code, name, number text, year text, source) atomically.
+
+    Each distinct source is written once, before the header, as `#n,<source>`
+    (n = 1, 2, ... in order of first use), and rows cite it as `#n`: the table
+    is embedded in the page, and 212 rows repeating one 226-character citation
+    cost bytes there. QUOTE_MINIMAL quotes exactly the fields that contain a
+    comma (quotes and line breaks are refused by the caller); the number keeps
+    fmt_num's text, so the Rust side parses the same decimal.
+    """
+    ids = {}
+    for r in rows:
+        ids.setdefault(r[4], len(ids) + 1)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    for src, n in ids.items():
+        w.writerow([f"#{n}", src])
+    w.writerow(["code", "name", "gco2e_per_kwh", "year", "source"])
+    for code, name, num, year, src in rows:
+        w.writerow([code, name, num, year, f"#{ids[src]}"])
+    tmp = out + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(buf.getvalue())
+    os.replace(tmp, out)
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -317,18 +344,7 @@ def main():
             if not field or any(c in field for c in '"\r\n'):
                 sys.exit(f"{e[0]}: empty field or one with a quote or line break: {field!r}")
 
-    buf = io.StringIO()
-    # QUOTE_MINIMAL quotes exactly the fields that contain a comma (quotes and line
-    # breaks are refused above); the number keeps fmt_num's text, so the Rust side
-    # parses the same decimal the old generated literals had.
-    w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    w.writerow(["code", "name", "gco2e_per_kwh", "year", "source"])
-    for code, name, v, src, year in entries:
-        w.writerow([code, name, fmt_num(v), str(year), src])
-    tmp = out + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, out)
+    write_table([(code, name, fmt_num(v), str(year), src) for code, name, v, src, year in entries], out)
     kinds = {
         "countries": sum(1 for e in entries if re.fullmatch(r"[A-Z]{2}", e[0])),
         "subnational": sum(1 for e in entries if re.fullmatch(r"[A-Z]{2}-[A-Z]{2}", e[0])),

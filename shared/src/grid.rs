@@ -109,7 +109,21 @@ fn parse(text: &'static str) -> Parsed {
         entries: Vec::new(),
         errors: Vec::new(),
     };
-    let mut lines = text.lines().enumerate();
+    let mut lines = text.lines().enumerate().peekable();
+    // `#n,<source>` lines before the header: the sources rows cite as `#n`
+    let mut sources: Vec<&'static str> = Vec::new();
+    while let Some((i, line)) = lines.next_if(|(_, l)| l.starts_with('#')) {
+        match split_fields(line).as_deref() {
+            Ok([id, src]) if *id == format!("#{}", sources.len() + 1) && !src.trim().is_empty() => {
+                sources.push(src)
+            }
+            _ => out.errors.push(format!(
+                "grid.csv line {}: a source line is `#{},<source>`",
+                i + 1,
+                sources.len() + 1
+            )),
+        }
+    }
     match lines.next() {
         Some((_, h)) if h == HEADER => {}
         other => {
@@ -121,7 +135,7 @@ fn parse(text: &'static str) -> Parsed {
         }
     }
     for (i, line) in lines {
-        match parse_row(line) {
+        match parse_row(line, &sources) {
             Ok(e) => {
                 let dup = out
                     .entries
@@ -143,10 +157,19 @@ fn parse(text: &'static str) -> Parsed {
     out
 }
 
-fn parse_row(line: &'static str) -> Result<GridEntry, String> {
+fn parse_row(line: &'static str, sources: &[&'static str]) -> Result<GridEntry, String> {
     let f = split_fields(line)?;
     let [code, name, value, year, source] = f[..] else {
         return Err(format!("expected 5 fields ({HEADER}), found {}", f.len()));
+    };
+    let source = match source.strip_prefix('#') {
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| sources.get(n.wrapping_sub(1)))
+            .copied()
+            .ok_or_else(|| format!("{code}: source `{source}` names no `#n` source line"))?,
+        None => source,
     };
     for (field, v) in [("code", code), ("name", name), ("source", source)] {
         if v.trim().is_empty() || v.trim() != v {
@@ -228,8 +251,10 @@ mod tests {
     fn embedded_table_has_no_malformed_row() {
         let p = parse(CSV);
         assert!(p.errors.is_empty(), "{:#?}", p.errors);
-        // Every line but the header is a row: none was dropped.
-        assert_eq!(p.entries.len(), CSV.lines().count() - 1);
+        // Every line but the header and the source lines is a row: none was dropped.
+        let sources = CSV.lines().filter(|l| l.starts_with('#')).count();
+        assert!(sources > 0);
+        assert_eq!(p.entries.len(), CSV.lines().count() - 1 - sources);
         assert_eq!(GRID.len(), p.entries.len());
         let mut codes = HashSet::new();
         for g in &p.entries {
@@ -315,6 +340,26 @@ mod tests {
     }
 
     #[test]
+    fn rows_cite_numbered_source_lines() {
+        let p = parse("#1,\"a, b\"\n#2,c\ncode,name,gco2e_per_kwh,year,source\nXA,A,1,2023,#2\nXB,B,2,2023,#1\nXC,C,3,2023,#3\nXD,D,4,2023,#0\n");
+        let got: Vec<_> = p.entries.iter().map(|e| (e.code, e.source)).collect();
+        assert_eq!(got, [("XA", "c"), ("XB", "a, b")]);
+        assert_eq!(p.errors.len(), 2, "{:?}", p.errors);
+        assert!(
+            p.errors[0].contains("line 6: XC: source `#3` names no"),
+            "{}",
+            p.errors[0]
+        );
+        // source lines numbered out of order are refused
+        let p = parse("#2,c\ncode,name,gco2e_per_kwh,year,source\n");
+        assert!(
+            p.errors[0].contains("line 1: a source line is `#1,<source>`"),
+            "{:?}",
+            p.errors
+        );
+    }
+
+    #[test]
     fn duplicate_codes_and_a_wrong_header_are_errors() {
         let p = parse("code,name,gco2e_per_kwh,year,source\nFR,A,1,2023,s\nfr,B,2,2023,s\n");
         assert_eq!(p.entries.len(), 1);
@@ -338,8 +383,12 @@ mod tests {
         let by_iter: Vec<_> = GRID.iter().map(|g| g.code).collect();
         let by_for: Vec<_> = GRID.into_iter().map(|g| g.code).collect();
         assert_eq!(by_iter, by_for);
-        // The first data line of the file is the first entry.
-        let first_code = CSV.lines().nth(1).and_then(|l| l.split(',').next());
+        // The first data line of the file (after the source lines and the header) is the first entry.
+        let first_code = CSV
+            .lines()
+            .skip_while(|l| l.starts_with('#'))
+            .nth(1)
+            .and_then(|l| l.split(',').next());
         assert_eq!(GRID.first().map(|g| g.code), first_code);
         assert_eq!(find(" fr ").map(|g| g.code), Some("FR"));
         assert_eq!(find("AWS:US-EAST-1").map(|g| g.code), Some("aws:us-east-1"));
