@@ -8,10 +8,13 @@
 //! reference cases in the fit (docs/measuring.md, "Refitting from the shared
 //! runs"). Leave-one-out fits once per case: with many cases it takes a while.
 
+use shared::serving::{VLLM05_MS_PER_EXTRA_DEVICE, VLLM05_MS_PER_SEQUENCE};
 use shared::tuning::{CAMPAIGN_GOODPUT, GOODPUT_PRIOR, PRIOR, TUNING};
 use shared::validate::fit::{
-    campaigns, fit, fit_goodput, fit_set, host_bound_set, pretraining_set, FitCase,
+    campaigns, engine_cases, fit, fit_engine, fit_goodput, fit_set, host_bound_set,
+    pretraining_set, published_sets, FitCase,
 };
+use shared::validate::published::parse_case;
 
 fn main() {
     let mut set = fit_set();
@@ -107,5 +110,77 @@ fn main() {
         med(&prior_logs),
         med(&in_logs),
         med(&loo_logs)
+    );
+
+    engine_host_time();
+}
+
+/// The vLLM 0.5 engine's host time per sequence: fitted on the serving set's
+/// vLLM 0.5.4 configurations, with each configuration's throughput and energy
+/// per token in sample and left out.
+fn engine_host_time() {
+    let serving = published_sets()[1];
+    let eng = engine_cases(serving);
+    let all: Vec<usize> = (0..eng.len()).collect();
+    let (a, b) = fit_engine(&eng, &all);
+    println!();
+    println!(
+        "engine host time (vllm-0.5): fitted {a:.4} ms per sequence + {b:.4} ms per further device on {} configurations; in code {VLLM05_MS_PER_SEQUENCE} + {VLLM05_MS_PER_EXTRA_DEVICE}",
+        eng.len()
+    );
+    println!(
+        "{:<56} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "configuration", "implied", "tok/s in", "loo", "J/tok in", "loo"
+    );
+    // energy per token of a configuration with a given host time
+    let joules = |name: &str, ms: f64| -> Option<f64> {
+        let key = format!(
+            "{}_joules_per_token",
+            name.strip_suffix("_tokens_per_second")?
+        );
+        let line = serving
+            .lines()
+            .find(|l| l.contains(&format!("\"{key}\"")))?;
+        let mut c = parse_case(line).ok()?;
+        let i = c.stage.unwrap_or(0);
+        c.scenario
+            .stages
+            .get_mut(i)?
+            .serving
+            .as_mut()?
+            .host_ms_per_sequence = Some(ms);
+        let e = shared::estimate::estimate_core(&c.scenario, &[]).ok()?;
+        Some(c.quantity.of(&e, c.stage).ok()?.expected / c.value)
+    };
+    let (mut t_in, mut t_loo, mut e_in, mut e_loo) = (vec![], vec![], vec![], vec![]);
+    for (i, c) in eng.iter().enumerate() {
+        let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+        let (al, bl) = fit_engine(&eng, &rest);
+        let extra = (c.devices.max(1) - 1) as f64;
+        let (ms_in, ms_loo) = (a + b * extra, al + bl * extra);
+        let tps = |ms: f64| c.published_s_per_token / (c.gpu_s_per_token + ms * 1e-3);
+        let (ji, jl) = (joules(&c.name, ms_in), joules(&c.name, ms_loo));
+        t_in.push(tps(ms_in).ln().abs());
+        t_loo.push(tps(ms_loo).ln().abs());
+        e_in.extend(ji.map(|r| r.ln().abs()));
+        e_loo.extend(jl.map(|r| r.ln().abs()));
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+        println!(
+            "{:<56} {:>7.3} {:>9.3} {:>9.3} {:>9} {:>9}",
+            c.name.strip_suffix("_tokens_per_second").unwrap_or(&c.name),
+            c.implied_ms(),
+            tps(ms_in),
+            tps(ms_loo),
+            f(ji),
+            f(jl)
+        );
+    }
+    let med = |v: &[f64]| shared::stats::median(v).unwrap_or(f64::NAN);
+    println!(
+        "median |ln(estimate/published)|: tokens/s in-sample {:.3}, leave-one-out {:.3}; J/token in-sample {:.3}, leave-one-out {:.3}",
+        med(&t_in),
+        med(&t_loo),
+        med(&e_in),
+        med(&e_loo)
     );
 }

@@ -213,6 +213,29 @@ pub struct Serving {
     /// steps of generation (`steps`) or its requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saturated: Option<bool>,
+    /// How the engine's host work (scheduling, input preparation, output
+    /// processing, the HTTP server) meets the GPU's (default `overlapped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
+    /// Host milliseconds per running sequence per engine step that the GPU
+    /// waits for; replaces the engine's figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ms_per_sequence: Option<f64>,
+}
+
+crate::named_enum! {
+    /// The generation of a serving engine, as far as its host work goes.
+    #[derive(Default)]
+    pub enum Engine {
+        /// Host work overlapped with the GPU's (vLLM 0.6 and later with
+        /// asynchronous output processing and multi-step scheduling,
+        /// TensorRT-LLM's C++ runtime): the GPU does not wait.
+        #[default]
+        Overlapped = "overlapped",
+        /// vLLM up to 0.5: the scheduler, input preparation and output
+        /// processing run between GPU steps, per running sequence.
+        Vllm05 = "vllm-0.5",
+    }
 }
 
 impl Stage {

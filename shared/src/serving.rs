@@ -8,8 +8,31 @@
 use crate::device::DeviceProfile;
 use crate::error::InputError;
 use crate::model::Architecture;
-use crate::scenario::{HostCosts, Serving, SoftwareClass, Stage};
+use crate::scenario::{Engine, HostCosts, Serving, SoftwareClass, Stage};
 use crate::schedule::{self, StageStep, Strategy};
+
+/// vLLM up to 0.5: host milliseconds per running sequence per engine step
+/// that the GPU waits for, on one device, and what each further device of a
+/// tensor-parallel replica adds (the driver broadcasts each step's inputs to
+/// its workers). Least squares over the ten ML.ENERGY v2 vLLM 0.5.4 cases of
+/// `shared/data/validation/serving.jsonl` of (published time per token - the
+/// GPU model's) against devices - 1: `cargo run --release -p
+/// jouleprint-shared --example fit`, which also reports leave-one-out errors
+/// (docs/energy-model.md, "Serving"). vLLM's v0.6.0 blog profiled the cause:
+/// on one H100 serving Llama 3 8B with v0.5.3 the GPU was busy 38% of the time.
+pub const VLLM05_MS_PER_SEQUENCE: f64 = 0.449;
+pub const VLLM05_MS_PER_EXTRA_DEVICE: f64 = 0.0635;
+
+/// Host milliseconds per running sequence per step the GPU waits for.
+pub fn host_ms_per_sequence(cfg: &Serving, tensor: u64) -> f64 {
+    cfg.host_ms_per_sequence
+        .unwrap_or(match cfg.engine.unwrap_or_default() {
+            Engine::Overlapped => 0.0,
+            Engine::Vllm05 => {
+                VLLM05_MS_PER_SEQUENCE + VLLM05_MS_PER_EXTRA_DEVICE * (tensor.max(1) - 1) as f64
+            }
+        })
+}
 
 /// A deployment under its engine.
 #[derive(Debug, Clone)]
@@ -143,10 +166,23 @@ pub fn serve(
             w.batch
         ));
     }
+    // the engine's host work between steps, per running sequence: the replica's
+    // devices wait at idle power (one step per generated token)
+    let host_s = host_ms_per_sequence(cfg, tensor) * 1e-3;
+    if host_s > 0.0 {
+        notes.push(format!(
+            "the engine's host work: {:.3} ms per running sequence per step, not overlapped with the GPU",
+            host_s * 1e3
+        ));
+    }
     let mut costs: Vec<(u64, f64, f64)> = vec![];
     let mut eval = |n: u64| -> Result<(f64, f64), InputError> {
         let s = batch_cost(arch, st, sw, field, tensor, n, device, host)?;
-        Ok((s.seconds, s.joules * tensor as f64))
+        let wait = host_s * n as f64 * n_new;
+        Ok((
+            s.seconds + wait,
+            s.joules * tensor as f64 + wait * device.idle_w * tensor as f64,
+        ))
     };
     let (t_cap, _) = interpolated(&mut costs, max_concurrency as f64, &mut eval)?;
     let saturated = cfg.saturated.unwrap_or(false);

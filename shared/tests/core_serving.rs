@@ -192,3 +192,62 @@ fn a_benchmark_has_a_range_on_its_hours() {
     assert_eq!(e.stages[0].wall_hours.low, 24.0);
     assert_eq!(e.stages[0].wall_hours.high, 24.0);
 }
+
+/// An engine whose host work the GPU waits for (`host_ms_per_sequence` = c):
+/// each step generates one token per running sequence and waits c x N, so a
+/// saturated replica's time per token grows by exactly c, and its energy per
+/// token by c x the idle power of its devices (the GPU waits idle).
+#[test]
+fn host_time_per_sequence_adds_to_each_token() {
+    let at = |extra: &str| {
+        let s = parse_scenario(&served(
+            &format!(r#""replicas":1,"saturated":true{extra}"#),
+            1e5,
+            None,
+        ))
+        .expect("scenario");
+        let e = estimate_core(&s, &[]).expect("estimate");
+        let st = &e.stages[0];
+        let sv = st.serving.expect("serving");
+        let tokens = sv.max_concurrency as f64 * 512.0;
+        let s_per_token = st.seconds_per_step.expected / tokens;
+        let j_per_token = st.wh_per_token.expect("wh/token").expected * 3600.0;
+        (s_per_token, j_per_token, e.resolved.device.idle_w)
+    };
+    let (t0, j0, idle) = at("");
+    let (t1, j1, _) = at(r#","host_ms_per_sequence":2.0"#);
+    assert!(((t1 - t0) - 2e-3).abs() < 1e-9, "{} s", t1 - t0);
+    assert!(((j1 - j0) - 2e-3 * idle).abs() < 1e-6 * j1, "{} J", j1 - j0);
+    // the vllm-0.5 engine: its fitted host time on one device
+    let (t2, _, _) = at(r#","engine":"vllm-0.5""#);
+    let want = shared::serving::VLLM05_MS_PER_SEQUENCE * 1e-3;
+    assert!(((t2 - t0) - want).abs() < 1e-9);
+    // bounds
+    let bad = parse_scenario(&served(r#""host_ms_per_sequence":-1"#, 1e5, None));
+    let msg = match bad {
+        Ok(_) => panic!("a negative host time was accepted"),
+        Err(e) => format!("{e:?}"),
+    };
+    assert!(
+        msg.contains("stages[0].serving.host_ms_per_sequence"),
+        "{msg}"
+    );
+}
+
+/// The vLLM 0.5 constants are the least-squares fit on the serving set.
+#[test]
+fn vllm05_host_time_is_the_fit() {
+    use shared::validate::fit::{engine_cases, fit_engine, published_sets};
+    let set = engine_cases(published_sets()[1]);
+    assert_eq!(set.len(), 10);
+    let all: Vec<usize> = (0..set.len()).collect();
+    let (a, b) = fit_engine(&set, &all);
+    assert!(
+        (a - shared::serving::VLLM05_MS_PER_SEQUENCE).abs() < 5e-4,
+        "{a}"
+    );
+    assert!(
+        (b - shared::serving::VLLM05_MS_PER_EXTRA_DEVICE).abs() < 5e-5,
+        "{b}"
+    );
+}

@@ -305,6 +305,15 @@ fn stage(c: &mut Checker, at: &str, st: &Stage) {
                 "the share of device memory the engine may use",
             );
         }
+        if let Some(h) = sv.host_ms_per_sequence {
+            c.range(
+                &f("serving.host_ms_per_sequence"),
+                h,
+                0.0,
+                100.0,
+                "host milliseconds per running sequence per engine step",
+            );
+        }
     }
     if let Some(p) = &st.parallelism {
         for (k, v) in [

@@ -285,3 +285,91 @@ pub fn fit_goodput(set: &[Campaign], idx: &[usize]) -> f64 {
         .collect();
     crate::stats::median(&logs).map_or(crate::tuning::GOODPUT_PRIOR, |m| m.exp().clamp(0.05, 1.0))
 }
+
+/// One vLLM 0.5 configuration of the serving set, for the fit of the engine's
+/// host time: the published seconds per generated token of the whole server,
+/// the model's with no host time, and the devices of its replica.
+#[derive(Debug, Clone)]
+pub struct EngineCase {
+    pub name: String,
+    pub published_s_per_token: f64,
+    pub gpu_s_per_token: f64,
+    pub devices: u64,
+}
+
+impl EngineCase {
+    /// Host milliseconds per running sequence per step this case implies:
+    /// each step generates one token per running sequence, so the host's
+    /// share of a token's time is the host time per sequence.
+    pub fn implied_ms(&self) -> f64 {
+        (self.published_s_per_token - self.gpu_s_per_token) * 1e3
+    }
+}
+
+/// The `tokens_per_second` cases of `text` served by `vllm-0.5`, each
+/// estimated with no host time.
+pub fn engine_cases(text: &str) -> Vec<EngineCase> {
+    let mut out = vec![];
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(mut c) = super::published::parse_case(line) else {
+            continue;
+        };
+        if c.quantity != Quantity::TokensPerSecond {
+            continue;
+        }
+        let i = c.stage.unwrap_or(0);
+        let Some(sv) = c
+            .scenario
+            .stages
+            .get_mut(i)
+            .and_then(|s| s.serving.as_mut())
+        else {
+            continue;
+        };
+        if sv.engine != Some(crate::scenario::Engine::Vllm05) {
+            continue;
+        }
+        sv.host_ms_per_sequence = Some(0.0);
+        let Ok(e) = crate::estimate::estimate_core(&c.scenario, &[]) else {
+            continue;
+        };
+        let (Ok(q), Some(devices)) = (
+            c.quantity.of(&e, c.stage),
+            e.stages
+                .get(i)
+                .and_then(|s| s.serving.as_ref())
+                .map(|s| s.tensor),
+        ) else {
+            continue;
+        };
+        if q.expected > 0.0 && c.value > 0.0 {
+            out.push(EngineCase {
+                name: c.name,
+                published_s_per_token: 1.0 / c.value,
+                gpu_s_per_token: 1.0 / q.expected,
+                devices,
+            });
+        }
+    }
+    out
+}
+
+/// Least squares of the implied host time against devices - 1 over the
+/// cases `idx`: (ms per sequence on one device, ms each further device adds).
+/// Without a spread in devices the second is 0.
+pub fn fit_engine(set: &[EngineCase], idx: &[usize]) -> (f64, f64) {
+    let pts: Vec<(f64, f64)> = idx
+        .iter()
+        .map(|&i| ((set[i].devices.max(1) - 1) as f64, set[i].implied_ms()))
+        .collect();
+    let n = pts.len() as f64;
+    if n == 0.0 {
+        return (0.0, 0.0);
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (my - b * mx, b)
+}
