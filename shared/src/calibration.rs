@@ -1075,18 +1075,31 @@ fn merge(
 /// The reference calibration of an H100 SXM, built in (see `shared/data/PROVENANCE.md`).
 pub const H100_REFERENCE_CALIBRATION: &str = include_str!("../data/h100-sxm-calibration.json");
 
+/// The H100 SXM profile derived from the reference calibration
+/// ([`reference_h100_profile`]), stored: the page then needs no calibration
+/// record reader (about 80 KB of its WebAssembly). A test keeps it equal to
+/// the derivation (`UPDATE_PROFILE=1` rewrites it).
+pub const H100_REFERENCE_PROFILE: &str = include_str!("../data/h100-sxm-profile.json");
+
+/// The H100 SXM profile derived from the reference calibration record.
+pub fn reference_h100_profile(spec: &crate::device::DeviceSpec) -> Option<DeviceProfile> {
+    let rec = serde_json::from_str::<CalibrationRecord>(H100_REFERENCE_CALIBRATION).ok()?;
+    let mut p = derive_profile(&rec, &spec.datasheet_profile()).ok()?;
+    p.source.detail = format!(
+        "reference calibration of 2026-11-27 (shared/data/h100-sxm-calibration.json): {}",
+        p.source.detail
+    );
+    p.source.version = "measured:reference-2026-11-27".into();
+    Some(p)
+}
+
 /// The built-in profile of a device: the measured one where the project ships a
 /// calibration (H100 SXM), else the datasheet one.
 pub fn builtin_profile(spec: &crate::device::DeviceSpec) -> DeviceProfile {
-    let base = spec.datasheet_profile();
     if spec.id == "h100-sxm" {
-        if let Ok(rec) = serde_json::from_str::<CalibrationRecord>(H100_REFERENCE_CALIBRATION) {
-            if let Ok(mut p) = derive_profile(&rec, &base) {
-                p.source.detail = format!("reference calibration of 2026-11-27 (shared/data/h100-sxm-calibration.json): {}", p.source.detail);
-                p.source.version = "measured:reference-2026-11-27".into();
-                return p;
-            }
+        if let Ok(p) = serde_json::from_str::<DeviceProfile>(H100_REFERENCE_PROFILE) {
+            return p;
         }
     }
-    base
+    spec.datasheet_profile()
 }

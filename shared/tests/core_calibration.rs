@@ -249,3 +249,21 @@ fn a_device_the_catalog_does_not_know_gets_a_profile_from_its_record() {
     assert!(p.gemm_tflops.contains_key(&MathMode::Bf16));
     assert!(!p.gemm_tflops.contains_key(&MathMode::Int8));
 }
+
+/// The stored H100 profile is the derivation of the reference calibration
+/// record, field for field (`UPDATE_PROFILE=1` rewrites the file after a
+/// deliberate change of the datasheet or the derivation).
+#[test]
+fn the_stored_h100_profile_is_the_reference_derivation() {
+    let spec = shared::catalog::find("h100-sxm").expect("h100");
+    let derived = shared::calibration::reference_h100_profile(spec).expect("derives");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/h100-sxm-profile.json");
+    if std::env::var_os("UPDATE_PROFILE").is_some() {
+        let text = serde_json::to_string_pretty(&derived).expect("serialises") + "\n";
+        std::fs::write(path, text).expect("writes");
+    }
+    let stored = shared::calibration::builtin_profile(spec);
+    // exact: serde_json parses floats round-trip (feature float_roundtrip)
+    assert_eq!(stored, derived);
+    assert_eq!(stored.source.version, "measured:reference-2026-11-27");
+}
