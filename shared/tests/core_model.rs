@@ -15,9 +15,17 @@ fn scenario(model: &str, workload: &str) -> shared::scenario::Scenario {
 }
 
 fn step(model: &str, workload: &str) -> shared::plan::StepPlan {
-    let s = scenario(model, workload);
+    first_plan(&scenario(model, workload))
+}
+
+/// The plan of the first stage of a whole scenario given as JSON.
+fn plan_of(json: &str) -> shared::plan::StepPlan {
+    first_plan(&parse_scenario(json).unwrap())
+}
+
+fn first_plan(s: &shared::scenario::Scenario) -> shared::plan::StepPlan {
     plan(
-        &architecture(&s).unwrap(),
+        &architecture(s).unwrap(),
         &s.stages[0].workload,
         s.software,
         "w",
@@ -250,17 +258,9 @@ fn host_time_of_a_small_module_heavy_step() {
 #[test]
 fn compiled_int8_resnet50_is_its_convolutions() {
     let s = |sw: &str| {
-        let sc = parse_scenario(&format!(
+        plan_of(&format!(
             r#"{{"version":1,"model":{{"preset":"resnet50"}},"stages":[{{"kind":"evaluation","workload":{{"phase":"inference","precision":"int8","batch":8}},"steps":1}}],"hardware":{{"device":"h100-sxm"}},"software":"{sw}"}}"#
         ))
-        .unwrap();
-        plan(
-            &architecture(&sc).unwrap(),
-            &sc.stages[0].workload,
-            sc.software,
-            "w",
-        )
-        .unwrap()
     };
     let compiled = s("compiled");
     let eager = s("pytorch-eager");
@@ -292,17 +292,9 @@ fn compiled_int8_resnet50_is_its_convolutions() {
 #[test]
 fn channels_last_drops_the_layout_transposes() {
     let s = |cl: bool| {
-        let sc = parse_scenario(&format!(
+        plan_of(&format!(
             r#"{{"version":1,"model":{{"preset":"resnet50"}},"stages":[{{"kind":"evaluation","workload":{{"phase":"inference","precision":"bf16","batch":4,"channels_last":{cl}}},"steps":1}}],"hardware":{{"device":"h100-sxm"}}}}"#
         ))
-        .unwrap();
-        plan(
-            &architecture(&sc).unwrap(),
-            &sc.stages[0].workload,
-            sc.software,
-            "w",
-        )
-        .unwrap()
     };
     let (nchw, nhwc) = (s(false), s(true));
     let totals = |p: &shared::plan::StepPlan| {

@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+use shared::device::DeviceProfile;
 use shared::estimate::parse_scenario;
+use shared::model::Architecture;
 use shared::plan::{plan, Node, StepPlan};
 use shared::resolve::{architecture, device_profile};
 use shared::scenario::{HostCosts, Parallelism, Recompute, Scenario};
@@ -19,6 +21,13 @@ fn scenario(preset: &str, workload: &str) -> Scenario {
         r#"{{"version":1,"model":{{"preset":"{preset}"}},"stages":[{{"kind":"final_training","workload":{workload},"steps":1}}],"hardware":{{"device":"h100-sxm"}},"software":"megatron"}}"#
     ))
     .unwrap()
+}
+
+/// A training scenario's architecture and the H100's built-in profile.
+fn setup(preset: &str, workload: &str) -> (Scenario, Architecture, DeviceProfile) {
+    let sc = scenario(preset, workload);
+    let arch = architecture(&sc).unwrap();
+    (sc, arch, device_profile("h100-sxm", &[]).unwrap())
 }
 
 fn whole(s: &Scenario) -> StepPlan {
@@ -102,12 +111,10 @@ fn a_matmul_under_tensor_parallelism_is_a_quarter_on_each_of_4_devices() {
 /// the pipelined part. Interleaving v = 2 virtual stages halves the bubble.
 #[test]
 fn the_1f1b_bubble_is_p_minus_1_micro_batches() {
-    let sc = scenario(
+    let (sc, arch, dev) = setup(
         "llama-2-7b",
         r#"{"phase":"train","precision":"bf16-amp","batch":8,"seq":2048,"optimizer":"adamw"}"#,
     );
-    let arch = architecture(&sc).unwrap();
-    let dev = device_profile("h100-sxm", &[]).unwrap();
     let host = HostCosts::default();
     let run = |interleave: u64| {
         let st = strategy(
@@ -239,12 +246,10 @@ fn full_recomputation_adds_one_forward_of_the_layers() {
 /// layer, 80 layers, / 8 with sequence parallelism: 11.3 GB): 63 GB, fits.
 #[test]
 fn a_70b_model_on_64_devices_of_80_gb_takes_tensor_8_pipeline_2() {
-    let sc = scenario(
+    let (sc, arch, dev) = setup(
         "llama-2-70b",
         r#"{"phase":"train","precision":"bf16-amp","batch":1,"seq":4096,"optimizer":"adamw"}"#,
     );
-    let arch = architecture(&sc).unwrap();
-    let dev = device_profile("h100-sxm", &[]).unwrap();
     let step = choose(
         &arch,
         &sc.stages[0].workload,
