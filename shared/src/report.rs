@@ -77,7 +77,8 @@ pub struct StageEstimate {
     /// How the stage's devices share the work, when several do (or parallelism is given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
-    /// Training: counted FLOPs per second over the devices' dense 16-bit peak.
+    /// Training: model FLOPs per second (counted FLOPs without recomputed
+    /// forwards, as PaLM defines MFU) over the device's dense 16-bit peak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfu: Option<f64>,
     /// Multi-node training: the share of the campaign's device time in

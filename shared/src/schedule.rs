@@ -169,6 +169,8 @@ pub struct StageStep {
     pub strategy: Strategy,
     /// Counted FLOPs of the step on one device.
     pub flops: f64,
+    /// Those without the recomputed forwards: the model FLOPs that MFU counts.
+    pub model_flops: f64,
     /// The whole model's parameters, and those used per token.
     pub model_params: f64,
     pub model_active_params: f64,
@@ -416,6 +418,13 @@ pub fn stage_step(
         let (work, opt) = split(&pl);
         m * work.counted_flops() + opt.counted_flops()
     };
+    let mut recomputed = 0.0;
+    pl.for_each_op(&mut |op, n| {
+        if op.name.ends_with(".recompute") {
+            recomputed += op.flops * n;
+        }
+    });
+    let model_flops = flops - m.max(1.0) * recomputed;
     let mut plan_out = pl;
     plan_out.notes.extend(notes.iter().cloned());
     Ok(StageStep {
@@ -428,6 +437,7 @@ pub fn stage_step(
         memory,
         strategy: *st,
         flops,
+        model_flops,
         model_params,
         model_active_params,
         replica_batch,

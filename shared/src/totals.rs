@@ -235,7 +235,7 @@ pub fn totals(
             cost,
             memory,
             strategy,
-            flops,
+            model_flops,
             notes: _,
             model_params,
             model_active_params,
@@ -345,11 +345,11 @@ pub fn totals(
         {
             worst_mem = Some(mem);
         }
-        let mfu = mfu(&dev, flops, sec, st.workload.phase);
+        let mfu = mfu(&dev, model_flops, sec, st.workload.phase);
         if let Some(u) = mfu {
             if st.workload.phase == Phase::Train && n_dev >= 64.0 && !(0.15..=0.65).contains(&u) {
                 warnings.push(format!(
-                    "stage {stage_label}: {:.0}% of the device's dense peak in counted FLOPs, outside the 15-65% large training runs report (docs/energy-model.md, \"Training at scale\"): check the strategy",
+                    "stage {stage_label}: {:.0}% of the device's dense peak in model FLOPs (MFU), outside the 15-65% large training runs report (docs/energy-model.md, \"Training at scale\"): check the strategy",
                     u * 100.0
                 ));
             }

@@ -308,3 +308,37 @@ fn megatron_activations_are_34_sbh_per_gpt_layer() {
     .unwrap();
     assert!(whole(&eager).memory.activations > mega.memory.activations);
 }
+
+/// MFU counts model FLOPs (PaLM's definition): a fully recomputed GPT-2 step
+/// runs the layers' forward twice, but its MFU is the closed-form training
+/// FLOPs, 6 t (12 L h^2 + h V) + 3.5 x 4 t s h L, over the step's time and
+/// the H100's dense 16-bit peak.
+#[test]
+fn mfu_leaves_recomputation_out() {
+    let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
+    let t = b * s;
+    let model = 6.0 * t * (12.0 * l * h * h + h * v) + 3.5 * 4.0 * t * s * h * l;
+    let sc = parse_scenario(&format!(
+        r#"{{"version":1,"model":{{"preset":"gpt2"}},"stages":[{{"kind":"final_training","workload":{GPT2_TRAIN},"steps":1,"parallelism":{{"recompute":"full"}}}}],"hardware":{{"device":"h100-sxm"}},"software":"megatron"}}"#
+    ))
+    .unwrap();
+    let e = shared::estimate::estimate_core(&sc, &[]).unwrap();
+    let st = &e.stages[0];
+    let peak = shared::catalog::find("h100-sxm")
+        .unwrap()
+        .dense_tflops
+        .iter()
+        .filter(|(m, _)| {
+            matches!(
+                m,
+                shared::units::MathMode::Bf16 | shared::units::MathMode::Fp16
+            )
+        })
+        .map(|x| x.1)
+        .fold(0.0, f64::max)
+        * 1e12;
+    let want = model / st.seconds_per_step.expected / peak;
+    close("MFU", st.mfu.unwrap(), want, 1e-9);
+    // the counted FLOPs do include the recomputed forward
+    assert!(st.flops_per_step > model * 1.2, "{}", st.flops_per_step);
+}

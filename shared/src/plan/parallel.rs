@@ -191,6 +191,21 @@ fn collect(seq: &Seq, out: &mut Vec<Seq>) {
     }
 }
 
+/// Names every op of a recomputed node `<name>.recompute`, inside nested
+/// sequences too (an MLP's ops), so MFU can leave them out.
+fn mark_recomputed(n: Node) -> Node {
+    match n {
+        Node::Op(mut op) => {
+            op.name = format!("{}.recompute", op.name);
+            Node::Op(op)
+        }
+        Node::Seq(mut q) => {
+            q.nodes = q.nodes.into_iter().map(mark_recomputed).collect();
+            Node::Seq(q)
+        }
+    }
+}
+
 fn insert(seq: &mut Seq, forwards: &[Seq], r: Recompute) {
     for n in &mut seq.nodes {
         if let Node::Seq(c) = n {
@@ -207,13 +222,7 @@ fn insert(seq: &mut Seq, forwards: &[Seq], r: Recompute) {
                             _ => false,
                         })
                         .cloned()
-                        .map(|n| match n {
-                            Node::Op(mut op) => {
-                                op.name = format!("{}.recompute", op.name);
-                                Node::Op(op)
-                            }
-                            other => other,
-                        })
+                        .map(mark_recomputed)
                         .collect();
                     let mut nodes = ops;
                     nodes.append(&mut c.nodes);
