@@ -108,10 +108,19 @@ pub fn results() -> Html {
                 <h3>{ "Per request and per token" }</h3>
                 <ul id="per-request">
                 { for deploy.iter().map(|s| html! {
-                    <li>{ format!("{}: {} per request, {} per token",
+                    <li data-tokens-per-second={s.tokens_per_second.expected.to_string()}>{ format!("{}: {} per request, {} per token, {} tokens/s",
                         s.name,
                         s.wh_per_request.map(|r| crate::format::wh(r.expected)).unwrap_or_else(|| "n/a".into()),
-                        s.wh_per_token.map(|r| crate::format::wh(r.expected)).unwrap_or_else(|| "n/a".into())) }</li>
+                        s.wh_per_token.map(|r| crate::format::wh(r.expected)).unwrap_or_else(|| "n/a".into()),
+                        num(s.tokens_per_second.expected)) }
+                        // the engine's side, as `estimate --json`'s `serving`
+                        if let Some(v) = &s.serving {
+                            <span class="serving" data-tpot-s={v.tpot_s.to_string()} data-ttft-s={v.ttft_s.to_string()} data-replicas={v.replicas.to_string()}>
+                                { format!("; {} replica(s) x tensor {}, {} tokens/s per sequence ({} ms per token), first token in {} s, busy {}%",
+                                    v.replicas, v.tensor, num(if v.tpot_s > 0.0 { 1.0 / v.tpot_s } else { 0.0 }), num(v.tpot_s * 1e3), num(v.ttft_s), num(v.utilisation * 100.0)) }
+                            </span>
+                        }
+                    </li>
                 }) }
                 </ul>
             }

@@ -5,9 +5,13 @@
 use super::parse::{self, Count};
 use shared::device::DeviceProfile;
 use shared::resolve::device_profile;
-use shared::scenario::{Optimizer, Phase, Scenario, SoftwareClass, Stage, StageKind};
+use shared::scenario::{
+    Engine, Optimizer, Parallelism, Phase, Recompute, Scenario, Serving, SoftwareClass, Stage,
+    StageKind,
+};
 use shared::units::Precision;
 use shared::what_if::Kind;
+use shared::InputErrors;
 
 /// A form field. `path()` is its JSON path in the scenario, so an error of
 /// the core about that path is shown next to it.
@@ -46,10 +50,21 @@ pub enum StageField {
     Runs,
     RequestsPerDay,
     Days,
+    // `stages[i].parallelism` (training at scale)
+    Tensor,
+    Pipeline,
+    Zero,
+    Recompute,
+    MicroBatches,
+    // `stages[i].serving` (a continuous-batching engine)
+    Engine,
+    Replicas,
+    PeakToMean,
+    AlwaysOn,
 }
 
 impl StageField {
-    pub const ALL: [StageField; 15] = [
+    pub const ALL: [StageField; 24] = [
         Self::Kind,
         Self::Phase,
         Self::Precision,
@@ -65,13 +80,32 @@ impl StageField {
         Self::Runs,
         Self::RequestsPerDay,
         Self::Days,
+        Self::Tensor,
+        Self::Pipeline,
+        Self::Zero,
+        Self::Recompute,
+        Self::MicroBatches,
+        Self::Engine,
+        Self::Replicas,
+        Self::PeakToMean,
+        Self::AlwaysOn,
     ];
 
-    /// Whether the stage's card shows this field (`components/stages.rs`).
-    pub fn shown(self, st: &Stage) -> bool {
+    /// Whether the stage's card shows this field (`components/stages.rs`);
+    /// `sw` is the stage's software.
+    pub fn shown(self, st: &Stage, sw: SoftwareClass) -> bool {
         let decode = st.workload.phase == Phase::Decode;
         let deploy = st.kind == StageKind::Deployment;
         match self {
+            // training stages, and any stage a link gave a strategy
+            Self::Tensor | Self::Pipeline | Self::Zero | Self::Recompute | Self::MicroBatches => {
+                st.workload.phase == Phase::Train || st.parallelism.is_some()
+            }
+            // an engine serves a deployment's decode; one a link gave stays editable
+            Self::Engine => {
+                st.serving.is_some() || (deploy && decode && sw == SoftwareClass::Serving)
+            }
+            Self::Replicas | Self::PeakToMean | Self::AlwaysOn => st.serving.is_some(),
             Self::Seq => !decode,
             Self::Prompt | Self::NewTokens => decode,
             Self::Optimizer => st.workload.phase == Phase::Train,
@@ -99,7 +133,34 @@ impl StageField {
             Self::Runs => "runs",
             Self::RequestsPerDay => "requests_per_day",
             Self::Days => "days",
+            Self::Tensor => "parallelism.tensor",
+            Self::Pipeline => "parallelism.pipeline",
+            Self::Zero => "parallelism.zero",
+            Self::Recompute => "parallelism.recompute",
+            Self::MicroBatches => "parallelism.micro_batches",
+            Self::Engine => "serving.engine",
+            Self::Replicas => "serving.replicas",
+            Self::PeakToMean => "serving.peak_to_mean",
+            Self::AlwaysOn => "serving.always_on",
         }
+    }
+
+    /// The object the field is part of (`parallelism`, `serving`): the
+    /// estimator names it for a rule between its fields (tensor x pipeline
+    /// must divide the devices; the KV cache must fit).
+    fn group(self) -> Option<&'static str> {
+        match self {
+            Self::Tensor | Self::Pipeline | Self::Zero | Self::Recompute | Self::MicroBatches => {
+                Some("parallelism")
+            }
+            Self::Engine | Self::Replicas | Self::PeakToMean | Self::AlwaysOn => Some("serving"),
+            _ => None,
+        }
+    }
+
+    /// The field that shows an error about its whole group.
+    fn leads_group(self) -> bool {
+        matches!(self, Self::Tensor | Self::Engine)
     }
 }
 
@@ -123,13 +184,26 @@ impl Field {
         }
     }
 
-    /// Whether an error of the core at `field` (a JSON path) is about this field.
+    /// Whether an error of the core at `field` (a JSON path) is about this
+    /// field (and shown under it): its path or below, and for the first field
+    /// of `parallelism` or `serving`, an error about the whole group.
     pub fn owns(self, field: &str) -> bool {
         let p = self.path();
         field == p
             || field
                 .strip_prefix(p.as_str())
                 .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            || matches!(self, Field::Stage(_, sf) if sf.leads_group()) && self.in_group(field)
+    }
+
+    /// Whether `field` is the whole group (`stages[i].parallelism`) this field is part of.
+    fn in_group(self, field: &str) -> bool {
+        match self {
+            Field::Stage(i, sf) => sf
+                .group()
+                .is_some_and(|g| field == format!("stages[{i}].{g}")),
+            _ => false,
+        }
     }
 
     /// A DOM id for the input (labels, tests, error association).
@@ -212,11 +286,77 @@ pub fn value(f: Field, s: &Scenario) -> String {
                 StageField::Runs => st.runs.to_string(),
                 StageField::RequestsPerDay => opt_num(st.requests_per_day),
                 StageField::Days => opt_num(st.days),
+                sf => plan_value(sf, st),
             }
         }
         // Model fields live in `ModelInputs`; what-if parameters in `what_if::Params`.
         _ => String::new(),
     }
+}
+
+/// The text of a `parallelism` or `serving` field; empty: the core's default.
+fn plan_value(sf: StageField, st: &Stage) -> String {
+    let p = st.parallelism.clone().unwrap_or_default();
+    let sv = st.serving.as_ref();
+    match sf {
+        StageField::Tensor => opt_int(p.tensor),
+        StageField::Pipeline => opt_int(p.pipeline),
+        StageField::Zero => opt_int(p.zero.map(u64::from)),
+        StageField::Recompute => p.recompute.map(|r| r.as_str()).unwrap_or("").into(),
+        StageField::MicroBatches => opt_int(p.micro_batches),
+        // no engine: static batches (the select's empty option)
+        StageField::Engine => sv
+            .map(|s| s.engine.unwrap_or_default().as_str())
+            .unwrap_or("")
+            .into(),
+        StageField::Replicas => opt_int(sv.and_then(|s| s.replicas)),
+        StageField::PeakToMean => opt_num(sv.and_then(|s| s.peak_to_mean)),
+        StageField::AlwaysOn => sv.and_then(|s| s.always_on).unwrap_or(true).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Write a `parallelism` or `serving` field. A stage whose parallelism is
+/// left all empty has none: the core chooses the strategy. The empty engine
+/// removes the stage's `serving` (static batches).
+fn write_plan(sf: StageField, raw: &str, st: &mut Stage) -> Result<(), String> {
+    let count = |raw: &str| parse::count(raw).map(Count::value);
+    if sf.group() == Some("serving") {
+        if sf == StageField::Engine && raw.is_empty() {
+            st.serving = None;
+            return Ok(());
+        }
+        let sv = st.serving.get_or_insert_with(Serving::default);
+        match sf {
+            StageField::Engine => sv.engine = Some(named(Engine::parse(raw), "engine")?),
+            StageField::Replicas => sv.replicas = parse::opt(raw, count)?,
+            StageField::PeakToMean => sv.peak_to_mean = parse::opt(raw, parse::number)?,
+            // true is the core's default: left out
+            StageField::AlwaysOn => sv.always_on = (raw == "false").then_some(false),
+            _ => {}
+        }
+        return Ok(());
+    }
+    let mut p = st.parallelism.clone().unwrap_or_default();
+    match sf {
+        StageField::Tensor => p.tensor = parse::opt(raw, count)?,
+        StageField::Pipeline => p.pipeline = parse::opt(raw, count)?,
+        // past a u8: the core's message (0 to 3) all the same
+        StageField::Zero => {
+            p.zero = parse::opt(raw, count)?.map(|z| u8::try_from(z).unwrap_or(u8::MAX))
+        }
+        StageField::Recompute => {
+            p.recompute = if raw.is_empty() {
+                None
+            } else {
+                Some(named(Recompute::parse(raw), "recomputation")?)
+            }
+        }
+        StageField::MicroBatches => p.micro_batches = parse::opt(raw, count)?,
+        _ => {}
+    }
+    st.parallelism = (p != Parallelism::default()).then_some(p);
+    Ok(())
 }
 
 /// A name of one of the core's enums (`X::parse`), or the field's message.
@@ -299,6 +439,7 @@ pub fn write(
                 StageField::Runs => st.runs = parse::number(raw)?,
                 StageField::RequestsPerDay => st.requests_per_day = parse::opt(raw, parse::number)?,
                 StageField::Days => st.days = parse::opt(raw, parse::number)?,
+                sf => write_plan(sf, raw, st)?,
             }
         }
         Field::Preset
@@ -315,15 +456,43 @@ pub fn write(
 /// `shared::check` about that field that `before` did not have. The core's
 /// message is the one shown.
 pub fn refusal(before: &Scenario, after: &Scenario, field: Field) -> Option<String> {
-    let Err(now) = shared::check::check(after) else {
-        return None;
-    };
-    let had = shared::check::check(before).err();
-    let had = had.as_ref().map(|e| e.0.as_slice()).unwrap_or_default();
+    new_error(
+        shared::check::check(after).err(),
+        || shared::check::check(before).err(),
+        field,
+    )
+}
+
+/// The first error of `now` about `field` (or its group) that `had` lacks.
+fn new_error(
+    now: Option<InputErrors>,
+    had: impl FnOnce() -> Option<InputErrors>,
+    field: Field,
+) -> Option<String> {
+    let now = now?;
+    let had = had().map(|e| e.0).unwrap_or_default();
     now.iter()
-        .filter(|e| field.owns(&e.field))
+        .filter(|e| field.owns(&e.field) || field.in_group(&e.field))
         .find(|e| !had.contains(e))
         .map(|e| e.message.clone())
+}
+
+/// For a `parallelism` or `serving` field, whether the estimator refuses
+/// `after` because of it: its rules between fields and the model (tensor
+/// dividing the heads, tensor x pipeline dividing the devices, a KV cache
+/// that fits) are not `check`'s, so the estimate is asked. The last estimate
+/// stays on screen, with the estimator's message under the field.
+fn plan_refusal(
+    before: &Scenario,
+    after: &Scenario,
+    field: Field,
+    measured: &[DeviceProfile],
+) -> Option<String> {
+    if !matches!(field, Field::Stage(_, sf) if sf.group().is_some()) {
+        return None;
+    }
+    let est = |s: &Scenario| shared::estimate::estimate_core(s, measured).err();
+    new_error(est(after), || est(before), field)
 }
 
 /// The scenario with a field changed, if the text is a value of the field and
@@ -343,6 +512,9 @@ pub fn commit(
         // The core accepted the 0 that stood for it: still not a count.
         return Err("must be a whole number".into());
     }
+    if let Some(why) = plan_refusal(s, &t, f, measured) {
+        return Err(why);
+    }
     Ok(t)
 }
 
@@ -352,7 +524,15 @@ fn is_not_whole(f: Field, raw: &str) -> bool {
         Field::DeviceCount
             | Field::Stage(
                 _,
-                StageField::Batch | StageField::Seq | StageField::Prompt | StageField::NewTokens
+                StageField::Batch
+                    | StageField::Seq
+                    | StageField::Prompt
+                    | StageField::NewTokens
+                    | StageField::Tensor
+                    | StageField::Pipeline
+                    | StageField::Zero
+                    | StageField::MicroBatches
+                    | StageField::Replicas
             )
     );
     counts && parse::count(raw) == Ok(Count::NotWhole)

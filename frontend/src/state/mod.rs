@@ -235,6 +235,23 @@ impl AppState {
         })
     }
 
+    /// The core's words on stage `i`'s parallel strategy: its note when it
+    /// chose one (the model does not fit plain data parallelism), else the
+    /// strategy it used, when several devices share the work.
+    pub fn strategy_note(&self, i: usize) -> Option<String> {
+        let e = self.base.as_ref().ok()?;
+        let st = e.stages.get(i)?;
+        let strategy = st.strategy.as_deref()?;
+        let head = format!("stage {}: ", st.name);
+        Some(
+            e.notes
+                .iter()
+                .find(|n| n.starts_with(&head) && n.contains(strategy))
+                .cloned()
+                .unwrap_or_else(|| format!("Estimated with {strategy}.")),
+        )
+    }
+
     /// The accuracy lines of the estimate shown, for the reports fetched so far.
     pub fn accuracy_lines(&self) -> Vec<(&AccuracyKey, AccuracyLine)> {
         self.accuracy_keys
@@ -356,7 +373,7 @@ impl AppState {
             v.extend(
                 StageField::ALL
                     .iter()
-                    .filter(|sf| sf.shown(st))
+                    .filter(|sf| sf.shown(st, st.software(&self.scenario)))
                     .map(|sf| Field::Stage(i, *sf)),
             );
         }

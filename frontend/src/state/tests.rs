@@ -605,3 +605,335 @@ fn an_unverified_stored_link_warns_until_its_profile_is_replaced() {
     s.apply(Action::Load(pinned, None));
     assert_eq!(s.unverified_profiles(), None);
 }
+
+// Parallelism and serving inputs.
+
+fn par(i: usize, sf: StageField) -> Field {
+    Field::Stage(i, sf)
+}
+
+/// The example scenario with a stage changed by hand, estimated by the core:
+/// what the page's fields must come to.
+fn core_with(
+    count: u64,
+    edit: impl FnOnce(&mut Scenario),
+) -> (Scenario, shared::estimate::Estimate) {
+    let mut s = defaults::example_scenario();
+    s.hardware.count = count;
+    edit(&mut s);
+    let e = estimate_core(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+    (s, e)
+}
+
+/// Untouched, a training stage has no parallelism and the core chooses: a
+/// 13B model with AdamW (16 bytes per parameter, 208 GB) does not fit one
+/// 80 GB device under plain data parallelism, so the core's note names the
+/// strategy it chose, and the page shows that note.
+#[test]
+fn untouched_parallelism_is_the_cores_choice_with_its_note() {
+    let s = st();
+    assert!(s.scenario.stages.iter().all(|st| st.parallelism.is_none()));
+    let e = s.base.as_ref().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..2 {
+        let strategy = e.stages[i].strategy.clone().unwrap_or_default();
+        assert_ne!(strategy, "data 8", "plain data parallelism does not fit");
+        let note = s.strategy_note(i).unwrap_or_default();
+        assert!(e.notes.contains(&note), "{note} not among {:?}", e.notes);
+        assert!(note.starts_with(&format!("stage {}: ", e.stages[i].name)));
+        assert!(note.contains(&strategy), "{note}");
+    }
+    // the fields are empty (the core's default) and the stage has none
+    for sf in [StageField::Tensor, StageField::Pipeline, StageField::Zero] {
+        assert_eq!(s.value(par(0, sf)), "");
+        assert!(sf.shown(&s.scenario.stages[0], s.scenario.software));
+        assert!(
+            !sf.shown(&s.scenario.stages[2], s.scenario.software),
+            "decode"
+        );
+    }
+}
+
+/// Typed degrees go into `stages[i].parallelism`; the estimate is the core's
+/// for that scenario; clearing every field gives the automatic choice back.
+#[test]
+fn parallelism_fields_set_the_stage_and_clear_to_automatic() {
+    let mut s = st();
+    let auto = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    s.apply(Action::Set(par(0, StageField::Tensor), "2".into()));
+    s.apply(Action::Set(par(0, StageField::Pipeline), "2".into()));
+    s.apply(Action::Set(par(0, StageField::Zero), "1".into()));
+    s.apply(Action::Set(
+        par(0, StageField::Recompute),
+        "selective".into(),
+    ));
+    assert!(s.drafts.is_empty(), "{:?}", s.drafts);
+    let want = shared::scenario::Parallelism {
+        tensor: Some(2),
+        pipeline: Some(2),
+        zero: Some(1),
+        recompute: Some(shared::scenario::Recompute::Selective),
+        ..Default::default()
+    };
+    assert_eq!(s.scenario.stages[0].parallelism.as_ref(), Some(&want));
+    assert_eq!(
+        s.scenario.stages[1].parallelism, None,
+        "other stages untouched"
+    );
+    let (_, core) = core_with(8, |sc| sc.stages[0].parallelism = Some(want.clone()));
+    let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.energy_kwh, core.energy_kwh);
+    assert_ne!(e.stages[0].energy_kwh, auto.stages[0].energy_kwh);
+    // 8 devices / (tensor 2 x pipeline 2) = 2 data-parallel replicas
+    let strategy = e.stages[0].strategy.clone().unwrap_or_default();
+    assert!(
+        strategy.starts_with("data 2, tensor 2, pipeline 2"),
+        "{strategy}"
+    );
+    assert_eq!(
+        s.strategy_note(0),
+        Some(format!("Estimated with {strategy}."))
+    );
+    assert_eq!(s.value(par(0, StageField::Zero)), "1");
+    assert_eq!(s.value(par(0, StageField::Recompute)), "selective");
+    for sf in [
+        StageField::Tensor,
+        StageField::Pipeline,
+        StageField::Zero,
+        StageField::Recompute,
+    ] {
+        s.apply(Action::Set(par(0, sf), String::new()));
+    }
+    assert_eq!(s.scenario.stages[0].parallelism, None);
+    assert_eq!(s.result.as_ref().ok(), Some(&auto));
+}
+
+/// What the estimator refuses (its rules between a strategy, the devices,
+/// the batch and the model) stays a draft with its message under the field
+/// typed, and the last estimate stays; so do `check`'s bounds.
+#[test]
+fn refused_strategies_keep_the_estimate_with_the_cores_message() {
+    let mut s = st();
+    let before = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    let msg = |count: u64, p: shared::scenario::Parallelism| {
+        let mut sc = defaults::example_scenario();
+        sc.hardware.count = count;
+        sc.stages[0].parallelism = Some(p);
+        estimate_core(&sc, &[]).expect_err("refused").0
+    };
+    // 3 does not divide 8 devices: the whole strategy is named
+    let tensor = par(0, StageField::Tensor);
+    s.apply(Action::Set(tensor, "3".into()));
+    let want = msg(
+        8,
+        shared::scenario::Parallelism {
+            tensor: Some(3),
+            ..Default::default()
+        },
+    );
+    assert_eq!(want[0].field, "stages[0].parallelism");
+    assert_eq!(s.error(tensor), Some(want[0].message.clone()));
+    assert!(want[0].message.contains("must divide the 8 devices"));
+    assert_eq!(s.scenario.stages[0].parallelism, None);
+    assert_eq!(s.result.as_ref().ok(), Some(&before));
+    assert_eq!(s.general_error(), None);
+    // pipeline 3 beside tensor 2: the message goes under the field typed
+    s.apply(Action::Set(tensor, "2".into()));
+    let pipeline = par(0, StageField::Pipeline);
+    s.apply(Action::Set(pipeline, "3".into()));
+    assert!(s
+        .error(pipeline)
+        .is_some_and(|e| e.contains("(2 x 3 x 1) must divide the 8 devices")));
+    assert_eq!(s.error(tensor), None);
+    assert_eq!(
+        s.scenario.stages[0]
+            .parallelism
+            .as_ref()
+            .and_then(|p| p.pipeline),
+        None
+    );
+    // Llama-2-13B has 40 heads: tensor 3 on 24 devices divides the devices, not the heads
+    s.apply(Action::Set(pipeline, "".into()));
+    s.apply(Action::Set(Field::DeviceCount, "24".into()));
+    s.apply(Action::Set(tensor, "3".into()));
+    let want = msg(
+        24,
+        shared::scenario::Parallelism {
+            tensor: Some(3),
+            ..Default::default()
+        },
+    );
+    assert_eq!(want[0].field, "stages[0].parallelism.tensor");
+    assert_eq!(s.error(tensor), Some(want[0].message.clone()));
+    assert!(want[0].message.contains("40 attention heads"));
+    // micro-batches must divide the batch (1)
+    let mb = par(0, StageField::MicroBatches);
+    s.apply(Action::Set(mb, "3".into()));
+    assert!(s
+        .error(mb)
+        .is_some_and(|e| e.contains("must divide the batch")));
+    // check's bounds: ZeRO 0 to 3, whole numbers
+    let zero = par(0, StageField::Zero);
+    for bad in ["4", "300"] {
+        s.apply(Action::Set(zero, bad.into()));
+        assert_eq!(
+            s.error(zero).as_deref(),
+            Some("must be 0, 1, 2 or 3"),
+            "{bad}"
+        );
+    }
+    s.apply(Action::Set(zero, "0.5".into()));
+    assert!(s.error(zero).is_some_and(|e| e.contains("whole")));
+    s.apply(Action::Set(tensor, "100001".into()));
+    assert!(s.error(tensor).is_some_and(|e| e.contains("100,000")));
+    assert_eq!(s.value(tensor), "100001");
+    assert!(s.result.is_ok());
+}
+
+/// A link whose strategy the estimator refuses shows the message under the
+/// tensor field (the field of the whole strategy), not under the form.
+#[test]
+fn a_linked_bad_strategy_is_shown_under_its_field() {
+    let mut sc = defaults::example_scenario();
+    sc.stages[1].parallelism = Some(shared::scenario::Parallelism {
+        pipeline: Some(3),
+        ..Default::default()
+    });
+    let s = AppState::with_scenario(sc);
+    let tensor = par(1, StageField::Tensor);
+    assert!(s
+        .error(tensor)
+        .is_some_and(|e| e.contains("must divide the 8 devices")));
+    assert_eq!(s.error(par(1, StageField::Pipeline)), None);
+    assert_eq!(s.general_error(), None);
+    assert_eq!(s.value(par(1, StageField::Pipeline)), "3");
+}
+
+/// The serving inputs: shown on a deployment's decode under serving
+/// software; the engine select turns the engine on and off; the fields go
+/// into `stages[i].serving`; the estimate is the core's.
+#[test]
+fn serving_fields_set_the_engine_and_its_load() {
+    let mut s = st();
+    let engine = par(2, StageField::Engine);
+    let dep = |s: &AppState| s.scenario.stages[2].clone();
+    assert!(!StageField::Engine.shown(&dep(&s), s.scenario.software));
+    s.apply(Action::Set(Field::Software, "serving".into()));
+    assert!(StageField::Engine.shown(&dep(&s), s.scenario.software));
+    assert!(!StageField::Replicas.shown(&dep(&s), s.scenario.software));
+    assert!(!StageField::Engine.shown(&s.scenario.stages[0], s.scenario.software));
+    assert_eq!(s.value(engine), "", "no engine: static batches");
+    let static_batches = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+
+    s.apply(Action::Set(engine, "overlapped".into()));
+    let overlapped = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    s.apply(Action::Set(engine, "vllm-0.5".into()));
+    let vllm = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        dep(&s).serving,
+        Some(shared::scenario::Serving {
+            engine: Some(shared::scenario::Engine::Vllm05),
+            ..Default::default()
+        })
+    );
+    let tpot = |e: &shared::estimate::Estimate| e.stages[2].serving.as_ref().map(|v| v.tpot_s);
+    assert!(tpot(&static_batches).is_none());
+    // vLLM 0.5's GPU waits for the host every step: a slower token
+    assert!(
+        tpot(&vllm) > tpot(&overlapped),
+        "{:?} {:?}",
+        tpot(&vllm),
+        tpot(&overlapped)
+    );
+    let (_, core) = core_with(8, |sc| {
+        sc.software = shared::scenario::SoftwareClass::Serving;
+        sc.stages[2].serving = Some(shared::scenario::Serving {
+            engine: Some(shared::scenario::Engine::Vllm05),
+            ..Default::default()
+        });
+    });
+    assert_eq!(vllm.stages[2], core.stages[2]);
+
+    s.apply(Action::Set(par(2, StageField::Replicas), "2".into()));
+    s.apply(Action::Set(par(2, StageField::PeakToMean), "3".into()));
+    s.apply(Action::Set(par(2, StageField::AlwaysOn), "false".into()));
+    let sv = dep(&s).serving.unwrap_or_default();
+    assert_eq!(
+        (sv.replicas, sv.peak_to_mean, sv.always_on),
+        (Some(2), Some(3.0), Some(false))
+    );
+    let e = s.result.clone().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.stages[2].serving.as_ref().map(|v| v.replicas), Some(2));
+    assert_eq!(s.value(par(2, StageField::AlwaysOn)), "false");
+    s.apply(Action::Set(par(2, StageField::AlwaysOn), "true".into()));
+    assert_eq!(
+        dep(&s).serving.and_then(|v| v.always_on),
+        None,
+        "the default"
+    );
+
+    // check's bounds, with its words
+    let before = s.result.clone();
+    s.apply(Action::Set(par(2, StageField::PeakToMean), "0.5".into()));
+    assert!(s
+        .error(par(2, StageField::PeakToMean))
+        .is_some_and(|e| e.contains("daily peak")));
+    s.apply(Action::Set(par(2, StageField::Replicas), "0".into()));
+    assert!(s
+        .error(par(2, StageField::Replicas))
+        .is_some_and(|e| e.contains("whole number from 1")));
+    assert_eq!(s.result, before);
+
+    // the empty engine removes the engine: static batches again
+    s.apply(Action::Set(par(2, StageField::Replicas), "".into()));
+    s.apply(Action::Set(par(2, StageField::PeakToMean), "".into()));
+    s.apply(Action::Set(engine, "".into()));
+    assert_eq!(dep(&s).serving, None);
+    assert_eq!(s.result.as_ref().ok(), Some(&static_batches));
+}
+
+/// An engine on a stage that is not a deployment's decode is the core's
+/// error about the whole `serving`, shown under the engine select.
+#[test]
+fn an_engine_off_a_deployments_decode_is_refused() {
+    let mut s = st();
+    let f = par(0, StageField::Engine);
+    s.apply(Action::Set(f, "overlapped".into()));
+    assert!(s
+        .error(f)
+        .is_some_and(|e| e.contains("deployment stage of phase decode")));
+    assert_eq!(s.scenario.stages[0].serving, None);
+}
+
+/// Links and exports carry the new fields; a v1 link without them loads
+/// without them.
+#[test]
+fn links_and_exports_keep_parallelism_and_serving() {
+    let mut s = st();
+    s.apply(Action::Set(par(1, StageField::Tensor), "4".into()));
+    s.apply(Action::Set(par(1, StageField::MicroBatches), "1".into()));
+    s.apply(Action::Set(Field::Software, "serving".into()));
+    s.apply(Action::Set(par(2, StageField::Engine), "vllm-0.5".into()));
+    s.apply(Action::Set(par(2, StageField::PeakToMean), "2.5".into()));
+    assert!(s.drafts.is_empty(), "{:?}", s.drafts);
+    let shared_s = s.shared_scenario();
+    let back = match crate::link::parse_fragment(&crate::link::fragment(&shared_s)) {
+        crate::link::Fragment::Scenario(Ok(b)) => b,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(back, shared_s);
+    let json: serde_json::Value = serde_json::from_str(&crate::export::scenario_json(&shared_s))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["stages"][1]["parallelism"]["tensor"], 4);
+    assert_eq!(json["stages"][2]["serving"]["engine"], "vllm-0.5");
+    assert_eq!(json["stages"][2]["serving"]["peak_to_mean"], 2.5);
+    let loaded = AppState::with_scenario(back);
+    assert_eq!(loaded.value(par(1, StageField::Tensor)), "4");
+    assert_eq!(loaded.value(par(2, StageField::Engine)), "vllm-0.5");
+    assert_eq!(loaded.result, s.result);
+    // the v1 fixture made before these fields
+    let (old, _) = fixture_link();
+    assert!(old
+        .stages
+        .iter()
+        .all(|st| st.parallelism.is_none() && st.serving.is_none()));
+}
