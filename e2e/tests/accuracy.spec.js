@@ -9,7 +9,6 @@ const { test, expect } = require('@playwright/test');
 const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
 const h = require('./helpers');
 
@@ -228,18 +227,7 @@ test.describe.serial('accuracy beside the estimate', () => {
 });
 
 test('plain static files: no accuracy request, no line', async ({ browser }) => {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
-  const server = http.createServer((req, res) => {
-    const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const f = path.join(DIST, p === '/' ? 'index.html' : p);
-    if (!f.startsWith(DIST) || !fs.existsSync(f) || fs.statSync(f).isDirectory()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[path.extname(f)] || 'application/octet-stream' });
-    fs.createReadStream(f).pipe(res);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const server = await h.staticServer();
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   const api = [];
@@ -247,7 +235,7 @@ test('plain static files: no accuracy request, no line', async ({ browser }) => 
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(server.url);
     await expect(page.locator('#measured-status')).toContainText('Measured calibrations are unavailable');
     await page.selectOption('#f-software', 'compiled');
     await page.waitForTimeout(500);

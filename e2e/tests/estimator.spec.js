@@ -347,26 +347,13 @@ test('recompute after an input change takes under 16 ms for Llama-2-70B', async 
 });
 
 test('plain static files, no backend: the built-in catalog, measured calibrations unavailable', async ({ browser }) => {
-  const http = require('node:http');
-  const dist = path.join(h.ROOT, 'frontend', 'dist');
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
-  const server = http.createServer((req, res) => {
-    const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const f = path.join(dist, p === '/' ? 'index.html' : p);
-    if (!f.startsWith(dist) || !fs.existsSync(f) || fs.statSync(f).isDirectory()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[path.extname(f)] || 'application/octet-stream' });
-    fs.createReadStream(f).pipe(res);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const server = await h.staticServer();
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(server.url);
     await expect(page.locator('#energy-kwh')).toBeVisible();
     await expect(page.locator('#measured-status')).toContainText('Measured calibrations are unavailable');
     expect(await h.value(page, '#energy-kwh')).toBeGreaterThan(0);

@@ -131,4 +131,23 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-module.exports = { decodeLink, linkFor, cliErrors, shareUrl, ROOT, BIN, SHOTS, watch, open, value, numbers, cli, close, expectClose, exportedScenario, setField, shot };
+/** Serves frontend/dist as plain static files (no API) on a free loopback port; resolves to its base URL and a close(). */
+async function staticServer() {
+  const http = require('node:http');
+  const dist = path.join(ROOT, 'frontend', 'dist');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+  const server = http.createServer((req, res) => {
+    const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const f = path.join(dist, p === '/' ? 'index.html' : p);
+    if (!f.startsWith(dist) || !fs.existsSync(f) || fs.statSync(f).isDirectory()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(f)] || 'application/octet-stream' });
+    fs.createReadStream(f).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+}
+
+module.exports = { staticServer, decodeLink, linkFor, cliErrors, shareUrl, ROOT, BIN, SHOTS, watch, open, value, numbers, cli, close, expectClose, exportedScenario, setField, shot };
