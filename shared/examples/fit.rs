@@ -8,13 +8,12 @@
 //! reference cases in the fit (docs/measuring.md, "Refitting from the shared
 //! runs"). Leave-one-out fits once per case: with many cases it takes a while.
 
-use shared::serving::{VLLM05_MS_PER_EXTRA_DEVICE, VLLM05_MS_PER_SEQUENCE};
+use shared::serving::{VLLM05_MS_PER_EXTRA_DEVICE, VLLM05_MS_PER_SEQUENCE, WAIT_FLOOR_SHARE};
 use shared::tuning::{CAMPAIGN_GOODPUT, GOODPUT_PRIOR, PRIOR, TUNING};
 use shared::validate::fit::{
-    campaigns, engine_cases, fit, fit_engine, fit_goodput, fit_set, host_bound_set,
-    pretraining_set, published_sets, FitCase,
+    campaigns, engine_cases, engine_joules, fit, fit_engine, fit_goodput, fit_set, fit_wait_share,
+    host_bound_set, pretraining_set, published_sets, EngineCase, FitCase,
 };
-use shared::validate::published::parse_case;
 
 fn main() {
     let mut set = fit_set();
@@ -123,43 +122,31 @@ fn engine_host_time() {
     let eng = engine_cases(serving);
     let all: Vec<usize> = (0..eng.len()).collect();
     let (a, b) = fit_engine(&eng, &all);
+    let k = fit_wait_share(&eng, serving, &all, (a, b));
     println!();
     println!(
-        "engine host time (vllm-0.5): fitted {a:.4} ms per sequence + {b:.4} ms per further device on {} configurations; in code {VLLM05_MS_PER_SEQUENCE} + {VLLM05_MS_PER_EXTRA_DEVICE}",
+        "engine host time (vllm-0.5): fitted {a:.4} ms per sequence + {b:.4} ms per further device, waiting at idle + {k:.3} x floor, on {} configurations; in code {VLLM05_MS_PER_SEQUENCE} + {VLLM05_MS_PER_EXTRA_DEVICE}, {WAIT_FLOOR_SHARE}",
         eng.len()
     );
     println!(
         "{:<56} {:>7} {:>9} {:>9} {:>9} {:>9}",
         "configuration", "implied", "tok/s in", "loo", "J/tok in", "loo"
     );
-    // energy per token of a configuration with a given host time
-    let joules = |name: &str, ms: f64| -> Option<f64> {
-        let key = format!(
-            "{}_joules_per_token",
-            name.strip_suffix("_tokens_per_second")?
-        );
-        let line = serving
-            .lines()
-            .find(|l| l.contains(&format!("\"{key}\"")))?;
-        let mut c = parse_case(line).ok()?;
-        let i = c.stage.unwrap_or(0);
-        c.scenario
-            .stages
-            .get_mut(i)?
-            .serving
-            .as_mut()?
-            .host_ms_per_sequence = Some(ms);
-        let e = shared::estimate::estimate_core(&c.scenario, &[]).ok()?;
-        Some(c.quantity.of(&e, c.stage).ok()?.expected / c.value)
+    // estimate / published energy per token at a host time and a wait share
+    let joules = |c: &EngineCase, ms: f64, share: f64| -> Option<f64> {
+        let (est, published, floor) = engine_joules(serving, c, ms)?;
+        let adjust = ms * 1e-3 * (share - WAIT_FLOOR_SHARE) * floor * c.devices.max(1) as f64;
+        Some((est + adjust) / published)
     };
     let (mut t_in, mut t_loo, mut e_in, mut e_loo) = (vec![], vec![], vec![], vec![]);
     for (i, c) in eng.iter().enumerate() {
         let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
         let (al, bl) = fit_engine(&eng, &rest);
+        let kl = fit_wait_share(&eng, serving, &rest, (al, bl));
         let extra = (c.devices.max(1) - 1) as f64;
         let (ms_in, ms_loo) = (a + b * extra, al + bl * extra);
         let tps = |ms: f64| c.published_s_per_token / (c.gpu_s_per_token + ms * 1e-3);
-        let (ji, jl) = (joules(&c.name, ms_in), joules(&c.name, ms_loo));
+        let (ji, jl) = (joules(c, ms_in, k), joules(c, ms_loo, kl));
         t_in.push(tps(ms_in).ln().abs());
         t_loo.push(tps(ms_loo).ln().abs());
         e_in.extend(ji.map(|r| r.ln().abs()));

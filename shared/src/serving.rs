@@ -22,6 +22,18 @@ use crate::schedule::{self, StageStep, Strategy};
 /// on one H100 serving Llama 3 8B with v0.5.3 the GPU was busy 38% of the time.
 pub const VLLM05_MS_PER_SEQUENCE: f64 = 0.449;
 pub const VLLM05_MS_PER_EXTRA_DEVICE: f64 = 0.0635;
+/// While a step waits for the host, each device draws its idle power plus this
+/// share of its active floor (clocks stay up through gaps of milliseconds; the
+/// reference H100 drew 177 W, 0.27 of its floor above idle, in a loop of
+/// launch-bound 512-cubed GEMMs). Fitted: the median over the same ten
+/// configurations of the share that gives each its published energy per
+/// token (`--example fit`, which reports each configuration left out).
+pub const WAIT_FLOOR_SHARE: f64 = 0.431;
+
+/// A device's power while a step waits for the engine's host work.
+pub fn wait_watts(device: &DeviceProfile) -> f64 {
+    device.idle_w + WAIT_FLOOR_SHARE * device.active_floor_w
+}
 
 /// Host milliseconds per running sequence per step the GPU waits for.
 pub fn host_ms_per_sequence(cfg: &Serving, tensor: u64) -> f64 {
@@ -181,7 +193,7 @@ pub fn serve(
         let wait = host_s * n as f64 * n_new;
         Ok((
             s.seconds + wait,
-            s.joules * tensor as f64 + wait * device.idle_w * tensor as f64,
+            s.joules * tensor as f64 + wait * wait_watts(device) * tensor as f64,
         ))
     };
     let (t_cap, _) = interpolated(&mut costs, max_concurrency as f64, &mut eval)?;

@@ -196,7 +196,8 @@ fn a_benchmark_has_a_range_on_its_hours() {
 /// An engine whose host work the GPU waits for (`host_ms_per_sequence` = c):
 /// each step generates one token per running sequence and waits c x N, so a
 /// saturated replica's time per token grows by exactly c, and its energy per
-/// token by c x the idle power of its devices (the GPU waits idle).
+/// token by c x the power of its waiting devices (idle + the fitted share of
+/// the active floor).
 #[test]
 fn host_time_per_sequence_adds_to_each_token() {
     let at = |extra: &str| {
@@ -212,12 +213,19 @@ fn host_time_per_sequence_adds_to_each_token() {
         let tokens = sv.max_concurrency as f64 * 512.0;
         let s_per_token = st.seconds_per_step.expected / tokens;
         let j_per_token = st.wh_per_token.expect("wh/token").expected * 3600.0;
-        (s_per_token, j_per_token, e.resolved.device.idle_w)
+        // a waiting device: idle plus the fitted share of its active floor
+        let d = &e.resolved.device;
+        let wait_w = d.idle_w + shared::serving::WAIT_FLOOR_SHARE * d.active_floor_w;
+        (s_per_token, j_per_token, wait_w)
     };
-    let (t0, j0, idle) = at("");
+    let (t0, j0, wait_w) = at("");
     let (t1, j1, _) = at(r#","host_ms_per_sequence":2.0"#);
     assert!(((t1 - t0) - 2e-3).abs() < 1e-9, "{} s", t1 - t0);
-    assert!(((j1 - j0) - 2e-3 * idle).abs() < 1e-6 * j1, "{} J", j1 - j0);
+    assert!(
+        ((j1 - j0) - 2e-3 * wait_w).abs() < 1e-6 * j1,
+        "{} J",
+        j1 - j0
+    );
     // the vllm-0.5 engine: its fitted host time on one device
     let (t2, _, _) = at(r#","engine":"vllm-0.5""#);
     let want = shared::serving::VLLM05_MS_PER_SEQUENCE * 1e-3;
@@ -250,4 +258,8 @@ fn vllm05_host_time_is_the_fit() {
         (b - shared::serving::VLLM05_MS_PER_EXTRA_DEVICE).abs() < 5e-5,
         "{b}"
     );
+    let k = shared::validate::fit::fit_wait_share(&set, published_sets()[1], &all, (a, b));
+    assert!((k - shared::serving::WAIT_FLOOR_SHARE).abs() < 5e-4, "{k}");
+    // a waiting device draws between its idle power and idle plus its whole floor
+    assert!((0.0..=1.0).contains(&k), "{k}");
 }

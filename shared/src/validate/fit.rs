@@ -373,3 +373,44 @@ pub fn fit_engine(set: &[EngineCase], idx: &[usize]) -> (f64, f64) {
     let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
     (my - b * mx, b)
 }
+
+/// A configuration's energy per token with a given host time per sequence:
+/// (estimate, published, the active floor of its devices in W), from its
+/// `joules_per_token` line in `text`.
+pub fn engine_joules(text: &str, case: &EngineCase, host_ms: f64) -> Option<(f64, f64, f64)> {
+    let key = format!(
+        "{}_joules_per_token",
+        case.name.strip_suffix("_tokens_per_second")?
+    );
+    let line = text.lines().find(|l| l.contains(&format!("\"{key}\"")))?;
+    let mut c = super::published::parse_case(line).ok()?;
+    let i = c.stage.unwrap_or(0);
+    c.scenario
+        .stages
+        .get_mut(i)?
+        .serving
+        .as_mut()?
+        .host_ms_per_sequence = Some(host_ms);
+    let e = crate::estimate::estimate_core(&c.scenario, &[]).ok()?;
+    let q = c.quantity.of(&e, c.stage).ok()?;
+    Some((q.expected, c.value, e.resolved.device.active_floor_w))
+}
+
+/// The share of the active floor a waiting device draws that makes each
+/// configuration `idx`'s energy per token the published one, with its host
+/// time from `(a, b)`; their median. The estimate's energy grows by
+/// `host time x (share - the code's share) x floor x devices` per token.
+pub fn fit_wait_share(set: &[EngineCase], text: &str, idx: &[usize], (a, b): (f64, f64)) -> f64 {
+    let shares: Vec<f64> = idx
+        .iter()
+        .filter_map(|&i| {
+            let c = &set[i];
+            let ms = a + b * (c.devices.max(1) - 1) as f64;
+            let (est, published, floor) = engine_joules(text, c, ms)?;
+            let per_share = ms * 1e-3 * floor * c.devices.max(1) as f64;
+            (per_share > 0.0)
+                .then(|| crate::serving::WAIT_FLOOR_SHARE + (published - est) / per_share)
+        })
+        .collect();
+    crate::stats::median(&shares).unwrap_or(crate::serving::WAIT_FLOOR_SHARE)
+}
