@@ -476,18 +476,7 @@ fn datasheet_warning(warnings: &mut Vec<String>, named: &mut Vec<String>, dev: &
 }
 
 fn mfu(dev: &DeviceProfile, flops: f64, seconds: f64, phase: Phase) -> Option<f64> {
-    let spec = catalog::find(&dev.id)?;
-    let peak = spec
-        .dense_tflops
-        .iter()
-        .filter(|(m, _)| {
-            matches!(
-                m,
-                crate::units::MathMode::Bf16 | crate::units::MathMode::Fp16
-            )
-        })
-        .map(|x| x.1)
-        .fold(0.0, f64::max);
+    let peak = catalog::find(&dev.id)?.dense_16bit_tflops();
     (peak > 0.0 && seconds > 0.0 && phase == Phase::Train).then(|| flops / seconds / (peak * 1e12))
 }
 

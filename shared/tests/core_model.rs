@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/plans.rs"]
+mod plans;
+use plans::first_plan;
 use shared::estimate::parse_scenario;
-use shared::plan::plan;
 use shared::resolve::architecture;
 
 fn scenario(model: &str, workload: &str) -> shared::scenario::Scenario {
@@ -21,16 +23,6 @@ fn step(model: &str, workload: &str) -> shared::plan::StepPlan {
 /// The plan of the first stage of a whole scenario given as JSON.
 fn plan_of(json: &str) -> shared::plan::StepPlan {
     first_plan(&parse_scenario(json).unwrap())
-}
-
-fn first_plan(s: &shared::scenario::Scenario) -> shared::plan::StepPlan {
-    plan(
-        &architecture(s).unwrap(),
-        &s.stages[0].workload,
-        s.software,
-        "w",
-    )
-    .unwrap()
 }
 
 fn preset_params(id: &str) -> f64 {

@@ -6,9 +6,12 @@
 #![allow(clippy::unwrap_used)]
 
 use shared::device::DeviceProfile;
+#[path = "support/plans.rs"]
+mod plans;
+use plans::first_plan;
 use shared::estimate::parse_scenario;
 use shared::model::Architecture;
-use shared::plan::{plan, Node, StepPlan};
+use shared::plan::{Node, StepPlan};
 use shared::resolve::{architecture, device_profile};
 use shared::scenario::{HostCosts, Parallelism, Recompute, Scenario};
 use shared::schedule::{choose, memory_of, stage_step, Strategy};
@@ -28,16 +31,6 @@ fn setup(preset: &str, workload: &str) -> (Scenario, Architecture, DeviceProfile
     let sc = scenario(preset, workload);
     let arch = architecture(&sc).unwrap();
     (sc, arch, device_profile("h100-sxm", &[]).unwrap())
-}
-
-fn whole(s: &Scenario) -> StepPlan {
-    plan(
-        &architecture(s).unwrap(),
-        &s.stages[0].workload,
-        s.software,
-        "w",
-    )
-    .unwrap()
 }
 
 fn strategy(p: Parallelism, count: u64, batch: u64) -> Strategy {
@@ -77,7 +70,7 @@ fn a_matmul_under_tensor_parallelism_is_a_quarter_on_each_of_4_devices() {
     let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
     let t = b * s;
     let sc = scenario("gpt2", GPT2_TRAIN);
-    let mut p = whole(&sc);
+    let mut p = first_plan(&sc);
     let up_fwd = 2.0 * t * h * 4.0 * h * l;
     close(
         "mlp.fc forward, whole",
@@ -161,7 +154,7 @@ fn zero_and_fsdp_memory_per_device() {
         r#"{"phase":"train","precision":"bf16-amp","batch":1,"seq":2048,"optimizer":"adamw"}"#,
     );
     let arch = architecture(&sc).unwrap();
-    let params = whole(&sc).params;
+    let params = first_plan(&sc).params;
     let state = |zero: u8| {
         let st = strategy(
             Parallelism {
@@ -207,9 +200,9 @@ fn full_recomputation_adds_one_forward_of_the_layers() {
     let (l, h, s, b) = (12.0, 768.0, 1024.0, 8.0);
     let t = b * s;
     let sc = scenario("gpt2", GPT2_TRAIN);
-    let base = whole(&sc).counted_flops();
+    let base = first_plan(&sc).counted_flops();
     let with = |r: Recompute| {
-        let mut p = whole(&sc);
+        let mut p = first_plan(&sc);
         p.shard(
             &strategy(
                 Parallelism {
@@ -295,7 +288,7 @@ fn a_70b_model_on_64_devices_of_80_gb_takes_tensor_8_pipeline_2() {
 fn megatron_activations_are_34_sbh_per_gpt_layer() {
     let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
     let t = b * s;
-    let mega = whole(&scenario("gpt2", GPT2_TRAIN));
+    let mega = first_plan(&scenario("gpt2", GPT2_TRAIN));
     close(
         "activations",
         mega.memory.activations,
@@ -306,7 +299,7 @@ fn megatron_activations_are_34_sbh_per_gpt_layer() {
         r#"{{"version":1,"model":{{"preset":"gpt2"}},"stages":[{{"kind":"final_training","workload":{GPT2_TRAIN},"steps":1}}],"hardware":{{"device":"h100-sxm"}},"software":"pytorch-eager"}}"#
     ))
     .unwrap();
-    assert!(whole(&eager).memory.activations > mega.memory.activations);
+    assert!(first_plan(&eager).memory.activations > mega.memory.activations);
 }
 
 /// MFU counts model FLOPs (PaLM's definition): a fully recomputed GPT-2 step

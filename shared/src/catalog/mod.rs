@@ -394,6 +394,15 @@ pub mod datasheet_assumptions {
 }
 
 impl DeviceSpec {
+    /// The datasheet's dense 16-bit (bf16 or fp16) tensor rate, TFLOP/s; 0 without one.
+    pub fn dense_16bit_tflops(&self) -> f64 {
+        self.dense_tflops
+            .iter()
+            .filter(|(m, _)| matches!(m, MathMode::Bf16 | MathMode::Fp16))
+            .map(|x| x.1)
+            .fold(0.0, f64::max)
+    }
+
     /// The profile derived from datasheet values and the architecture's public
     /// efficiency figures (`arch`); where an architecture has none, the
     /// reference H100's measured ratio, named in the profile's source.
