@@ -27,10 +27,7 @@ pub fn assumptions(s: &Scenario, e: &Estimate) -> Vec<(String, String)> {
             "Hardware".into(),
             format!("{} x {}", s.hardware.count, r.device.name),
         ),
-        (
-            "Device profile".into(),
-            crate::profiles::origin(&r.device.source),
-        ),
+        ("Device profile".into(), r.device.source.origin()),
         (
             "Grid intensity".into(),
             format!(

@@ -2,45 +2,10 @@
 
 /// Three significant digits, thousands grouped: `123,000`, `12.3`, `0.0123`.
 pub fn num(x: f64) -> String {
-    if !x.is_finite() {
-        return "n/a".into();
-    }
-    let a = x.abs();
-    if a == 0.0 {
-        return "0".into();
-    }
-    if a >= 1000.0 {
-        let mag = a.log10().floor() as i32;
-        let unit = 10f64.powi(mag - 2);
-        let r = (x / unit).round() * unit;
-        return group(r.round() as i128);
-    }
-    if a < 0.001 {
-        return format!("{x:.2e}");
-    }
-    let digits = (2 - a.log10().floor() as i32).max(0) as usize;
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    if x.is_finite() {
+        shared::units::sig3_grouped(x)
     } else {
-        s
-    }
-}
-
-fn group(v: i128) -> String {
-    let neg = v < 0;
-    let d = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if neg {
-        format!("-{out}")
-    } else {
-        out
+        "n/a".into()
     }
 }
 

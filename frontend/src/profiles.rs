@@ -2,7 +2,7 @@
 //! Thin wrappers over `shared`; which profile a device uses is
 //! `shared::resolve::device_profile`.
 
-use shared::device::{DeviceProfile, ProfileSource};
+use shared::device::DeviceProfile;
 
 /// A device the form offers.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,7 +10,7 @@ pub struct DeviceChoice {
     pub id: String,
     pub label: String,
     pub memory_gb: f64,
-    /// Where the profile it uses comes from ([`origin`]).
+    /// Where the profile it uses comes from (`ProfileSource::origin`).
     pub origin: String,
     /// The server's measured profile, when it has one.
     pub measured: Option<MeasuredInfo>,
@@ -29,27 +29,11 @@ pub struct MeasuredInfo {
     pub measured_at: Option<String>,
 }
 
-/// Where a device profile comes from, in the words `jouleprint devices` and
-/// `jouleprint estimate` use: `measured (reference-2026-11-27)`,
-/// `datasheet (datasheet-2)`. One label for the device list, the calibration
-/// section and the exports.
-pub fn origin(src: &ProfileSource) -> String {
-    let v = src
-        .version
-        .strip_prefix(&format!("{}:", src.kind))
-        .unwrap_or(&src.version);
-    if v.is_empty() || v == src.kind {
-        src.kind.clone()
-    } else {
-        format!("{} ({v})", src.kind)
-    }
-}
-
 thread_local! {
     /// The origin of each catalog device's built-in profile (made once).
     static BUILTIN: Vec<(&'static str, String)> = shared::catalog::CATALOG
         .iter()
-        .map(|d| (d.id, origin(&shared::calibration::builtin_profile(d).source)))
+        .map(|d| (d.id, shared::calibration::builtin_profile(d).source.origin()))
         .collect();
 }
 
@@ -84,7 +68,7 @@ pub fn devices(measured: &[MeasuredDevice]) -> Vec<DeviceChoice> {
                 .iter()
                 .find(|m| m.profile.id.eq_ignore_ascii_case(d.id));
             let origin = match m {
-                Some(m) => origin(&m.profile.source),
+                Some(m) => m.profile.source.origin(),
                 None => builtin_origin(d.id),
             };
             DeviceChoice {
@@ -102,7 +86,7 @@ pub fn devices(measured: &[MeasuredDevice]) -> Vec<DeviceChoice> {
                 id: m.profile.id.clone(),
                 label: m.profile.name.clone(),
                 memory_gb: m.profile.memory_gb,
-                origin: origin(&m.profile.source),
+                origin: m.profile.source.origin(),
                 measured: Some(m.info.clone()),
             });
         }

@@ -42,6 +42,22 @@ pub struct ProfileSource {
     pub version: String,
 }
 
+impl ProfileSource {
+    /// Where the profile comes from, in the words the CLI and the page use:
+    /// `measured (reference-2026-11-27)`, `datasheet (datasheet-2)`.
+    pub fn origin(&self) -> String {
+        let v = self
+            .version
+            .strip_prefix(&format!("{}:", self.kind))
+            .unwrap_or(&self.version);
+        if v.is_empty() || v == self.kind {
+            self.kind.clone()
+        } else {
+            format!("{} ({v})", self.kind)
+        }
+    }
+}
+
 /// The coefficients of the energy model for one device (see `docs/energy-model.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

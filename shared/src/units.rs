@@ -87,6 +87,51 @@ pub fn si(x: f64) -> String {
     format!("{} {p}", sig3(v)).trim_end().to_string()
 }
 
+/// Three significant digits with thousands grouped, as the CLI and the page
+/// print numbers: `888,000`, `12.3`, `0.0123`; below 0.001 with an exponent.
+/// A non-finite `x` prints as Rust prints it (callers choose their own mark).
+pub fn sig3_grouped(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let a = x.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if a >= 1000.0 {
+        let mag = a.log10().floor() as i32;
+        let unit = 10f64.powi(mag - 2);
+        return grouped_whole((x / unit).round() * unit);
+    }
+    if a < 0.001 {
+        return format!("{x:.2e}");
+    }
+    let digits = (2 - a.log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A number rounded to a whole one, with thousands separators: `1,234,567`.
+pub fn grouped_whole(x: f64) -> String {
+    let d = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if x < 0.0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 /// Three significant digits, no exponent.
 pub fn sig3(v: f64) -> String {
     let a = v.abs();

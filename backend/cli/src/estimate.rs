@@ -1,6 +1,6 @@
 //! `jouleprint estimate`, `validate`, `devices`, `presets`: the estimation core on the command line.
 
-use crate::format::{count, num, origin, params};
+use crate::format::{count, num, params};
 use anyhow::{anyhow, Context};
 use clap::Args;
 use shared::calibration::{profile_from_record, CalibrationRecord};
@@ -204,7 +204,7 @@ fn print_summary(e: &Estimate) {
         params(e.params),
         params(e.active_params)
     );
-    say!("Device: {} [{}]", d.name, origin(&d.source));
+    say!("Device: {} [{}]", d.name, d.source.origin());
     say!(
         "Grid: {} gCO2e/kWh ({}; {})",
         num(e.resolved.grid.gco2e_per_kwh),
@@ -521,7 +521,7 @@ pub fn devices(args: DevicesArgs) -> ExitCode {
             spec.memory_gb,
             bf16,
             p.mem_gbs,
-            origin(&p.source)
+            p.source.origin()
         );
         say!(
             "{:<16} NVML: {}; sources: {}",

@@ -4,27 +4,10 @@
 
 /// Three significant digits, thousands grouped: `888,000`, `12.3`, `0.0123`.
 pub fn num(x: f64) -> String {
-    if !x.is_finite() {
-        return "-".into();
-    }
-    let a = x.abs();
-    if a == 0.0 {
-        return "0".into();
-    }
-    if a >= 1000.0 {
-        let mag = a.log10().floor() as i32;
-        let unit = 10f64.powi(mag - 2);
-        return group((x / unit).round() * unit);
-    }
-    if a < 0.001 {
-        return format!("{x:.2e}");
-    }
-    let digits = (2 - a.log10().floor() as i32).max(0) as usize;
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    if x.is_finite() {
+        shared::units::sig3_grouped(x)
     } else {
-        s
+        "-".into()
     }
 }
 
@@ -32,7 +15,7 @@ pub fn num(x: f64) -> String {
 /// significant digits.
 pub fn count(x: f64) -> String {
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
-        group(x)
+        shared::units::grouped_whole(x)
     } else {
         num(x)
     }
@@ -52,38 +35,6 @@ pub fn params(x: f64) -> String {
         return count(x.round());
     };
     format!("{}{unit}", shared::units::sig3(v))
-}
-
-/// Where a device profile comes from, in the words the page uses too
-/// (`frontend/src/profiles.rs`): `measured (reference-2026-11-27)`,
-/// `datasheet (datasheet-2)`.
-pub fn origin(src: &shared::device::ProfileSource) -> String {
-    let v = src
-        .version
-        .strip_prefix(&format!("{}:", src.kind))
-        .unwrap_or(&src.version);
-    if v.is_empty() || v == src.kind {
-        src.kind.clone()
-    } else {
-        format!("{} ({v})", src.kind)
-    }
-}
-
-/// A whole number with thousands separators (`x` already rounded).
-fn group(x: f64) -> String {
-    let d = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (i, c) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if x < 0.0 {
-        format!("-{out}")
-    } else {
-        out
-    }
 }
 
 #[cfg(test)]
@@ -110,19 +61,5 @@ mod tests {
         assert_eq!(params(8.03e9), "8.03 B");
         assert_eq!(params(1.2e12), "1.20 T");
         assert_eq!(params(25_557.0), "25,557");
-        let src = |kind: &str, version: &str| shared::device::ProfileSource {
-            kind: kind.into(),
-            detail: String::new(),
-            version: version.into(),
-        };
-        assert_eq!(
-            origin(&src("measured", "measured:reference-2026-11-27")),
-            "measured (reference-2026-11-27)"
-        );
-        assert_eq!(
-            origin(&src("datasheet", "datasheet-2")),
-            "datasheet (datasheet-2)"
-        );
-        assert_eq!(origin(&src("measured", "measured")), "measured");
     }
 }

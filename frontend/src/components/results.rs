@@ -144,7 +144,7 @@ pub fn results() -> Html {
             <h3>{ "Calibration used" }</h3>
             <p id="calibration" data-kind={r.device.source.kind.clone()} data-version={r.device.source.version.clone()}>
                 { format!("{} \u{2014} ", r.device.name) }
-                <span id="calibration-origin">{ crate::profiles::origin(&r.device.source) }</span>
+                <span id="calibration-origin">{ r.device.source.origin() }</span>
                 { format!(": {}", r.device.source.detail) }
             </p>
             <p id="grid-used" data-gco2e={r.grid.gco2e_per_kwh.to_string()} data-region={r.grid.region.clone()}>
