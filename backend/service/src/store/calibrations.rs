@@ -1,6 +1,6 @@
 //! `calibration_runs` and `calibration_measurements`: append-only, idempotent by run UUID.
 
-use super::{profiles, rfc3339, StoreError};
+use super::{profiles, rfc3339, run_status, stored_run, StoreError};
 use chrono::{DateTime, Utc};
 use shared::api::RunStatus;
 use shared::calibration::CalibrationRecord;
@@ -8,11 +8,6 @@ use shared::device::DeviceProfile;
 use sqlx::{PgPool, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;
-
-/// A `status` column read back (the table's check constraint allows only the names of [`RunStatus`]).
-fn status(s: &str) -> Result<RunStatus, sqlx::Error> {
-    RunStatus::parse(s).ok_or_else(|| sqlx::Error::Decode(format!("run status `{s}`").into()))
-}
 
 /// A validated run, ready to store.
 pub struct NewRun<'a> {
@@ -48,13 +43,6 @@ fn shape(m: &shared::calibration::Measurement) -> Option<String> {
         (None, Some(n)) => Some(format!("{n}x{n}x{n}")),
         _ => None,
     }
-}
-
-/// SHA-256 of the record's canonical JSON: the typed record serialised (fields
-/// in declaration order, numbers in their shortest round-trip form).
-pub fn canonical_hash(rec: &CalibrationRecord) -> Vec<u8> {
-    let bytes = serde_json::to_vec(rec).unwrap_or_default();
-    <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec()
 }
 
 /// Store a run and its measurements in one transaction; when it is accepted,
@@ -99,18 +87,13 @@ pub async fn insert(pool: &PgPool, run: NewRun<'_>) -> Result<Inserted, StoreErr
 
     let Some(pk) = pk else {
         tx.rollback().await?;
-        let row = sqlx::query("SELECT record, status FROM calibration_runs WHERE run_id = $1")
-            .bind(run.run_id)
-            .fetch_one(pool)
-            .await?;
-        let stored: sqlx::types::Json<serde_json::Value> = row.try_get("record")?;
-        let status = status(&row.try_get::<String, _>("status")?)?;
-        // The same typed record, however its numbers were spelled (JSONB
-        // keeps `1e+16` as 10000000000000000).
-        let same = serde_json::from_value::<CalibrationRecord>(stored.0)
-            .ok()
-            .map(|r| canonical_hash(&r))
-            == Some(canonical_hash(rec));
+        let (status, same) = stored_run(
+            pool,
+            "SELECT record, status FROM calibration_runs WHERE run_id = $1",
+            run.run_id,
+            rec,
+        )
+        .await?;
         return Ok(if same {
             Inserted::Replayed { status }
         } else {
@@ -268,7 +251,7 @@ fn row(r: &sqlx::postgres::PgRow, profile: DeviceProfile) -> Result<RunRow, Stor
         Ok::<_, sqlx::Error>(RunRow {
             run_id: r.try_get("run_id")?,
             token_id: r.try_get("token_id")?,
-            status: status(&r.try_get::<String, _>("status")?)?,
+            status: run_status(&r.try_get::<String, _>("status")?)?,
             flags: r.try_get("flags")?,
             host: r.try_get("host")?,
             nvml_name: r.try_get("nvml_name")?,

@@ -76,6 +76,45 @@ pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+/// A `status` column read back (the tables' check constraints allow only the
+/// names of [`shared::api::RunStatus`]).
+pub fn run_status(s: &str) -> Result<shared::api::RunStatus, sqlx::Error> {
+    shared::api::RunStatus::parse(s)
+        .ok_or_else(|| sqlx::Error::Decode(format!("run status `{s}`").into()))
+}
+
+/// SHA-256 of a typed record's canonical JSON: serialised with its fields in
+/// declaration order and numbers in their shortest round-trip form, so a
+/// resend with other number spellings (JSONB keeps `1e+16` as
+/// 10000000000000000) hashes the same.
+pub fn canonical_hash<T: serde::Serialize>(rec: &T) -> Vec<u8> {
+    let bytes = serde_json::to_vec(rec).unwrap_or_default();
+    <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec()
+}
+
+/// For a run id already stored (`select` reads the `record` and `status` of
+/// one run id, `$1`, from an append-only run table): its status, and whether
+/// its record is `rec` as typed (a replay) or another one (a conflict).
+pub async fn stored_run<T>(
+    pool: &PgPool,
+    select: &'static str,
+    run_id: uuid::Uuid,
+    rec: &T,
+) -> Result<(shared::api::RunStatus, bool), sqlx::Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    use sqlx::Row;
+    let row = sqlx::query(select).bind(run_id).fetch_one(pool).await?;
+    let stored: sqlx::types::Json<serde_json::Value> = row.try_get("record")?;
+    let status = run_status(&row.try_get::<String, _>("status")?)?;
+    let same = serde_json::from_value::<T>(stored.0)
+        .ok()
+        .map(|r| canonical_hash(&r))
+        == Some(canonical_hash(rec));
+    Ok((status, same))
+}
+
 /// Apply the embedded migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await

@@ -3,7 +3,7 @@
 //! estimator version (computed when stored, and again, as a new row, the first
 //! time a run is read under a version that has none).
 
-use super::{rfc3339, StoreError};
+use super::{rfc3339, run_status, stored_run, StoreError};
 use chrono::{DateTime, Utc};
 use shared::api::{CaseAccuracy, MeasuredRunView, RunStatus, RunSubmission};
 use shared::units::Range;
@@ -41,16 +41,6 @@ pub enum Inserted {
     Conflict,
 }
 
-fn status(s: &str) -> Result<RunStatus, sqlx::Error> {
-    RunStatus::parse(s).ok_or_else(|| sqlx::Error::Decode(format!("run status `{s}`").into()))
-}
-
-/// SHA-256 of the run's canonical JSON (the typed run serialised).
-pub fn canonical_hash(run: &RunSubmission) -> Vec<u8> {
-    let bytes = serde_json::to_vec(run).unwrap_or_default();
-    <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec()
-}
-
 /// Store a run and its errors under the current estimator version, in one transaction.
 pub async fn insert(pool: &PgPool, r: NewMeasuredRun<'_>) -> Result<Inserted, StoreError> {
     let mut tx = pool.begin().await?;
@@ -86,16 +76,13 @@ pub async fn insert(pool: &PgPool, r: NewMeasuredRun<'_>) -> Result<Inserted, St
     .await?;
     let Some(pk) = pk else {
         tx.rollback().await?;
-        let row = sqlx::query("SELECT record, status FROM measured_runs WHERE run_id = $1")
-            .bind(r.run_id)
-            .fetch_one(pool)
-            .await?;
-        let stored: sqlx::types::Json<serde_json::Value> = row.try_get("record")?;
-        let st = status(&row.try_get::<String, _>("status")?)?;
-        let same = serde_json::from_value::<RunSubmission>(stored.0)
-            .ok()
-            .map(|x| canonical_hash(&x))
-            == Some(canonical_hash(r.run));
+        let (st, same) = stored_run(
+            pool,
+            "SELECT record, status FROM measured_runs WHERE run_id = $1",
+            r.run_id,
+            r.run,
+        )
+        .await?;
         return Ok(if same {
             Inserted::Replayed { status: st }
         } else {
@@ -312,7 +299,7 @@ pub async fn list(
         out.push(RunRow {
             run_id: r.try_get("run_id")?,
             token_id: r.try_get("token_id")?,
-            status: status(&r.try_get::<String, _>("status")?)?,
+            status: run_status(&r.try_get::<String, _>("status")?)?,
             flags: r.try_get("flags")?,
             quarantined: r.try_get("quarantined")?,
             run,
