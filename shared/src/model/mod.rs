@@ -248,6 +248,52 @@ pub struct TransformerSpec {
 }
 
 impl TransformerSpec {
+    /// A decoder with every feature at its common default (pre-norm,
+    /// rotary, causal, dense MLP, LayerNorm, no biases): the families and
+    /// presets set what differs.
+    pub(crate) fn base(family: &str) -> TransformerSpec {
+        TransformerSpec {
+            family: family.to_string(),
+            layers: 0,
+            decoder_layers: 0,
+            hidden: 0,
+            heads: 0,
+            kv_heads: 0,
+            head_dim: 0,
+            intermediate: 0,
+            vocab: 0,
+            max_positions: 0,
+            mlp: MlpKind::Dense,
+            norm: NormKind::LayerNorm,
+            position: PositionKind::Rotary,
+            head: HeadKind::CausalLm,
+            input: InputKind::Tokens,
+            tied_embeddings: false,
+            type_vocab: 0,
+            qkv_bias: false,
+            out_bias: false,
+            mlp_bias: false,
+            fused_qkv: false,
+            fused_gate_up: false,
+            parallel_residual: false,
+            moe: None,
+            sliding_window: None,
+            causal: true,
+            dropout: 0.0,
+            qk_norm: None,
+            qk_norm_scope: QkNormScope::Head,
+            norm_placement: NormPlacement::Pre,
+            norm_affine: NormAffine::Full,
+            parallel_shared_norm: false,
+            embed_norm: false,
+            position_offset: 0,
+            head_bias: false,
+            gelu_tanh_eager: false,
+            mla: None,
+            notes: Vec::new(),
+        }
+    }
+
     /// Parameters of one norm over `width` channels.
     pub fn norm_weights(&self, width: u64) -> f64 {
         let w = width as f64;

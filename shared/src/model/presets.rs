@@ -2,8 +2,7 @@
 //! values of each model, parsed by the same code as a user's config.
 
 use super::{
-    Architecture, HeadKind, InputKind, MlpKind, NormAffine, NormKind, NormPlacement, PositionKind,
-    QkNormScope, ResNetSpec, TransformerSpec,
+    Architecture, HeadKind, InputKind, MlpKind, NormKind, PositionKind, ResNetSpec, TransformerSpec,
 };
 use serde_json::json;
 
@@ -162,7 +161,6 @@ pub fn hf_config(id: &str) -> Option<serde_json::Value> {
 /// torchvision's VisionTransformer (pre-norm encoder, class token, fused in-projection).
 fn vit(layers: u64, hidden: u64, heads: u64, mlp: u64) -> TransformerSpec {
     TransformerSpec {
-        family: "vit-torchvision".into(),
         layers,
         decoder_layers: 0,
         hidden,
@@ -193,19 +191,10 @@ fn vit(layers: u64, hidden: u64, heads: u64, mlp: u64) -> TransformerSpec {
         sliding_window: None,
         causal: false,
         dropout: 0.0,
-        qk_norm: None,
-        qk_norm_scope: QkNormScope::Head,
-        norm_placement: NormPlacement::Pre,
-        norm_affine: NormAffine::Full,
-        parallel_shared_norm: false,
-        embed_norm: false,
-        position_offset: 0,
-        head_bias: false,
-        gelu_tanh_eager: false,
-        mla: None,
         notes: vec![
             "torchvision VisionTransformer: 16x16 patches, class token, pre-norm, GELU MLP".into(),
         ],
+        ..TransformerSpec::base("vit-torchvision")
     }
 }
 

@@ -4,7 +4,7 @@
 //! module of its `model_type` (what `model.parameters()` holds), and notes what
 //! it applied and what it approximated.
 
-use super::families::{base, heads_check, llama_like, mha_dims, sliding};
+use super::families::{heads_check, llama_like, mha_dims, sliding};
 use super::Cfg;
 use crate::model::{
     Mla, MlpKind, Moe, NormAffine, NormKind, NormPlacement, PositionKind, QkNormScope,
@@ -148,7 +148,7 @@ fn sub_bool(obj: Option<&serde_json::Map<String, Value>>, key: &str, default: bo
 /// OPT (`OPTForCausalLM`): learned positions with an offset of 2 rows, pre-norm
 /// LayerNorm, biases everywhere, ReLU MLP of `ffn_dim`, tied output head.
 fn opt(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("opt");
+    let mut s = TransformerSpec::base("opt");
     mha_dims(c, &mut s)?;
     s.intermediate = c.req(&["ffn_dim"])?;
     s.vocab = c.req(&["vocab_size"])?;
@@ -190,7 +190,7 @@ fn opt(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 /// BLOOM (`BloomForCausalLM`): ALiBi, a LayerNorm after the embedding, fused
 /// qkv with biases, 4x GELU MLP, tied output head.
 fn bloom(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("bloom");
+    let mut s = TransformerSpec::base("bloom");
     s.hidden = c.req(&["hidden_size", "n_embed"])?;
     s.layers = c.req(&["n_layer", "num_hidden_layers"])?;
     s.heads = c.req(&["n_head", "num_attention_heads"])?;
@@ -220,7 +220,7 @@ fn bloom(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 /// GPT-BigCode / StarCoder (`GPTBigCodeForCausalLM`): the GPT-2 block with
 /// multi-query attention (one key/value head) and learned positions.
 fn gpt_bigcode(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("gpt_bigcode");
+    let mut s = TransformerSpec::base("gpt_bigcode");
     s.hidden = c.req(&["n_embd", "hidden_size"])?;
     s.layers = c.req(&["n_layer", "num_hidden_layers"])?;
     s.heads = c.req(&["n_head", "num_attention_heads"])?;
@@ -269,7 +269,7 @@ fn starcoder2(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 /// MPT (`MptForCausalLM`): ALiBi, no biases (Hugging Face drops the LayerNorm
 /// biases too), fused Wqkv, a GELU MLP of `expansion_ratio x d_model`, tied head.
 fn mpt(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("mpt");
+    let mut s = TransformerSpec::base("mpt");
     s.hidden = c.req(&["d_model", "hidden_size"])?;
     s.layers = c.req(&["n_layers", "num_hidden_layers"])?;
     s.heads = c.req(&["n_heads", "num_attention_heads"])?;
@@ -457,7 +457,7 @@ fn qwen_moe(c: &mut Cfg<'_>, family: &str) -> Result<TransformerSpec, InputError
 /// DeepSeek-V2 and -V3: multi-head latent attention, a mixture of fine-grained
 /// experts with shared experts, the first layers dense.
 fn deepseek(c: &mut Cfg<'_>, family: &str) -> Result<TransformerSpec, InputError> {
-    let mut s = base(family);
+    let mut s = TransformerSpec::base(family);
     s.hidden = c.req(&["hidden_size"])?;
     s.layers = c.req(&["num_hidden_layers"])?;
     s.heads = c.req(&["num_attention_heads"])?;
@@ -553,7 +553,7 @@ fn deepseek(c: &mut Cfg<'_>, family: &str) -> Result<TransformerSpec, InputError
 /// GPT-J (`GPTJForCausalLM`): attention and MLP in parallel from one LayerNorm,
 /// rotary on part of each head, no attention biases, an output head with a bias.
 fn gptj(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("gptj");
+    let mut s = TransformerSpec::base("gptj");
     s.hidden = c.req(&["n_embd", "hidden_size"])?;
     s.layers = c.req(&["n_layer", "num_hidden_layers"])?;
     s.heads = c.req(&["n_head", "num_attention_heads"])?;
@@ -584,7 +584,7 @@ fn gptj(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 /// GPT-Neo (`GPTNeoForCausalLM`): the GPT-2 block with learned positions, no
 /// q/k/v biases, and local attention on alternate layers.
 fn gpt_neo(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("gpt_neo");
+    let mut s = TransformerSpec::base("gpt_neo");
     s.hidden = c.req(&["hidden_size"])?;
     s.layers = c.req(&["num_layers", "num_hidden_layers"])?;
     s.heads = c.req(&["num_heads", "num_attention_heads"])?;
@@ -614,7 +614,7 @@ fn gpt_neo(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 /// Phi-1/1.5/2 (`PhiForCausalLM`): parallel attention and MLP from one
 /// LayerNorm, partial rotary, biases everywhere, an output head with a bias.
 fn phi(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("phi");
+    let mut s = TransformerSpec::base("phi");
     s.hidden = c.req(&["hidden_size"])?;
     s.layers = c.req(&["num_hidden_layers"])?;
     s.heads = c.req(&["num_attention_heads"])?;

@@ -5,8 +5,7 @@
 
 use super::Cfg;
 use crate::model::{
-    HeadKind, InputKind, MlpKind, Moe, NormAffine, NormKind, NormPlacement, PositionKind,
-    QkNormScope, TransformerSpec,
+    HeadKind, InputKind, MlpKind, Moe, NormKind, NormPlacement, PositionKind, TransformerSpec,
 };
 use crate::InputError;
 use serde_json::Value;
@@ -18,7 +17,6 @@ pub(super) fn gpt2(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let inner = f.uint_or("n_inner", Some(4 * hidden))?;
     let tied = f.bool_or("tie_word_embeddings", true)?;
     let spec = TransformerSpec {
-        family: "gpt2".into(),
         layers,
         decoder_layers: 0,
         hidden,
@@ -45,17 +43,7 @@ pub(super) fn gpt2(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         sliding_window: None,
         causal: true,
         dropout: f.float_or("resid_pdrop", 0.1)?,
-        qk_norm: None,
-        qk_norm_scope: QkNormScope::Head,
-        norm_placement: NormPlacement::Pre,
-        norm_affine: NormAffine::Full,
-        parallel_shared_norm: false,
-        embed_norm: false,
-        position_offset: 0,
-        head_bias: false,
-        gelu_tanh_eager: false,
-        mla: None,
-        notes: vec![],
+        ..TransformerSpec::base("gpt2")
     };
     let act = f.str_or("activation_function", "gelu_new");
     let notes = vec![
@@ -74,7 +62,6 @@ pub(super) fn bert(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let hidden = f.uint("hidden_size")?;
     let heads = f.uint("num_attention_heads")?;
     let spec = TransformerSpec {
-        family: "bert".into(),
         layers: f.uint("num_hidden_layers")?,
         decoder_layers: 0,
         hidden,
@@ -101,17 +88,9 @@ pub(super) fn bert(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         sliding_window: None,
         causal: false,
         dropout: f.float_or("hidden_dropout_prob", 0.1)?,
-        qk_norm: None,
-        qk_norm_scope: QkNormScope::Head,
         norm_placement: NormPlacement::Post,
-        norm_affine: NormAffine::Full,
-        parallel_shared_norm: false,
         embed_norm: true,
-        position_offset: 0,
-        head_bias: false,
-        gelu_tanh_eager: false,
-        mla: None,
-        notes: vec![],
+        ..TransformerSpec::base("bert")
     };
     let notes = vec![
         "BERT encoder (BertModel) with its pooler, post-norm, learned positions and token types"
@@ -169,7 +148,6 @@ pub(super) fn llama_mistral_qwen2(
         notes.push("q/k/v projections with bias".into());
     }
     let spec = TransformerSpec {
-        family: family.into(),
         layers: f.uint("num_hidden_layers")?,
         decoder_layers: 0,
         hidden,
@@ -196,17 +174,7 @@ pub(super) fn llama_mistral_qwen2(
         sliding_window: sliding,
         causal: true,
         dropout: f.float_or("attention_dropout", 0.0)?,
-        qk_norm: None,
-        qk_norm_scope: QkNormScope::Head,
-        norm_placement: NormPlacement::Pre,
-        norm_affine: NormAffine::Full,
-        parallel_shared_norm: false,
-        embed_norm: false,
-        position_offset: 0,
-        head_bias: false,
-        gelu_tanh_eager: false,
-        mla: None,
-        notes: vec![],
+        ..TransformerSpec::base(family)
     };
     f.notes.extend(notes);
     Ok(spec)
@@ -240,49 +208,6 @@ pub(super) fn heads_check(hidden: u64, heads: u64, kv: u64, key: &str) -> Result
     Ok(())
 }
 
-pub(super) fn base(family: &str) -> TransformerSpec {
-    TransformerSpec {
-        family: family.to_string(),
-        layers: 0,
-        decoder_layers: 0,
-        hidden: 0,
-        heads: 0,
-        kv_heads: 0,
-        head_dim: 0,
-        intermediate: 0,
-        vocab: 0,
-        max_positions: 0,
-        mlp: MlpKind::Dense,
-        norm: NormKind::LayerNorm,
-        position: PositionKind::Rotary,
-        head: HeadKind::CausalLm,
-        input: InputKind::Tokens,
-        tied_embeddings: false,
-        type_vocab: 0,
-        qkv_bias: false,
-        out_bias: false,
-        mlp_bias: false,
-        fused_qkv: false,
-        fused_gate_up: false,
-        parallel_residual: false,
-        moe: None,
-        sliding_window: None,
-        causal: true,
-        dropout: 0.0,
-        qk_norm: None,
-        qk_norm_scope: QkNormScope::Head,
-        norm_placement: NormPlacement::Pre,
-        norm_affine: NormAffine::Full,
-        parallel_shared_norm: false,
-        embed_norm: false,
-        position_offset: 0,
-        head_bias: false,
-        gelu_tanh_eager: false,
-        mla: None,
-        notes: Vec::new(),
-    }
-}
-
 /// A decoder-only model of the Llama shape (RMSNorm, rotary, gated MLP), with
 /// grouped-query attention read from `num_key_value_heads`.
 pub(super) fn llama_like(
@@ -290,7 +215,7 @@ pub(super) fn llama_like(
     family: &str,
     tie_default: bool,
 ) -> Result<TransformerSpec, InputError> {
-    let mut s = base(family);
+    let mut s = TransformerSpec::base(family);
     s.hidden = c.req(&["hidden_size"])?;
     s.layers = c.req(&["num_hidden_layers"])?;
     s.heads = c.req(&["num_attention_heads"])?;
@@ -335,7 +260,7 @@ pub(super) fn sliding(
 }
 
 pub(super) fn t5(c: &mut Cfg<'_>, family: &str) -> Result<TransformerSpec, InputError> {
-    let mut s = base(family);
+    let mut s = TransformerSpec::base(family);
     s.hidden = c.req(&["d_model"])?;
     s.layers = c.req(&["num_layers"])?;
     s.decoder_layers = c.or(&["num_decoder_layers"], s.layers)?;
@@ -369,7 +294,7 @@ pub(super) fn t5(c: &mut Cfg<'_>, family: &str) -> Result<TransformerSpec, Input
 }
 
 pub(super) fn falcon(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("falcon");
+    let mut s = TransformerSpec::base("falcon");
     s.hidden = c.req(&["hidden_size", "d_model"])?;
     s.layers = c.req(&["num_hidden_layers", "n_layer"])?;
     s.heads = c.req(&["num_attention_heads", "n_head"])?;
@@ -425,7 +350,7 @@ pub(super) fn falcon(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 }
 
 pub(super) fn gpt_neox(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("gpt_neox");
+    let mut s = TransformerSpec::base("gpt_neox");
     mha_dims(c, &mut s)?;
     s.intermediate = c.or(&["intermediate_size"], 4 * s.hidden)?;
     s.vocab = c.req(&["vocab_size"])?;
@@ -456,7 +381,7 @@ pub(super) fn gpt_neox(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
 }
 
 pub(super) fn vit(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
-    let mut s = base("vit");
+    let mut s = TransformerSpec::base("vit");
     mha_dims(c, &mut s)?;
     s.intermediate = c.req(&["intermediate_size"])?;
     let image = c.or(&["image_size"], 224)?;
