@@ -6,29 +6,13 @@
 #[path = "../../../shared/tests/support/bad_scenarios.rs"]
 mod bad_scenarios;
 mod common;
-use common::{admin, error_of, record, TestApp};
+use common::{admin, error_of, pinned_scenario, record, scenario, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Executor;
 use std::time::Duration;
 
 // ---------------------------------------------------------------- support
-
-fn scenario() -> Value {
-    json!({"version":1,"model":{"preset":"gpt2"},"stages":[{"kind":"deployment","workload":{"phase":"decode","precision":"bf16","batch":8,"prompt":128,"new_tokens":128},"requests_per_day":10000,"days":30}],"hardware":{"device":"h100-sxm","count":1},"infrastructure":{"pue":1.2,"region":"FR"}})
-}
-
-/// A scenario with its resolved values given, so storing it needs no estimate.
-fn pinned_scenario() -> Value {
-    let mut s = scenario();
-    let spec = shared::catalog::find("h100-sxm").expect("h100");
-    s["resolved"] = json!({
-        "estimator_version": shared::ESTIMATOR_VERSION,
-        "device": shared::calibration::builtin_profile(spec),
-        "grid": {"gco2e_per_kwh": 56.0, "region": "FR", "source": "test"}
-    });
-    s
-}
 
 // ---------------------------------------------------------------- health
 

@@ -5,28 +5,12 @@
 //! (`TestApp::spawn_config`). Needs Postgres: run `scripts/test.sh`.
 
 mod common;
-use common::{admin, error_of, record, TestApp};
+use common::{admin, error_of, pinned_scenario, record, scenario, TestApp};
 use serde_json::{json, Value};
 use sqlx::Executor;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- support
-
-fn scenario() -> Value {
-    json!({"version":1,"model":{"preset":"gpt2"},"stages":[{"kind":"deployment","workload":{"phase":"decode","precision":"bf16","batch":8,"prompt":128,"new_tokens":128},"requests_per_day":10000,"days":30}],"hardware":{"device":"h100-sxm","count":1},"infrastructure":{"pue":1.2,"region":"FR"}})
-}
-
-/// The scenario with the built-in H100 profile pinned (the reference calibration).
-fn pinned_scenario() -> Value {
-    let mut s = scenario();
-    let spec = shared::catalog::find("h100-sxm").expect("h100");
-    s["resolved"] = json!({
-        "estimator_version": shared::ESTIMATOR_VERSION,
-        "device": shared::calibration::builtin_profile(spec),
-        "grid": {"gco2e_per_kwh": 56.0, "region": "FR", "source": "test"}
-    });
-    s
-}
 
 /// A record from the reference run with another idle power (a distinct, plausible run).
 fn record_idle(idle: f64) -> Value {

@@ -218,3 +218,21 @@ pub fn record(run_id: uuid::Uuid) -> Value {
     v["conditions"] = json!({"temperature_before_c": 35.0, "temperature_after_c": 61.0});
     v
 }
+
+/// A GPT-2 deployment scenario the API tests store and estimate.
+pub fn scenario() -> Value {
+    json!({"version":1,"model":{"preset":"gpt2"},"stages":[{"kind":"deployment","workload":{"phase":"decode","precision":"bf16","batch":8,"prompt":128,"new_tokens":128},"requests_per_day":10000,"days":30}],"hardware":{"device":"h100-sxm","count":1},"infrastructure":{"pue":1.2,"region":"FR"}})
+}
+
+/// The scenario with its resolved values given (the built-in H100 profile, a
+/// pinned grid), so storing it needs no estimate.
+pub fn pinned_scenario() -> Value {
+    let mut s = scenario();
+    let spec = shared::catalog::find("h100-sxm").expect("h100");
+    s["resolved"] = json!({
+        "estimator_version": shared::ESTIMATOR_VERSION,
+        "device": shared::calibration::builtin_profile(spec),
+        "grid": {"gco2e_per_kwh": 56.0, "region": "FR", "source": "test"}
+    });
+    s
+}
