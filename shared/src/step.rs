@@ -6,7 +6,7 @@ use crate::device::DeviceProfile;
 use crate::model::graph::{HostWork, Op, OpKind, Pass};
 use crate::plan::{Node, Seq, StepPlan};
 use crate::scenario::{HostCosts, SoftwareClass};
-use crate::tuning::{Tuning, TUNING};
+use crate::tuning::{Tuning, REFERENCE_STREAM_GBS_PER_SM, TUNING};
 use crate::units::MathMode;
 use std::collections::BTreeMap;
 
@@ -95,6 +95,22 @@ fn host_seconds(sw: SoftwareClass, op: &Op, t: &Tuning, h: &HostCosts) -> f64 {
 /// One instance of an op on a device: roofline time plus a fixed per-kernel
 /// latency, dynamic energy from FLOPs and bytes, stretched when it would exceed the power limit.
 fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning, h: &HostCosts) -> OpCost {
+    // a layout transpose for tensor-core math (`Op::math` on an element-wise op)
+    // does not happen where the device runs that math on its FP32 units
+    if op.kind == OpKind::Elementwise
+        && op
+            .math
+            .is_some_and(|m| p.effective_math(m) == Some(MathMode::Fp32))
+    {
+        return OpCost {
+            cpu: 0.0,
+            gpu: 0.0,
+            active: 0.0,
+            occupancy: 0.0,
+            dynamic: 0.0,
+            bound: "memory",
+        };
+    }
     let fused = sw != SoftwareClass::PytorchEager
         && op.kind == OpKind::Elementwise
         && op.pass != Pass::Optimizer;
@@ -108,13 +124,11 @@ fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning, h: &HostCo
     } else {
         op.kernels
     };
-    let bw = p.mem_gbs
-        * 1e9
-        * if op.kind == OpKind::Elementwise {
-            t.elementwise_bw_fraction
-        } else {
-            1.0
-        };
+    let bw = if op.kind == OpKind::Elementwise {
+        elementwise_gbs(p, sw, t) * 1e9
+    } else {
+        p.mem_gbs * 1e9
+    };
     let t_mem = bytes / bw;
     let mut occupancy = elementwise_occupancy(bytes, p);
     let (mut active, latency, mut dynamic, bound) = match op.kind {
@@ -276,6 +290,30 @@ const REFERENCE_GEMM: [f64; 3] = [8192.0, 8192.0, 8192.0];
 const THREADS_PER_SM: f64 = 2048.0;
 
 /// An element-wise kernel's occupancy: one thread per element of about 4 bytes moved.
+/// Achieved bandwidth of a model's element-wise kernels, GB/s.
+///
+/// Eager PyTorch's element-wise mix (batch-norm statistics and their reductions,
+/// layout transposes, pooling with indices, casts) does not reach the streaming
+/// rate of the calibration's plain copy on the reference H100: the fitted
+/// `elementwise_bw_fraction` of it. Such kernels are bound by what each SM keeps
+/// in flight (Little's law: bandwidth = bytes in flight / memory latency;
+/// Volkov 2016), so that rate carries to another device per SM, up to the
+/// device's own streaming bandwidth: a V100 (80 SMs, 765 GB/s streaming)
+/// streams them at full rate, a B200 (148 SMs, 8 TB/s) reaches a quarter of
+/// its. Fused kernels (Megatron-style, compiled, serving engines) are written
+/// to stream and keep the fraction of the device's streaming bandwidth; so does
+/// a device without an SM count (TPU).
+fn elementwise_gbs(p: &DeviceProfile, sw: SoftwareClass, t: &Tuning) -> f64 {
+    let fraction = p.mem_gbs * t.elementwise_bw_fraction;
+    match p.kernels.as_ref().and_then(|k| k.sm_count) {
+        Some(n) if sw == SoftwareClass::PytorchEager => {
+            (f64::from(n.max(1)) * t.elementwise_bw_fraction * REFERENCE_STREAM_GBS_PER_SM)
+                .min(p.mem_gbs)
+        }
+        _ => fraction,
+    }
+}
+
 fn elementwise_occupancy(bytes: f64, p: &DeviceProfile) -> f64 {
     match p.kernels.as_ref().and_then(|k| k.sm_count) {
         Some(n) => (bytes / 4.0 / (f64::from(n.max(1)) * THREADS_PER_SM)).min(1.0),
@@ -502,6 +540,94 @@ mod tests {
                 c.active
             );
         }
+    }
+
+    fn profile(id: &str) -> crate::device::DeviceProfile {
+        crate::calibration::builtin_profile(crate::catalog::find(id).expect("catalog device"))
+    }
+
+    fn ew(bytes: f64, math: Option<crate::units::MathMode>) -> Op {
+        Op {
+            name: "bn".into(),
+            kind: OpKind::Elementwise,
+            pass: Pass::Forward,
+            count: 1.0,
+            flops: 0.0,
+            other_flops: 0.0,
+            bytes,
+            params: 0.0,
+            kernels: 1.0,
+            mnk: None,
+            math,
+            from_python: true,
+            host: HostWork::Kernels,
+        }
+    }
+
+    /// Eager element-wise kernels stream at the reference H100's fitted rate per
+    /// SM, up to the device's own streaming bandwidth; fused ones at the fitted
+    /// fraction of it. Worked by hand with the catalog's datasheet figures.
+    #[test]
+    fn eager_elementwise_rate_carries_per_sm_up_to_the_streaming_bandwidth() {
+        let f = TUNING.elementwise_bw_fraction;
+        let per_sm = f * 3124.8137248956664 / 132.0; // GB/s
+        let gb = 1e9;
+        let time = |id: &str, sw: SoftwareClass| {
+            op_cost(
+                &ew(gb, None),
+                &profile(id),
+                sw,
+                &TUNING,
+                &HostCosts::default(),
+            )
+            .active
+        };
+        // V100 SXM2: 900 GB/s x 0.851 (streaming) = 765.9 GB/s < 80 SMs x per_sm
+        let v100 = 900.0 * 0.851;
+        assert!(v100 < 80.0 * per_sm);
+        let t = time("v100-sxm2-16gb", SoftwareClass::PytorchEager);
+        assert!((t / (1.0 / v100) - 1.0).abs() < 1e-9, "{t}");
+        // A100 SXM 80 GB: 2039 x 0.834 = 1700.5 GB/s > 108 x per_sm = 1439.5
+        let a100 = 108.0 * per_sm;
+        assert!(a100 < 2039.0 * 0.834);
+        let t = time("a100-sxm-80gb", SoftwareClass::PytorchEager);
+        assert!((t / (1.0 / a100) - 1.0).abs() < 1e-9, "{t}");
+        // the same A100 under fused kernels (which also move half the bytes):
+        // the fraction of its streaming rate
+        let t = time("a100-sxm-80gb", SoftwareClass::Megatron);
+        assert!((t / (0.5 / (2039.0 * 0.834 * f)) - 1.0).abs() < 1e-9, "{t}");
+        // the reference H100 itself: the fitted fraction of its 3124.8 GB/s either way
+        for (sw, bytes) in [
+            (SoftwareClass::PytorchEager, 1.0),
+            (SoftwareClass::Megatron, 0.5),
+        ] {
+            let t = time("h100-sxm", sw);
+            assert!(
+                (t / (bytes / (3124.8137248956664 * f)) - 1.0).abs() < 1e-9,
+                "{t}"
+            );
+        }
+    }
+
+    /// NCHW layout transposes serve tensor-core convolutions: TF32 math on an
+    /// A100 has them, on a V100 (no TF32: FP32 units, NCHW kernels) they cost nothing.
+    #[test]
+    fn tf32_layout_transposes_vanish_where_fp32_units_run_the_convolution() {
+        use crate::units::MathMode;
+        let op = ew(1e9, Some(MathMode::Tf32));
+        let cost = |id: &str| {
+            op_cost(
+                &op,
+                &profile(id),
+                SoftwareClass::PytorchEager,
+                &TUNING,
+                &HostCosts::default(),
+            )
+        };
+        let v = cost("v100-sxm2-16gb");
+        assert_eq!((v.cpu, v.gpu, v.dynamic), (0.0, 0.0, 0.0));
+        let a = cost("a100-sxm-80gb");
+        assert!(a.active > 0.0 && a.dynamic > 0.0 && a.cpu > 0.0);
     }
 
     const TILES: [[u32; 2]; 6] = [

@@ -17,9 +17,17 @@ pub struct Tuning {
     /// where a calibration does not measure it.
     pub active_floor_fraction: f64,
     /// Achieved bandwidth of a model's element-wise kernels (norms, activations,
-    /// casts, reductions) relative to the calibration's large streaming kernel.
+    /// casts, reductions) relative to the calibration's large streaming kernel
+    /// on the reference H100. Eager PyTorch's carry to other devices per SM
+    /// ([`REFERENCE_STREAM_GBS_PER_SM`]); fused ones as this fraction of the
+    /// device's streaming bandwidth (`step::elementwise_gbs`).
     pub elementwise_bw_fraction: f64,
 }
+
+/// The reference H100 SXM's streaming rate per SM, GB/s: its calibration's
+/// large bf16 element-wise kernel (`fma_bf16_2GiB`: 3124.81 GB/s, the `mem_gbs`
+/// of shared/data/h100-sxm-profile.json) over its 132 SMs.
+pub const REFERENCE_STREAM_GBS_PER_SM: f64 = 3124.8137248956664 / 132.0;
 
 /// Priors: the values before fitting, used in leave-one-out where the left-out
 /// case is the only one that informs a constant.

@@ -55,7 +55,8 @@ pub struct Op {
     /// Matrix shape (m, n, k) of one product, for size-dependent efficiency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mnk: Option<[f64; 3]>,
-    /// Arithmetic of the matrix units; `None` for memory-bound ops.
+    /// Arithmetic of the matrix units; `None` for memory-bound ops, except a
+    /// layout transpose that exists only for this math's tensor-core kernels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub math: Option<MathMode>,
     /// Launched from Python (forward, optimizer) rather than from the autograd engine.

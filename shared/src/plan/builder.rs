@@ -251,6 +251,20 @@ impl Builder {
                 2.0,
                 Some((bwd, k)),
             );
+            // they serve the tensor-core kernels: a device that runs this math on
+            // its FP32 units (TF32 before Ampere) convolves NCHW as it is
+            let math = self.conv_math();
+            for node in [
+                self.fwd.last_mut(),
+                self.bwd.last_mut().filter(|_| self.train),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Node::Op(op) = node {
+                    op.math = Some(math);
+                }
+            }
         }
         self.push(Op {
             name: name.into(),
