@@ -34,6 +34,7 @@ pub fn train_workload() -> Workload {
         optimizer: Some(Optimizer::Adamw),
         image_size: None,
         channels_last: None,
+        attention: None,
     }
 }
 
@@ -48,6 +49,7 @@ pub fn serve_workload() -> Workload {
         optimizer: None,
         image_size: None,
         channels_last: None,
+        attention: None,
     }
 }
 

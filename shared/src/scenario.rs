@@ -126,6 +126,21 @@ pub struct Workload {
     /// torchvision builds them); no effect on models without convolutions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels_last: Option<bool>,
+    /// How a transformer computes attention: `fused` (the default: one
+    /// FlashAttention-style kernel, as PyTorch's SDPA and the fused software
+    /// classes run it) or `math` (batched products and element-wise kernels
+    /// over the whole score matrix, as Hugging Face's "eager" attention and
+    /// code written before SDPA do). No effect on models without attention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionImpl>,
+}
+
+crate::named_enum! {
+    /// How attention is computed (`Workload::attention`).
+    pub enum AttentionImpl {
+        Fused = "fused",
+        Math = "math",
+    }
 }
 
 crate::named_enum! {

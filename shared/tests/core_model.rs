@@ -317,3 +317,72 @@ fn channels_last_drops_the_layout_transposes() {
     assert_eq!(b0 - b1, transposes);
     assert_eq!(nchw.counted_flops(), nhwc.counted_flops());
 }
+
+/// BERT-large fine-tuning (SQuAD, 32 x 384, fp16) with attention on the math
+/// path, worked by hand per layer: E = 32 x 16 x 384^2 score elements, q, k
+/// and v each 32 x 16 x 384 x 64 elements, 2 bytes each, dropout 0.1. The
+/// products do the counted FLOPs of fused attention (4 E d forward), with
+/// two GEMMs each in the backward (2x, where FlashAttention recomputes:
+/// 2.5x); the score matrix is written and read by each kernel between them.
+#[test]
+fn math_attention_moves_the_score_matrix_between_its_kernels() {
+    let s = |attention: &str| {
+        step(
+            r#"{"preset":"bert-large"}"#,
+            &format!(
+                r#"{{"phase":"train","precision":"fp16","batch":32,"seq":384,"optimizer":"adamw","attention":"{attention}"}}"#
+            ),
+        )
+    };
+    let (fused, math) = (s("fused"), s("math"));
+    let (e, q, d, a) = (
+        32.0 * 16.0 * 384.0 * 384.0,
+        32.0 * 16.0 * 384.0 * 64.0,
+        64.0,
+        2.0,
+    );
+    let (mut fwd_ew, mut bwd_ew, mut fwd_mm, mut bwd_mm, mut kernels) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut layers = 0.0;
+    math.for_each_op(&mut |op, n| {
+        if !op.name.contains("attn.sdpa") {
+            return;
+        }
+        if op.name == "attn.sdpa.scale" {
+            layers += n;
+        }
+        let bwd = op.pass == shared::model::graph::Pass::Backward;
+        match (op.kind, bwd) {
+            (shared::model::graph::OpKind::Matmul, false) => fwd_mm += op.flops * n,
+            (shared::model::graph::OpKind::Matmul, true) => bwd_mm += op.flops * n,
+            (_, false) => fwd_ew += op.bytes * n,
+            (_, true) => bwd_ew += op.bytes * n,
+        }
+        if !bwd {
+            kernels += op.kernels * n;
+        }
+    });
+    assert_eq!(layers, 24.0);
+    assert_eq!(fwd_mm / layers, 4.0 * e * d);
+    assert_eq!(bwd_mm / layers, 8.0 * e * d);
+    // forward: q, k, v copies (read + write), scale (r + w), mask add (r + w, plus
+    // the 32 x 384 mask), softmax (r + w), dropout (r, w + a 1-byte mask),
+    // the context copy (r + w)
+    let want_fwd = 3.0 * q * 2.0 * a
+        + 2.0 * e * a
+        + (2.0 * e * a + 32.0 * 384.0 * a)
+        + 2.0 * e * a
+        + (2.0 * e * a + e)
+        + 2.0 * q * a;
+    assert!((fwd_ew / layers / want_fwd - 1.0).abs() < 1e-12, "{fwd_ew}");
+    // backward: the same copies; scale (r + w); softmax (dp, p read, ds written);
+    // dropout (grad and mask read, grad written); the mask add passes the gradient on
+    let want_bwd = 3.0 * q * 2.0 * a + 2.0 * e * a + 3.0 * e * a + (2.0 * e * a + e) + 2.0 * q * a;
+    assert!((bwd_ew / layers / want_bwd - 1.0).abs() < 1e-12, "{bwd_ew}");
+    // 2 products, the q/k/v copies (3), scale, mask, softmax, dropout, the context copy
+    assert_eq!(kernels / layers, 2.0 + 3.0 + 4.0 + 1.0);
+    // counted FLOPs: the same forward, a backward of 2x instead of FlashAttention's 2.5x
+    assert_eq!(
+        math.counted_flops(),
+        fused.counted_flops() - 24.0 * 0.5 * 4.0 * e * d
+    );
+}

@@ -35,6 +35,7 @@ fn inference(batch: u64, seq: Option<u64>) -> Workload {
         optimizer: None,
         image_size: None,
         channels_last: None,
+        attention: None,
     }
 }
 

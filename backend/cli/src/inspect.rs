@@ -159,6 +159,7 @@ fn inspect_config(bytes: &[u8], args: &InspectArgs) -> anyhow::Result<()> {
         optimizer: None,
         image_size: None,
         channels_last: None,
+        attention: None,
     };
     let p = plan::plan(&arch, &w, SoftwareClass::PytorchEager, "inspect")
         .map_err(|e| anyhow!("{e}"))?;

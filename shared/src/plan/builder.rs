@@ -25,6 +25,9 @@ pub(super) struct Builder {
     /// Inference engine fusion: normalisation folded into the producing
     /// convolution, activations and residual adds in its epilogue.
     pub(super) epilogue_fusion: bool,
+    /// Attention on the math path (`workload.attention: "math"`), with the
+    /// dropout probability of its attention weights.
+    pub(super) math_attention: Option<f64>,
 }
 
 impl Builder {
@@ -38,11 +41,15 @@ impl Builder {
             nhwc: false,
             int8_activations: false,
             epilogue_fusion: false,
+            math_attention: None,
         }
     }
 
     pub(super) fn child(&self) -> Self {
-        Builder::new(self.p, self.train)
+        Builder {
+            math_attention: self.math_attention,
+            ..Builder::new(self.p, self.train)
+        }
     }
 
     /// Bytes of a matmul output / activation.
@@ -369,6 +376,9 @@ impl Builder {
         causal: bool,
         window: Option<f64>,
     ) {
+        if let Some(p_drop) = self.math_attention {
+            return self.math_attention(name, b, heads, kv_heads, sq, sk, d, p_drop);
+        }
         let a = self.a();
         let counted = 4.0 * b * heads * sq * sk * d;
         // The kernel skips masked blocks: causal self-attention does about half the work.
@@ -416,6 +426,164 @@ impl Builder {
                 from_python: false,
                 host: HostWork::Kernels,
             });
+        }
+    }
+
+    /// Attention on the math path, as eager code without SDPA writes it
+    /// (`softmax(q @ k^T / sqrt(d) + mask) @ v`: Hugging Face's "eager"
+    /// attention, NVIDIA's DeepLearningExamples BERT): two batched GEMMs over
+    /// the whole score matrix, masked positions included, and the score matrix
+    /// written and read by each element-wise kernel between them. `torch.matmul`
+    /// copies the permuted q, k and v (and the context on its way back) to
+    /// contiguous batches, forward and backward.
+    #[allow(clippy::too_many_arguments)]
+    fn math_attention(
+        &mut self,
+        name: &str,
+        b: f64,
+        heads: f64,
+        kv_heads: f64,
+        sq: f64,
+        sk: f64,
+        d: f64,
+        p_drop: f64,
+    ) {
+        let a = self.a();
+        let math = self.attn_math();
+        // softmax runs in fp32 under autocast; the product casts its input back
+        let sb = if self.amp() { 4.0 } else { a };
+        let e = b * heads * sq * sk;
+        let q = b * heads * sq * d;
+        let kv = b * kv_heads * sk * d;
+        let gemm_bytes = (e + q + kv) * a;
+        let product = |bl: &mut Self, what: &str, mnk: [f64; 3], grads: [[f64; 3]; 2]| {
+            bl.push(Op {
+                name: format!("{name}.{what}"),
+                kind: OpKind::Matmul,
+                pass: Pass::Forward,
+                count: 1.0,
+                flops: 2.0 * e * d,
+                other_flops: 0.0,
+                bytes: gemm_bytes,
+                params: 0.0,
+                kernels: 1.0,
+                mnk: Some(mnk),
+                math: Some(math),
+                from_python: true,
+                host: HostWork::Kernels,
+            });
+            if bl.train {
+                for (g, mnk) in ["grad_a", "grad_b"].into_iter().zip(grads) {
+                    bl.push_bwd(Op {
+                        name: format!("{name}.{what}.{g}"),
+                        kind: OpKind::Matmul,
+                        pass: Pass::Backward,
+                        count: 1.0,
+                        flops: 2.0 * e * d,
+                        other_flops: 0.0,
+                        bytes: gemm_bytes,
+                        params: 0.0,
+                        kernels: 1.0,
+                        mnk: Some(mnk),
+                        math: Some(math),
+                        from_python: false,
+                        host: HostWork::Kernels,
+                    });
+                }
+            }
+        };
+        let copies = (q + 2.0 * kv) * 2.0 * a;
+        self.push(ew_op(
+            &format!("{name}.qkv_contiguous"),
+            copies,
+            3.0,
+            Pass::Forward,
+        ));
+        if self.train {
+            self.push_bwd(ew_op(
+                &format!("{name}.qkv_contiguous.backward"),
+                copies,
+                3.0,
+                Pass::Backward,
+            ));
+            // the products keep q, k and v for their backward
+            self.saved += (q + 2.0 * kv) * a;
+        }
+        let bh = b * heads;
+        // scores = q @ k^T; backward dq = ds @ k, dk = ds^T @ q
+        product(
+            self,
+            "scores",
+            [bh * sq, sk, d],
+            [[bh * sq, d, sk], [bh * sk, d, sq]],
+        );
+        // the scale's backward needs nothing saved; the mask's add passes the gradient on
+        self.push(ew_op(
+            &format!("{name}.scale"),
+            2.0 * e * a,
+            1.0,
+            Pass::Forward,
+        ));
+        if self.train {
+            self.push_bwd(ew_op(
+                &format!("{name}.scale.backward"),
+                2.0 * e * a,
+                1.0,
+                Pass::Backward,
+            ));
+        }
+        self.ew(
+            &format!("{name}.mask"),
+            e * a + b * sk * a,
+            e * a,
+            1.0,
+            None,
+        );
+        self.ew(
+            &format!("{name}.softmax"),
+            e * a,
+            e * sb,
+            1.0,
+            Some(((2.0 * sb + a) * e, 1.0)),
+        );
+        if self.train && p_drop > 0.0 {
+            self.ew(
+                &format!("{name}.dropout"),
+                e * sb,
+                e * (sb + 1.0),
+                1.0,
+                Some(((2.0 * sb + 1.0) * e, 1.0)),
+            );
+        }
+        if sb != a {
+            self.ew(
+                &format!("{name}.cast"),
+                e * sb,
+                e * a,
+                1.0,
+                Some(((sb + a) * e, 1.0)),
+            );
+        }
+        // context = p @ v; backward dp = dc @ v^T, dv = p^T @ dc
+        product(
+            self,
+            "context",
+            [bh * sq, d, sk],
+            [[bh * sq, sk, d], [bh * sk, d, sq]],
+        );
+        self.push(ew_op(
+            &format!("{name}.context_contiguous"),
+            2.0 * q * a,
+            1.0,
+            Pass::Forward,
+        ));
+        if self.train {
+            self.push_bwd(ew_op(
+                &format!("{name}.context_contiguous.backward"),
+                2.0 * q * a,
+                1.0,
+                Pass::Backward,
+            ));
         }
     }
 

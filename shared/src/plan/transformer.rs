@@ -8,7 +8,7 @@ use crate::model::{
     HeadKind, InputKind, Mla, MlpKind, Moe, NormKind, NormPlacement, PositionKind, QkNormScope,
     TransformerSpec,
 };
-use crate::scenario::{Phase, SoftwareClass, Workload};
+use crate::scenario::{AttentionImpl, Phase, SoftwareClass, Workload};
 use crate::InputError;
 
 fn err(field: &str, msg: impl Into<String>) -> InputError {
@@ -365,6 +365,10 @@ fn transformer_pass(
     is_vit: bool,
 ) -> (Vec<Node>, f64, f64, f64) {
     let mut bl = Builder::new(w.precision, train);
+    if w.attention == Some(AttentionImpl::Math) {
+        // the configs that carry one dropout rate use it for the attention weights too
+        bl.math_attention = Some(spec.dropout);
+    }
     let Pass1 {
         b,
         sq,

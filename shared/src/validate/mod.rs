@@ -136,6 +136,7 @@ impl Case {
                     optimizer: self.optimizer,
                     image_size: self.image_size,
                     channels_last: None,
+                    attention: None,
                 },
                 steps: Some(1.0),
                 samples: None,
