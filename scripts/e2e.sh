@@ -75,7 +75,7 @@ fi
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do
-  URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$LOG" | head -1)
+  URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.]*:[0-9][0-9]*\)$/\1/p' "$LOG" | head -1)
   [ -n "$URL" ] && break
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "e2e: jouleprint serve exited:" >&2

@@ -40,7 +40,8 @@ async function startServer() {
     const t = setTimeout(() => reject(new Error(`jouleprint serve did not start:\n${log}`)), 60_000);
     const read = (b) => {
       log += b.toString();
-      const m = log.match(/listening on (http:\/\/[0-9.:]+)/);
+      // the whole line: a pipe may hand the address over in two chunks
+      const m = log.match(/listening on (http:\/\/[0-9.]+:[0-9]+)\r?\n/);
       if (m) { clearTimeout(t); resolve(m[1]); }
     };
     proc.stdout.on('data', read);

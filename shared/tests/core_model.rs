@@ -386,3 +386,32 @@ fn math_attention_moves_the_score_matrix_between_its_kernels() {
         fused.counted_flops() - 24.0 * 0.5 * 4.0 * e * d
     );
 }
+
+/// A decode step on the math path reads q (one token) and the cached keys and
+/// values in place: only the prompt pass copies q, k, v and the context (4
+/// kernels per layer, 32 layers), not the 16 token steps. Every pass runs the
+/// products and the softmax chain (scale, mask, softmax; no dropout at
+/// inference): three element-wise kernels per two products.
+#[test]
+fn math_attention_in_a_decode_step_copies_nothing() {
+    let p = step(
+        r#"{"preset":"llama-2-7b"}"#,
+        r#"{"phase":"decode","precision":"fp16","batch":1,"prompt":128,"new_tokens":16,"attention":"math"}"#,
+    );
+    let (mut copy_kernels, mut products, mut chain) = (0.0, 0.0, 0.0);
+    p.for_each_op(&mut |op, n| {
+        if !op.name.starts_with("attn.sdpa") {
+            return;
+        }
+        if op.name.ends_with("_contiguous") {
+            copy_kernels += op.kernels * n;
+        } else if op.kind == shared::model::graph::OpKind::Matmul {
+            products += n;
+        } else {
+            chain += n;
+        }
+    });
+    assert_eq!(copy_kernels, 4.0 * 32.0);
+    assert!(products >= 2.0 * 32.0 * 16.0, "{products}");
+    assert_eq!(chain, 1.5 * products);
+}

@@ -61,7 +61,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
             }
         };
         tracing::info!("jouleprint serving on http://{host}:{}", app.port());
-        eprintln!("jouleprint: listening on http://{host}:{}", app.port());
+        // one write: stderr is unbuffered, and scripts read this line for the address
+        let line = format!("jouleprint: listening on http://{host}:{}\n", app.port());
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         match app.run_until_stopped().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

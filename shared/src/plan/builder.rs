@@ -435,7 +435,8 @@ impl Builder {
     /// the whole score matrix, masked positions included, and the score matrix
     /// written and read by each element-wise kernel between them. `torch.matmul`
     /// copies the permuted q, k and v (and the context on its way back) to
-    /// contiguous batches, forward and backward.
+    /// contiguous batches, forward and backward, except in a decode step (one
+    /// query token, keys and values read from the cache in place).
     #[allow(clippy::too_many_arguments)]
     fn math_attention(
         &mut self,
@@ -492,13 +493,17 @@ impl Builder {
                 }
             }
         };
+        // a one-token query (a decode step) reads q and the cached k, v in place
+        let copied = sq > 1.0;
         let copies = (q + 2.0 * kv) * 2.0 * a;
-        self.push(ew_op(
-            &format!("{name}.qkv_contiguous"),
-            copies,
-            3.0,
-            Pass::Forward,
-        ));
+        if copied {
+            self.push(ew_op(
+                &format!("{name}.qkv_contiguous"),
+                copies,
+                3.0,
+                Pass::Forward,
+            ));
+        }
         if self.train {
             self.push_bwd(ew_op(
                 &format!("{name}.qkv_contiguous.backward"),
@@ -571,12 +576,14 @@ impl Builder {
             [bh * sq, d, sk],
             [[bh * sq, sk, d], [bh * sk, d, sq]],
         );
-        self.push(ew_op(
-            &format!("{name}.context_contiguous"),
-            2.0 * q * a,
-            1.0,
-            Pass::Forward,
-        ));
+        if copied {
+            self.push(ew_op(
+                &format!("{name}.context_contiguous"),
+                2.0 * q * a,
+                1.0,
+                Pass::Forward,
+            ));
+        }
         if self.train {
             self.push_bwd(ew_op(
                 &format!("{name}.context_contiguous.backward"),
