@@ -122,11 +122,14 @@ static LINKS: &[Entry] = &[
         network_gbs: E8_NDR,
         nvls: false,
     },
-    // MI250X (Frontier nodes): Infinity Fabric between GCDs, 4 x 200 Gb/s Slingshot for 8 GCDs
+    // MI250X (Frontier nodes, 4 packages of 2 GCDs): Infinity Fabric links of 50 GB/s per
+    // direction, four between a package's GCDs but one or two between packages (Pearson
+    // 2023), so a ring across packages runs at the dual-link 100 GB/s; one 200 Gb/s
+    // Slingshot NIC per package
     Entry {
         ids: &["mi250x"],
         domain: 4,
-        intra_gbs: 200.0 * RING_EFFICIENCY,
+        intra_gbs: 100.0 * RING_EFFICIENCY,
         network_gbs: 25.0,
         nvls: false,
     },
@@ -161,11 +164,13 @@ static LINKS: &[Entry] = &[
         network_gbs: PCIE_NODE,
         nvls: false,
     },
-    // TPU ICI: v4 6 links, v5e 1,600 Gb/s, v5p 4,800 Gb/s per chip; a slice is one domain
+    // TPU ICI: a slice is one domain. v4: Google's all-reduce bandwidth per pod, 1.1 PB/s
+    // over 4,096 chips (already an all-reduce figure); v5e 1,600 Gb/s and v5p 4,800 Gb/s
+    // of ICI per chip. Between slices (data-centre network): 200 Gb/s per chip (assumption)
     Entry {
         ids: &["tpu-v4"],
         domain: 4096,
-        intra_gbs: 270.0 * RING_EFFICIENCY,
+        intra_gbs: 1.1e6 / 4096.0,
         network_gbs: 25.0,
         nvls: false,
     },
@@ -186,7 +191,7 @@ static LINKS: &[Entry] = &[
 ];
 
 /// Sources of the link figures (shown with a profile).
-pub const SOURCES: &str = "intra-domain all-reduce bus bandwidth: Azure AI-benchmarking-guide NCCL tables (ND H200 v5 479.98 GB/s with NVLS, ND A100 v4 231.58 GB/s); other fabrics: their per-direction link bandwidth (NVLink 2 150 GB/s, NVLink 5 twice NVLink 4, Infinity Fabric 448 GB/s on MI300X, PCIe x16 16/32/64 GB/s, TPU ICI 1,600 Gb/s (v5e) and 4,800 Gb/s (v5p) per chip from Google Cloud's TPU documentation, v4 assumed 270 GB/s) times A100's 0.77; networks: the DGX/HGX reference NICs (8 x 400 Gb/s NDR on H100/H200/B200, 8 x 200 Gb/s HDR on A100, 4 x 100 Gb/s EDR on DGX-1) at 0.85 of line rate (assumption)";
+pub const SOURCES: &str = "intra-domain all-reduce bus bandwidth: Azure AI-benchmarking-guide NCCL tables (ND H200 v5 479.98 GB/s with NVLS, ND A100 v4 231.58 GB/s); other fabrics: their per-direction link bandwidth (NVLink 2 150 GB/s, NVLink 5 twice NVLink 4, Infinity Fabric 448 GB/s on MI300X, PCIe x16 16/32/64 GB/s, TPU ICI 1,600 Gb/s (v5e) and 4,800 Gb/s (v5p) per chip from Google Cloud's TPU documentation, MI250X's dual Infinity Fabric link between packages 100 GB/s (C. Pearson, 'Interconnect Bandwidth Heterogeneity on AMD MI250x and Infinity Fabric', arXiv:2302.14827, 2023)) times A100's 0.77; TPU v4: Google Cloud's 'all-reduce bandwidth per Pod' 1.1 PB/s / 4,096 chips = 268.6 GB/s as is; networks: the DGX/HGX reference NICs (8 x 400 Gb/s NDR on H100/H200/B200, 8 x 200 Gb/s HDR on A100, 4 x 100 Gb/s EDR on DGX-1), Frontier's 200 Gb/s Slingshot NIC per MI250X, at 0.85 of line rate (assumption); TPU data-centre network 200 Gb/s per chip (assumption)";
 
 /// The links of a catalog device.
 pub fn links(device_id: &str) -> Option<Links> {
