@@ -457,39 +457,26 @@ impl Builder {
         let q = b * heads * sq * d;
         let kv = b * kv_heads * sk * d;
         let gemm_bytes = (e + q + kv) * a;
+        let gemm = |name: String, pass: Pass, mnk: [f64; 3]| Op {
+            name,
+            kind: OpKind::Matmul,
+            pass,
+            count: 1.0,
+            flops: 2.0 * e * d,
+            other_flops: 0.0,
+            bytes: gemm_bytes,
+            params: 0.0,
+            kernels: 1.0,
+            mnk: Some(mnk),
+            math: Some(math),
+            from_python: pass != Pass::Backward,
+            host: HostWork::Kernels,
+        };
         let product = |bl: &mut Self, what: &str, mnk: [f64; 3], grads: [[f64; 3]; 2]| {
-            bl.push(Op {
-                name: format!("{name}.{what}"),
-                kind: OpKind::Matmul,
-                pass: Pass::Forward,
-                count: 1.0,
-                flops: 2.0 * e * d,
-                other_flops: 0.0,
-                bytes: gemm_bytes,
-                params: 0.0,
-                kernels: 1.0,
-                mnk: Some(mnk),
-                math: Some(math),
-                from_python: true,
-                host: HostWork::Kernels,
-            });
+            bl.push(gemm(format!("{name}.{what}"), Pass::Forward, mnk));
             if bl.train {
                 for (g, mnk) in ["grad_a", "grad_b"].into_iter().zip(grads) {
-                    bl.push_bwd(Op {
-                        name: format!("{name}.{what}.{g}"),
-                        kind: OpKind::Matmul,
-                        pass: Pass::Backward,
-                        count: 1.0,
-                        flops: 2.0 * e * d,
-                        other_flops: 0.0,
-                        bytes: gemm_bytes,
-                        params: 0.0,
-                        kernels: 1.0,
-                        mnk: Some(mnk),
-                        math: Some(math),
-                        from_python: false,
-                        host: HostWork::Kernels,
-                    });
+                    bl.push_bwd(gemm(format!("{name}.{what}.{g}"), Pass::Backward, mnk));
                 }
             }
         };
