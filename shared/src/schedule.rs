@@ -197,11 +197,20 @@ pub fn allgather_seconds(bytes: f64, n: f64, gbs: f64, nvls: bool) -> f64 {
 
 /// The bus bandwidth of a group of `n` devices whose members are `stride`
 /// apart in the device order: inside the fast domain, else the network.
-fn group_link(links: &Links, n: u64, stride: u64) -> (f64, bool) {
-    if n * stride <= u64::from(links.domain) || n <= 1 {
+///
+/// Across domains NCCL runs one ring per NIC and splits a collective over the
+/// group's members in each node through the fast fabric (one rail per NIC),
+/// so the group moves data at its members' NICs together: `network_gbs` (one
+/// device's share of its node's NICs) times the members per node, at most the
+/// fabric's bus bandwidth. A data-parallel group beside tensor parallelism of
+/// the node's size has one member per node and one NIC.
+pub fn group_link(links: &Links, n: u64, stride: u64) -> (f64, bool) {
+    let domain = u64::from(links.domain.max(1));
+    if n * stride <= domain || n <= 1 {
         (links.intra_gbs, links.nvls)
     } else {
-        (links.network_gbs, false)
+        let per_node = (domain / stride.max(1)).clamp(1, n) as f64;
+        ((links.network_gbs * per_node).min(links.intra_gbs), false)
     }
 }
 

@@ -48,8 +48,9 @@ pub const TUNING: Tuning = Tuning {
 /// stalls) lengthens the campaign at idle-plus-floor power. Not fitted: the
 /// goodput large runs report ([`GOODPUT_PRIOR`]). `validate::fit::fit_goodput`
 /// reports what the public pre-training runs would fit (`--example fit`): about
-/// 0.73, with no lower leave-one-out error than the cited value, because the
-/// runs' error is spread, not a shared bias. A stage's `goodput` overrides it.
+/// 0.70, below every goodput large runs report, so what it would absorb is step
+/// time the step model underestimates; it stays cited. A stage's `goodput`
+/// overrides it.
 pub const CAMPAIGN_GOODPUT: f64 = GOODPUT_PRIOR;
 
 /// Goodput reported by large runs themselves: Llama 3 (Dubey et al. 2024,

@@ -335,3 +335,40 @@ fn mfu_leaves_recomputation_out() {
     // the counted FLOPs do include the recomputed forward
     assert!(st.flops_per_step > model * 1.2, "{}", st.flops_per_step);
 }
+
+/// Across nodes a group moves data over its members' NICs together (NCCL: one
+/// ring per NIC, NVLink between them): a DGX A100 has 8 x 200 Gb/s HDR NICs,
+/// 25 GB/s per GPU at line rate, 21.25 GB/s at NCCL's 0.85. Sixteen GPUs of two
+/// whole nodes reduce at 8 x 21.25 = 170 GB/s; the data-parallel groups beside
+/// tensor parallelism of 8 (members 8 apart) have one GPU, one NIC per node;
+/// with tensor parallelism of 2, four. Inside the node: NVLink's 231.58.
+#[test]
+fn a_group_across_nodes_uses_its_members_nics_together() {
+    use shared::catalog::network::links;
+    use shared::schedule::group_link;
+    let a100 = links("a100-sxm-80gb").unwrap();
+    let nic = 25.0 * 0.85;
+    close(
+        "16 GPUs, stride 1",
+        group_link(&a100, 16, 1).0,
+        8.0 * nic,
+        1e-12,
+    );
+    close("16 GPUs, stride 8", group_link(&a100, 16, 8).0, nic, 1e-12);
+    close(
+        "16 GPUs, stride 2",
+        group_link(&a100, 16, 2).0,
+        4.0 * nic,
+        1e-12,
+    );
+    close("8 GPUs in a node", group_link(&a100, 8, 1).0, 231.58, 1e-12);
+    // 8 x 400 Gb/s on an H100 node: 340 GB/s, under NVLink's 479.98
+    let h100 = links("h100-sxm").unwrap();
+    close(
+        "H100 nodes",
+        group_link(&h100, 64, 1).0,
+        8.0 * 50.0 * 0.85,
+        1e-12,
+    );
+    assert!(!group_link(&h100, 64, 1).1, "NVLS is inside a node only");
+}
