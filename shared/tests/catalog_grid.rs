@@ -261,3 +261,23 @@ fn grid_spot_checks() {
     assert_eq!(grid::find("gcp:europe-west1").unwrap().year, 2023);
     assert!(grid::find("gcp:me-central1").is_some());
 }
+
+/// A family member the same source measured on its own gets its own GEMM
+/// fraction: Ada's family figure is the L40S's (bf16 269.15 of 362.05 TFLOPS,
+/// 0.743); the 72 W L4 reached 0.586 of 121, the RTX 4090 its whole 165.2
+/// (eight entries 160.5-173.3, capped at the peak). A100 PCIe 40 GB: gpu-fryer's
+/// sustained 0.718 (bf16) and 0.679 (tf32) where the SXM part keeps 0.865/0.833.
+#[test]
+fn family_members_measured_on_their_own_keep_their_gemm_fraction() {
+    let rate =
+        |id: &str, m: MathMode| catalog::find(id).unwrap().datasheet_profile().gemm_tflops[&m];
+    let close = |got: f64, want: f64| assert!((got / want - 1.0).abs() < 1e-12, "{got} vs {want}");
+    close(rate("l40s", Bf16), 362.05 * 0.743);
+    close(rate("l4", Bf16), 121.0 * 0.586);
+    close(rate("l4", Fp16), 121.0 * 0.569);
+    close(rate("rtx-4090", Bf16), 165.2);
+    close(rate("rtx-4090", Fp32), 82.6 * 0.663);
+    close(rate("a100-pcie-40gb", Bf16), 312.0 * 0.718);
+    close(rate("a100-pcie-40gb", Tf32), 156.0 * 0.679);
+    close(rate("a100-sxm-80gb", Bf16), 312.0 * 0.865);
+}

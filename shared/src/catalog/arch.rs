@@ -28,6 +28,9 @@ pub struct Arch {
     pub devices: &'static [(&'static str, Option<u32>)],
     /// Sustained large-GEMM throughput / datasheet dense peak, per math mode.
     pub gemm_fraction: &'static [(MathMode, f64)],
+    /// A member's own measurement by the same source as `gemm_fraction`,
+    /// where it differs from the family's (a power-capped or boosting part).
+    pub device_gemm: &'static [(&'static str, MathMode, f64)],
     /// Streaming bandwidth / datasheet bandwidth.
     pub bw_fraction: Option<f64>,
     /// Idle power with a context open / TDP.
@@ -67,6 +70,7 @@ pub static ARCHS: &[Arch] = &[
             ("v100-pcie-32gb", Some(80)),
         ],
         gemm_fraction: &[(Fp16, 0.759), (Fp32, 0.892)],
+        device_gemm: &[],
         bw_fraction: Some(0.851),
         idle_fraction: None,
         gemm_power_fraction: None,
@@ -79,6 +83,7 @@ pub static ARCHS: &[Arch] = &[
         id: "turing-tu104",
         devices: &[("t4", Some(40))],
         gemm_fraction: &[(Fp16, 0.645), (Fp32, 0.537)],
+        device_gemm: &[],
         bw_fraction: Some(0.75),
         idle_fraction: None,
         gemm_power_fraction: None,
@@ -96,6 +101,8 @@ pub static ARCHS: &[Arch] = &[
             ("a100-pcie-80gb", Some(108)),
         ],
         gemm_fraction: &[(Bf16, 0.865), (Fp16, 0.822), (Tf32, 0.833), (Fp32, 0.984)],
+        // gpu-fryer's sustained runs (the family's source) on the 250 W PCIe 40 GB card
+        device_gemm: &[("a100-pcie-40gb", Bf16, 0.718), ("a100-pcie-40gb", Tf32, 0.679)],
         bw_fraction: Some(0.834),
         idle_fraction: None,
         gemm_power_fraction: None,
@@ -108,6 +115,7 @@ pub static ARCHS: &[Arch] = &[
         id: "ampere-ga10x",
         devices: &[("a10", Some(72)), ("a10g", Some(80)), ("rtx-3090", Some(82))],
         gemm_fraction: &[(Fp16, 1.0), (Bf16, 0.992), (Tf32, 0.992), (Fp32, 0.641)],
+        device_gemm: &[("rtx-3090", Fp32, 0.687), ("a10g", Fp32, 0.668)],
         bw_fraction: Some(0.782),
         idle_fraction: None,
         gemm_power_fraction: None,
@@ -120,6 +128,17 @@ pub static ARCHS: &[Arch] = &[
         id: "ada-ad10x",
         devices: &[("l4", Some(58)), ("l40s", Some(142)), ("rtx-4090", Some(128))],
         gemm_fraction: &[(Bf16, 0.743), (Fp16, 0.729), (Tf32, 0.531), (Fp32, 0.512)],
+        // the same database's entries for the 72 W L4 and the boosting RTX 4090
+        // (bf16 160.5-173.3 TFLOPS over eight entries against 165.2: capped at 1)
+        device_gemm: &[
+            ("l4", Bf16, 0.586),
+            ("l4", Fp16, 0.569),
+            ("l4", Fp32, 0.508),
+            ("rtx-4090", Bf16, 1.0),
+            ("rtx-4090", Fp16, 1.0),
+            ("rtx-4090", Tf32, 1.0),
+            ("rtx-4090", Fp32, 0.663),
+        ],
         bw_fraction: Some(0.783),
         idle_fraction: None,
         gemm_power_fraction: None,
@@ -137,6 +156,7 @@ pub static ARCHS: &[Arch] = &[
             ("h200-sxm", Some(132)),
         ],
         gemm_fraction: &[(Bf16, 0.691), (Fp16, 0.662), (Tf32, 0.716), (Fp32, 0.761), (Fp8, 0.622)],
+        device_gemm: &[],
         bw_fraction: Some(h100::BANDWIDTH_FRACTION),
         idle_fraction: Some(h100::IDLE_FRACTION),
         gemm_power_fraction: Some(h100::GEMM_POWER_FRACTION),
@@ -149,6 +169,7 @@ pub static ARCHS: &[Arch] = &[
         id: "blackwell-gb100",
         devices: &[("b200", Some(148)), ("gb200", Some(148))],
         gemm_fraction: &[(Bf16, 0.776), (Fp16, 0.723), (Fp8, 0.763), (Tf32, 0.632), (Fp32, 0.828)],
+        device_gemm: &[],
         bw_fraction: None,
         idle_fraction: Some(0.137),
         gemm_power_fraction: None,
@@ -161,6 +182,7 @@ pub static ARCHS: &[Arch] = &[
         id: "cdna2-mi250x",
         devices: &[("mi250x", Some(220))],
         gemm_fraction: &[(Bf16, 0.768)],
+        device_gemm: &[],
         bw_fraction: None,
         idle_fraction: None,
         gemm_power_fraction: None,
@@ -173,6 +195,7 @@ pub static ARCHS: &[Arch] = &[
         id: "cdna3-mi300x",
         devices: &[("mi300x", Some(304))],
         gemm_fraction: &[(Bf16, 0.542), (Fp16, 0.5), (Fp8, 0.487)],
+        device_gemm: &[],
         bw_fraction: Some(0.772),
         idle_fraction: Some(0.255),
         gemm_power_fraction: None,
@@ -185,6 +208,7 @@ pub static ARCHS: &[Arch] = &[
         id: "google-tpu",
         devices: &[("tpu-v4", None), ("tpu-v5e", None), ("tpu-v5p", None)],
         gemm_fraction: &[],
+        device_gemm: &[],
         bw_fraction: None,
         idle_fraction: Some(0.469),
         gemm_power_fraction: None,
@@ -215,7 +239,18 @@ impl Arch {
     /// The sustained GEMM fraction of a math mode; int8 takes fp8's where the
     /// device has fp8, else fp16's (no public int8 GEMM figure).
     pub fn gemm(&self, m: MathMode) -> Option<f64> {
-        let get = |m: MathMode| self.gemm_fraction.iter().find(|x| x.0 == m).map(|x| x.1);
+        self.gemm_for("", m)
+    }
+
+    /// [`Arch::gemm`] for one member: its own measurement where the source has one.
+    pub fn gemm_for(&self, device_id: &str, m: MathMode) -> Option<f64> {
+        let get = |m: MathMode| {
+            self.device_gemm
+                .iter()
+                .find(|x| x.0 == device_id && x.1 == m)
+                .map(|x| x.2)
+                .or_else(|| self.gemm_fraction.iter().find(|x| x.0 == m).map(|x| x.1))
+        };
         match m {
             Int8 => get(Int8).or_else(|| get(Fp8)).or_else(|| get(Fp16)),
             Fp16 => get(Fp16).or_else(|| get(Bf16)),

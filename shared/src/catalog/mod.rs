@@ -440,7 +440,7 @@ impl DeviceSpec {
         let mut pj = BTreeMap::new();
         for &(m, peak) in self.dense_tflops {
             let f = pick(
-                a.and_then(|a| a.gemm(m)),
+                a.and_then(|a| a.gemm_for(self.id, m)),
                 h100_fraction(m),
                 "GEMM efficiency",
             );
