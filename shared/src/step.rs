@@ -289,12 +289,11 @@ const REFERENCE_GEMM: [f64; 3] = [8192.0, 8192.0, 8192.0];
 /// SMs x this leaves SMs idle.
 const THREADS_PER_SM: f64 = 2048.0;
 
-/// An element-wise kernel's occupancy: one thread per element of about 4 bytes moved.
 /// Achieved bandwidth of a model's element-wise kernels, GB/s.
 ///
 /// Eager PyTorch's element-wise mix (batch-norm statistics and their reductions,
-/// layout transposes, pooling with indices, casts) does not reach the streaming
-/// rate of the calibration's plain copy on the reference H100: the fitted
+/// layout transposes, pooling with indices, casts) does not reach the rate of
+/// the calibration's large streaming kernel on the reference H100: the fitted
 /// `elementwise_bw_fraction` of it. Such kernels are bound by what each SM keeps
 /// in flight (Little's law: bandwidth = bytes in flight / memory latency;
 /// Volkov 2016), so that rate carries to another device per SM, up to the
@@ -314,6 +313,7 @@ fn elementwise_gbs(p: &DeviceProfile, sw: SoftwareClass, t: &Tuning) -> f64 {
     }
 }
 
+/// An element-wise kernel's occupancy: one thread per element of about 4 bytes moved.
 fn elementwise_occupancy(bytes: f64, p: &DeviceProfile) -> f64 {
     match p.kernels.as_ref().and_then(|k| k.sm_count) {
         Some(n) => (bytes / 4.0 / (f64::from(n.max(1)) * THREADS_PER_SM)).min(1.0),
