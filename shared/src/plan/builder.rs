@@ -377,7 +377,7 @@ impl Builder {
         window: Option<f64>,
     ) {
         if let Some(p_drop) = self.math_attention {
-            return self.math_attention(name, b, heads, kv_heads, sq, sk, d, p_drop);
+            return self.math_attention(name, b, heads, kv_heads, sq, sk, d, causal, p_drop);
         }
         let a = self.a();
         let counted = 4.0 * b * heads * sq * sk * d;
@@ -447,6 +447,7 @@ impl Builder {
         sq: f64,
         sk: f64,
         d: f64,
+        causal: bool,
         p_drop: f64,
     ) {
         let a = self.a();
@@ -524,13 +525,9 @@ impl Builder {
                 Pass::Backward,
             ));
         }
-        self.ew(
-            &format!("{name}.mask"),
-            e * a + b * sk * a,
-            e * a,
-            1.0,
-            None,
-        );
+        // a padding mask is one row per sequence, a causal one a row per query
+        let mask = if causal { b * sq * sk * a } else { b * sk * a };
+        self.ew(&format!("{name}.mask"), e * a + mask, e * a, 1.0, None);
         self.ew(
             &format!("{name}.softmax"),
             e * a,
