@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut by_kind = std::collections::BTreeMap::new();
     pl.for_each_op(&mut |op, n| {
         let key = format!("{:?}/{:?}", op.kind, op.pass);
-        let (cpu, gpu, dy) = shared::step::op_timing(op, &dev, s.software);
+        let (cpu, gpu, dy) = shared::step::op_timing(op, &dev, s.software, pl.element_bytes);
         let e = by_kind.entry(key).or_insert([0.0; 6]);
         e[0] += op.flops * n;
         e[1] += op.bytes * n;

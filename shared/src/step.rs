@@ -94,7 +94,14 @@ fn host_seconds(sw: SoftwareClass, op: &Op, t: &Tuning, h: &HostCosts) -> f64 {
 
 /// One instance of an op on a device: roofline time plus a fixed per-kernel
 /// latency, dynamic energy from FLOPs and bytes, stretched when it would exceed the power limit.
-fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning, h: &HostCosts) -> OpCost {
+fn op_cost(
+    op: &Op,
+    p: &DeviceProfile,
+    sw: SoftwareClass,
+    t: &Tuning,
+    h: &HostCosts,
+    element_bytes: f64,
+) -> OpCost {
     // a layout transpose for tensor-core math (`Op::math` on an element-wise op)
     // does not happen where the device runs that math on its FP32 units
     if op.kind == OpKind::Elementwise
@@ -125,7 +132,7 @@ fn op_cost(op: &Op, p: &DeviceProfile, sw: SoftwareClass, t: &Tuning, h: &HostCo
         op.kernels
     };
     let bw = if op.kind == OpKind::Elementwise {
-        elementwise_gbs(p, sw, t) * 1e9
+        elementwise_gbs(p, sw, t, element_bytes) * 1e9
     } else {
         p.mem_gbs * 1e9
     };
@@ -302,16 +309,25 @@ const THREADS_PER_SM: f64 = 2048.0;
 /// its. Fused kernels (Megatron-style, compiled, serving engines) are written
 /// to stream and keep the fraction of the device's streaming bandwidth; so does
 /// a device without an SM count (TPU).
-fn elementwise_gbs(p: &DeviceProfile, sw: SoftwareClass, t: &Tuning) -> f64 {
+///
+/// What an SM sustains is a rate of elements (each costs its index arithmetic,
+/// loads, operation and store whatever its width), so 4-byte elements move
+/// twice the bytes of the reference's 2-byte ones (its cases are 16-bit).
+fn elementwise_gbs(p: &DeviceProfile, sw: SoftwareClass, t: &Tuning, element_bytes: f64) -> f64 {
     let fraction = p.mem_gbs * t.elementwise_bw_fraction;
     match p.kernels.as_ref().and_then(|k| k.sm_count) {
-        Some(n) if sw == SoftwareClass::PytorchEager => {
-            (f64::from(n.max(1)) * t.elementwise_bw_fraction * REFERENCE_STREAM_GBS_PER_SM)
-                .min(p.mem_gbs)
-        }
+        Some(n) if sw == SoftwareClass::PytorchEager => (f64::from(n.max(1))
+            * t.elementwise_bw_fraction
+            * REFERENCE_STREAM_GBS_PER_SM
+            * element_bytes.max(1.0)
+            / REFERENCE_ELEMENT_BYTES)
+            .min(p.mem_gbs),
         _ => fraction,
     }
 }
+
+/// Bytes per element of the reference cases' activations (bf16 and bf16-amp).
+const REFERENCE_ELEMENT_BYTES: f64 = 2.0;
 
 /// An element-wise kernel's occupancy: one thread per element of about 4 bytes moved.
 fn elementwise_occupancy(bytes: f64, p: &DeviceProfile) -> f64 {
@@ -322,8 +338,13 @@ fn elementwise_occupancy(bytes: f64, p: &DeviceProfile) -> f64 {
 }
 
 /// Host seconds, device seconds and dynamic joules of one instance of an op (for `explain`).
-pub fn op_timing(op: &Op, p: &DeviceProfile, sw: SoftwareClass) -> (f64, f64, f64) {
-    let c = op_cost(op, p, sw, &TUNING, &HostCosts::default());
+pub fn op_timing(
+    op: &Op,
+    p: &DeviceProfile,
+    sw: SoftwareClass,
+    element_bytes: f64,
+) -> (f64, f64, f64) {
+    let c = op_cost(op, p, sw, &TUNING, &HostCosts::default(), element_bytes);
     (c.cpu, c.gpu, c.dynamic)
 }
 
@@ -370,6 +391,7 @@ struct Walker<'a> {
     sw: SoftwareClass,
     t: &'a Tuning,
     h: &'a HostCosts,
+    element_bytes: f64,
     dynamic: f64,
     /// Full-occupancy device seconds (the active floor's time).
     active: f64,
@@ -387,7 +409,7 @@ impl Walker<'_> {
         for n in &s.nodes {
             let nb = match n {
                 Node::Op(op) => {
-                    let c = op_cost(op, self.p, self.sw, self.t, self.h);
+                    let c = op_cost(op, self.p, self.sw, self.t, self.h, self.element_bytes);
                     let n_inst = mult * s.repeat * op.count;
                     self.dynamic += c.dynamic * n_inst;
                     self.active += c.active * c.occupancy * n_inst;
@@ -458,6 +480,7 @@ pub fn step_cost_tuned(
         sw,
         t,
         h,
+        element_bytes: plan.element_bytes,
         dynamic: 0.0,
         active: 0.0,
         ops: BTreeMap::new(),
@@ -532,6 +555,7 @@ mod tests {
                 SoftwareClass::PytorchEager,
                 &TUNING,
                 &HostCosts::default(),
+                2.0,
             );
             let want = 4.0 * 32.0 * s * s * 128.0 / (rate * k.attention[0] * busy);
             assert!(
@@ -579,6 +603,7 @@ mod tests {
                 sw,
                 &TUNING,
                 &HostCosts::default(),
+                2.0,
             )
             .active
         };
@@ -607,6 +632,21 @@ mod tests {
                 "{t}"
             );
         }
+        // fp32 elements: the same element rate moves twice the bytes, up to the
+        // streaming bandwidth (H100: 2 x 1,759.9 > 3,124.8; A100: 2 x 1,439.5 > 1,700.5)
+        let fp32 = |id: &str| {
+            op_cost(
+                &ew(gb, None),
+                &profile(id),
+                SoftwareClass::PytorchEager,
+                &TUNING,
+                &HostCosts::default(),
+                4.0,
+            )
+            .active
+        };
+        assert!((fp32("h100-sxm") * 3124.8137248956664 - 1.0).abs() < 1e-9);
+        assert!((fp32("a100-sxm-80gb") * 2039.0 * 0.834 - 1.0).abs() < 1e-9);
     }
 
     /// NCHW layout transposes serve tensor-core convolutions: TF32 math on an
@@ -622,6 +662,7 @@ mod tests {
                 SoftwareClass::PytorchEager,
                 &TUNING,
                 &HostCosts::default(),
+                2.0,
             )
         };
         let v = cost("v100-sxm2-16gb");

@@ -124,6 +124,7 @@ pub(super) fn plan(g: &ForwardGraph, w: &Workload, field: &str) -> Result<StepPl
         tokens: w.batch as f64 * w.seq.unwrap_or(1) as f64,
         has_breakdown: true,
         flops_only: None,
+        element_bytes: w.precision.activation_bytes(),
         memory: MemoryNeed::of_state(params, w, saved, 0.0),
         notes,
     })

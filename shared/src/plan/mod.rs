@@ -105,6 +105,9 @@ pub struct StepPlan {
     pub has_breakdown: bool,
     /// Counted FLOPs of a FLOPs-only model (no ops).
     pub flops_only: Option<f64>,
+    /// Bytes of one activation element: what the model's element-wise kernels
+    /// move per element they process (2 in 16-bit and mixed precision, 4 in fp32).
+    pub element_bytes: f64,
     pub memory: MemoryNeed,
     pub notes: Vec<String>,
 }
@@ -196,6 +199,7 @@ pub fn plan(
                 tokens: w.batch as f64 * w.seq.unwrap_or(1) as f64,
                 has_breakdown: false,
                 flops_only: Some(step),
+                element_bytes: w.precision.activation_bytes(),
                 memory: MemoryNeed::of_state(f.params, w, 0.0, 0.0),
                 notes: vec!["no op breakdown: time from a utilisation prior, wide range".into()],
             })

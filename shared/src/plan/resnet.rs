@@ -204,6 +204,7 @@ pub(super) fn plan(
         tokens: b,
         has_breakdown: true,
         flops_only: None,
+        element_bytes: w.precision.activation_bytes(),
         memory: MemoryNeed::of_state(params, w, saved, 0.0),
         notes: vec![format!(
             "torchvision {}: {:?} blocks, {}x{} input",

@@ -268,6 +268,7 @@ pub(super) fn plan(
         tokens,
         has_breakdown: true,
         flops_only: None,
+        element_bytes: w.precision.activation_bytes(),
         memory,
         notes,
     })
