@@ -51,17 +51,6 @@ const WORKLOAD: &[&str] = &[
     "adamw",
 ];
 
-/// The same step as a scenario written out here, estimated by the core.
-fn estimate() -> shared::estimate::Estimate {
-    let s = json!({
-        "version": 1, "model": {"preset": "gpt2"},
-        "stages": [{"kind": "final_training", "steps": 1,
-                    "workload": {"phase": "train", "precision": "bf16", "batch": 8, "seq": 1024, "optimizer": "adamw"}}],
-        "hardware": {"device": "h100-sxm", "count": 1}
-    });
-    shared::estimate::estimate_json(&s.to_string(), &[]).expect("the GPT-2 step estimates")
-}
-
 /// A shell command: start-up outside the window, `marked_s` seconds of
 /// `steps` steps inside it, then saving outside it again.
 fn job(marked_s: f64, steps: u64) -> String {
@@ -140,23 +129,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let db = self.db.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                rt.block_on(async move {
-                    let mut conn = common::admin().await;
-                    let _ = conn
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-                        )))
-                        .await;
-                });
-            }
-        })
-        .join();
+        common::drop_database(self.db.clone());
     }
 }
 
@@ -184,7 +157,7 @@ fn f(v: &Value) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measure_submit_is_scored_by_the_accuracy_table() {
     let server = Server::start().await;
-    let est = estimate();
+    let est = common::gpt2_step_estimate();
     let (ej, es) = (est.joules_per_step.expected, est.seconds_per_step.expected);
     // Two contributors (the quorum is two tokens by default), each with the
     // fake meter at its own power: 1.5 s of 30 marked steps.
@@ -394,7 +367,7 @@ async fn the_client_waits_out_a_429_and_gives_up_on_a_refusal() {
     })
     .await;
     let token = app.token("alice").await;
-    let est = estimate();
+    let est = common::gpt2_step_estimate();
     let run = |joules: f64| {
         let mut case = json!({"name": "x", "device": "h100-sxm", "model": {"preset": "gpt2"},
             "phase": "train", "precision": "bf16", "batch": 8, "seq": 1024, "optimizer": "adamw",

@@ -16,18 +16,6 @@ fn workload() -> Value {
            "batch": 8, "seq": 1024, "optimizer": "adamw"})
 }
 
-/// The estimate of that step, computed from a scenario written out by hand
-/// (not through the case's own conversion): (joules, seconds) with their ranges.
-fn estimate() -> shared::estimate::Estimate {
-    let s = json!({
-        "version": 1, "model": {"preset": "gpt2"},
-        "stages": [{"kind": "final_training", "steps": 1,
-                    "workload": {"phase": "train", "precision": "bf16", "batch": 8, "seq": 1024, "optimizer": "adamw"}}],
-        "hardware": {"device": "h100-sxm", "count": 1}
-    });
-    shared::estimate::estimate_json(&s.to_string(), &[]).expect("the GPT-2 step estimates")
-}
-
 /// A run of the workload: `joules` and `seconds` per step over `steps` steps.
 fn run(joules: f64, seconds: f64, steps: u64) -> Value {
     let mut case = workload();
@@ -77,7 +65,7 @@ fn close(a: f64, b: f64) -> bool {
 async fn a_run_is_stored_with_the_estimators_error() {
     let app = TestApp::spawn().await;
     let token = app.token("alice").await;
-    let est = estimate();
+    let est = common::gpt2_step_estimate();
     // 400 W for 0.25 s a step: 100 J.
     let body = run(100.0, 0.25, 20);
     let r = post(&app, Some(&token), &body).await;
@@ -169,7 +157,7 @@ async fn bad_runs_are_refused_naming_the_field() {
     let app = TestApp::spawn().await;
     let token = app.token("alice").await;
     // H100 SXM: 700 W board power, bf16 dense peak 989.4 TFLOP/s.
-    let flops = estimate().flops_per_step;
+    let flops = common::gpt2_step_estimate().flops_per_step;
     let hot = run(1000.0, 1.0, 2); // 1000 W > 1.3 x 700 = 910 W
     let cold = run(20.0, 1.0, 2); // 20 W < 0.03 x 700 = 21 W
                                   // 400 W, but each step in flops / 1.2e15 s: 1.2 PFLOP/s > 1.2 x 989.4 TFLOP/s.
@@ -310,7 +298,7 @@ async fn writes_are_rate_limited() {
 #[tokio::test]
 async fn one_tokens_many_runs_cannot_move_the_accuracy() {
     let app = TestApp::spawn_with(|s| s.profile_min_tokens = 2).await;
-    let est = estimate();
+    let est = common::gpt2_step_estimate();
     let (ej, et) = (est.joules_per_step.expected, est.seconds_per_step.expected);
     // Every run at 400 W; the seconds per step differ, so do the errors.
     let err = |s: f64| ((ej / (400.0 * s) - 1.0).abs(), (et / s - 1.0).abs());
@@ -515,7 +503,7 @@ async fn errors_are_recomputed_for_a_new_estimator_version() {
     .await
     .expect("old errors");
 
-    let est = estimate();
+    let est = common::gpt2_step_estimate();
     let want = est.joules_per_step.expected / 100.0 - 1.0;
     let a = accuracy(&app).await;
     assert_eq!(a["estimator_version"], shared::ESTIMATOR_VERSION);

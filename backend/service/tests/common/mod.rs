@@ -169,25 +169,42 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let db = self.db.clone();
-        // Best effort: drop the test database (FORCE ends the app's connections).
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                rt.block_on(async move {
-                    let mut conn = admin().await;
-                    let _ = conn
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-                        )))
-                        .await;
-                });
-            }
-        })
-        .join();
+        drop_database(self.db.clone());
     }
+}
+
+/// Best effort: drop a test database (FORCE ends the connections still open to
+/// it), on a thread of its own so that a `Drop` inside a runtime can block on it.
+pub fn drop_database(db: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        if let Ok(rt) = rt {
+            rt.block_on(async move {
+                let mut conn = admin().await;
+                let _ = conn
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                    )))
+                    .await;
+            });
+        }
+    })
+    .join();
+}
+
+/// One eager GPT-2 small training step (8 x 1,024 tokens, bf16, AdamW) on an
+/// H100, estimated by the core from a scenario written out here, not through
+/// any conversion under test.
+pub fn gpt2_step_estimate() -> shared::estimate::Estimate {
+    let s = json!({
+        "version": 1, "model": {"preset": "gpt2"},
+        "stages": [{"kind": "final_training", "steps": 1,
+                    "workload": {"phase": "train", "precision": "bf16", "batch": 8, "seq": 1024, "optimizer": "adamw"}}],
+        "hardware": {"device": "h100-sxm", "count": 1}
+    });
+    shared::estimate::estimate_json(&s.to_string(), &[]).expect("the GPT-2 step estimates")
 }
 
 pub async fn error_of(r: reqwest::Response) -> (StatusCode, Value) {
