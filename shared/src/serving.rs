@@ -28,7 +28,7 @@ pub const VLLM05_MS_PER_EXTRA_DEVICE: f64 = 0.0635;
 /// launch-bound 512-cubed GEMMs). Fitted: the median over the same ten
 /// configurations of the share that gives each its published energy per
 /// token (`--example fit`, which reports each configuration left out).
-pub const WAIT_FLOOR_SHARE: f64 = 0.431;
+pub const WAIT_FLOOR_SHARE: f64 = 0.436;
 
 /// A device's power while a step waits for the engine's host work.
 pub fn wait_watts(device: &DeviceProfile) -> f64 {

@@ -75,6 +75,22 @@ fn fitted_constants_are_the_fit() {
     );
 }
 
+/// The host scale's prior is the gpt-fast measurement, worked here from its
+/// parts: published ms per token over (CPU us per token + 2 us x kernels).
+#[test]
+fn host_scale_prior_is_the_gpt_fast_measurement() {
+    let d: serde_json::Value =
+        serde_json::from_str(include_str!("../data/host-gptfast.json")).unwrap();
+    let f = |k: &str| d[k].as_f64().unwrap();
+    let implied = 1e3 / f("published_tokens_per_second") * 1e3
+        / (f("cpu_us_per_token") + 2.0 * f("kernels_per_token"));
+    assert!((implied / f("implied_host_scale") - 1.0).abs() < 1e-9);
+    assert!(
+        (shared::tuning::PRIOR.host_scale / implied - 1.0).abs() < 0.005,
+        "{implied}"
+    );
+}
+
 /// Totals from the per-step figures, worked by hand: steps = requests / batch,
 /// wall energy = (accelerators + host) x PUE, emissions = energy x intensity.
 #[test]

@@ -82,3 +82,18 @@ fn committed_widths_are_the_fitters_output() {
         }
     }
 }
+
+/// A cell with few residuals: t(0.95, n) x their root mean square, worked by
+/// hand for n = 3 (t = 2.353) and n = 4 (t = 2.132); ten or more use the
+/// empirical quantile.
+#[test]
+fn a_small_cell_takes_the_student_t_bound() {
+    use shared::validate::widths::small_sample_width;
+    let w = small_sample_width(&[0.03, -0.04, 0.0]).unwrap();
+    // rms = sqrt((0.0009 + 0.0016 + 0) / 3) = 0.028868
+    assert!((w - 2.353 * 0.028_867_513).abs() < 1e-6, "{w}");
+    let w = small_sample_width(&[0.1, 0.1, -0.1, 0.1]).unwrap();
+    assert!((w - 2.132 * 0.1).abs() < 1e-9, "{w}");
+    assert!(small_sample_width(&[0.1, 0.2]).is_none());
+    assert!(small_sample_width(&[0.1; 10]).is_none());
+}

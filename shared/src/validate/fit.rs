@@ -191,20 +191,19 @@ pub fn fit(set: &[FitCase], idx: &[usize]) -> Tuning {
         }
         let pull = |v: f64, p: f64| (v / p).ln().powi(2);
         s + 2e-2
-            * (pull(t.host_scale, PRIOR.host_scale)
-                + pull(t.active_floor_fraction, PRIOR.active_floor_fraction)
+            * (pull(t.active_floor_fraction, PRIOR.active_floor_fraction)
                 + pull(t.elementwise_bw_fraction, PRIOR.elementwise_bw_fraction))
     };
     let mut best = PRIOR;
     let mut best_v = objective(&best);
     for round in 0..6 {
         let span = 0.5f64.powi(round);
-        for k in 0..3 {
+        // `host_scale` is measured, not fitted: it stays at its prior
+        for k in 1..3 {
             for step in -10..=10 {
                 let f = (span * step as f64 / 10.0).exp();
                 let mut t = best;
                 match k {
-                    0 => t.host_scale = (best.host_scale * f).clamp(0.2, 10.0),
                     1 => t.active_floor_fraction = (best.active_floor_fraction * f).clamp(0.0, 0.7),
                     _ => {
                         t.elementwise_bw_fraction =

@@ -5,8 +5,10 @@
 //!
 //! Residuals: ln(estimate / measured) of the reference cases' energy and time
 //! (leave-one-out of the fitted constants) and of every public validation
-//! case. A cell's width is the `QUANTILE` quantile of its absolute residuals;
-//! a case's leave-one-out range uses the width fitted without it.
+//! case. A cell's width is the `QUANTILE` quantile of its absolute residuals
+//! (energy and time pooled where one kind has fewer than `MIN_EMPIRICAL`; the
+//! Student-t bound where the pool is still that small); a case's leave-one-out
+//! range uses the width fitted without it.
 
 use super::fit::{fit, fit_set, FitCase};
 use super::published::{evaluate_case, parse_case};
@@ -18,6 +20,25 @@ use std::collections::BTreeMap;
 pub const QUANTILE: f64 = 0.9;
 /// Cells with fewer residuals take the widest cell's width.
 pub const MIN_CELL: usize = 3;
+/// Below this many residuals of one kind (1 / (1 - `QUANTILE`)) the quantile
+/// cannot be placed between order statistics: the cell pools its energy and
+/// time residuals, and if still short takes the Student-t bound.
+pub const MIN_EMPIRICAL: usize = 10;
+
+/// Student's t, 0.95 quantile (two-sided 90%, `QUANTILE`), for 3..=9 degrees
+/// of freedom (any statistics table, e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
+const T_095: [f64; 7] = [2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833];
+
+/// The width of a cell with `MIN_CELL..MIN_EMPIRICAL` residuals: residuals
+/// taken as N(0, s^2), s their root mean square about 0 (n degrees of freedom,
+/// no mean is estimated), so a new one lies within t(0.95, n) s with
+/// probability 0.9.
+pub fn small_sample_width(v: &[f64]) -> Option<f64> {
+    let n = v.len();
+    let t = T_095.get(n.checked_sub(3)?)?;
+    let rms = (v.iter().map(|r| r * r).sum::<f64>() / n as f64).sqrt();
+    Some(t * rms)
+}
 
 /// The public sets the widths are fitted on.
 pub fn sets() -> [(&'static str, &'static str); 3] {
@@ -126,13 +147,27 @@ pub fn fit_widths(res: &[Residual], skip: Option<usize>) -> Widths {
         let mut widest: f64 = 0.0;
         let mut pending = vec![];
         for cell in Cell::ALL {
-            let v: Vec<f64> = res
-                .iter()
-                .enumerate()
-                .filter(|(i, r)| Some(*i) != skip && r.cell == cell && r.energy == is_energy)
-                .map(|(_, r)| r.r.abs())
-                .collect();
-            match quantile(&v, QUANTILE).filter(|_| v.len() >= MIN_CELL) {
+            let of = |both: bool| -> Vec<f64> {
+                res.iter()
+                    .enumerate()
+                    .filter(|(i, r)| {
+                        Some(*i) != skip && r.cell == cell && (both || r.energy == is_energy)
+                    })
+                    .map(|(_, r)| r.r.abs())
+                    .collect()
+            };
+            // too few of one kind: the cell's energy and time residuals
+            // together (the same step model on the same cases)
+            let mut v = of(false);
+            if v.len() < MIN_EMPIRICAL {
+                v = of(true);
+            }
+            let u = if v.len() >= MIN_EMPIRICAL {
+                quantile(&v, QUANTILE)
+            } else {
+                small_sample_width(&v)
+            };
+            match u.filter(|_| v.len() >= MIN_CELL) {
                 Some(u) => {
                     widest = widest.max(u);
                     map.insert(cell.as_str().to_string(), u);
