@@ -15,7 +15,7 @@ pub mod constants {
     /// Eager PyTorch host costs, us, measured by `tools/host_overhead.py`
     /// (torch 2.11, transformers 5.23; shared/data/host-overhead.json) plus
     /// the documented cudaLaunchKernel cost (2.0 us) per kernel; scaled by the
-    /// fitted `Tuning::host_scale`. Per kernel launched from Python: the median
+    /// measured `Tuning::host_scale`. Per kernel launched from Python: the median
     /// over Hugging Face modules of their host time per kernel (6.94 us CPU).
     pub const EAGER_US_PER_KERNEL: f64 = 8.94;
     /// Per kernel the autograd engine launches: HF backward, 7.17 us CPU per kernel.
