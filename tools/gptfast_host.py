@@ -30,25 +30,12 @@ import time
 
 def run(src, out_path, layers, new, reps):
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
+    from kernel_count import kernel_counter
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     sys.path.insert(0, src)
     import model as gf  # gpt-fast's model.py
-
-    class Counter(TorchDispatchMode):
-        def __init__(self):
-            super().__init__()
-            self.kernels = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = str(func.overloadpacket)
-            view = getattr(func, "is_view", False) or name in ("aten::_unsafe_view",)
-            alloc = name in ("aten::empty", "aten::empty_strided", "aten::detach", "aten::lift_fresh")
-            if not view and not alloc:
-                self.kernels += 1
-            return func(*args, **(kwargs or {}))
 
     # the 7B's structure (32 layers, MHA, SwiGLU) at tiny widths
     args = gf.ModelArgs(n_layer=layers, n_head=16, dim=64, vocab_size=512, block_size=512)
@@ -96,7 +83,7 @@ def run(src, out_path, layers, new, reps):
                 times.append(time.thread_time_ns() - c0)
             return times
 
-    counter = Counter()
+    counter = kernel_counter()
     one_run(counter)
     medians = []
     for _ in range(reps):

@@ -31,23 +31,11 @@ import time
 def run(out_path, layers, prompt, new, reps):
     import torch
     import transformers
-    from torch.utils._python_dispatch import TorchDispatchMode
+    from kernel_count import kernel_counter
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
 
-    class Counter(TorchDispatchMode):
-        def __init__(self):
-            super().__init__()
-            self.kernels = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = str(func.overloadpacket)
-            view = getattr(func, "is_view", False) or name in ("aten::_unsafe_view",)
-            alloc = name in ("aten::empty", "aten::empty_strided", "aten::detach", "aten::lift_fresh")
-            if not view and not alloc:
-                self.kernels += 1
-            return func(*args, **(kwargs or {}))
 
     cfg = transformers.LlamaConfig(
         vocab_size=512,
@@ -92,7 +80,7 @@ def run(out_path, layers, prompt, new, reps):
         t = fastchat_loop()
         gc.enable()
         per_token.append(statistics.median(t))
-    c = Counter()
+    c = kernel_counter()
     fastchat_loop(count=c)
     kernels = c.kernels / new
     doc = {
