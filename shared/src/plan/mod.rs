@@ -81,6 +81,29 @@ impl MemoryNeed {
         }
     }
 
+    /// Megatron-style mixed-precision training keeps 16-bit model parameters
+    /// (plus the 8-bit copies of fp8/int8 training) and fp32 main gradients,
+    /// and the fp32 main parameters live in the optimizer, whose distributed
+    /// form (ZeRO-1) shards them with its moments: bf16 parameters with fp32
+    /// gradients take 18 bytes per parameter, 6 + 12/d distributed
+    /// (Megatron-LM README, "Distributed Optimizer"). Eager AMP keeps fp32
+    /// parameters and autocast's 16-bit copies instead (`of_state`).
+    fn with_main_params_in_optimizer(self, params: f64, w: &Workload) -> Self {
+        let copies = match w.precision {
+            Precision::Bf16Amp => 0.0,
+            Precision::Fp8 | Precision::Int8 => 1.0,
+            _ => return self,
+        };
+        if w.phase != Phase::Train {
+            return self;
+        }
+        MemoryNeed {
+            weights: params * (2.0 + copies),
+            optimizer: self.optimizer + params * 4.0,
+            ..self
+        }
+    }
+
     pub fn total(&self) -> f64 {
         self.weights + self.gradients + self.optimizer + self.activations + self.kv_cache
     }
@@ -161,6 +184,19 @@ fn err(field: &str, msg: impl Into<String>) -> InputError {
 
 /// The ops of one step of `w` on one device (`field` names the workload in errors).
 pub fn plan(
+    arch: &Architecture,
+    w: &Workload,
+    sw: SoftwareClass,
+    field: &str,
+) -> Result<StepPlan, InputError> {
+    let mut p = plan_for(arch, w, sw, field)?;
+    if sw == SoftwareClass::Megatron {
+        p.memory = p.memory.with_main_params_in_optimizer(p.params, w);
+    }
+    Ok(p)
+}
+
+fn plan_for(
     arch: &Architecture,
     w: &Workload,
     sw: SoftwareClass,
