@@ -57,13 +57,12 @@ fn main() {
         let e_in = set[i].errors(&fitted);
         let e_loo = set[i].errors(&loo);
         println!(
-            "{:<64} {:>10} {:>10} {:>10} {:>10}   (host_scale without it: {:.3})",
+            "{:<64} {:>10} {:>10} {:>10} {:>10}",
             set[i].name(),
             pct(e_in.and_then(|e| e.0)),
             pct(e_loo.and_then(|e| e.0)),
             pct(e_in.map(|e| e.1)),
             pct(e_loo.map(|e| e.1)),
-            loo.host_scale
         );
     }
     println!();

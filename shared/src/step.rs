@@ -6,7 +6,7 @@ use crate::device::DeviceProfile;
 use crate::model::graph::{HostWork, Op, OpKind, Pass};
 use crate::plan::{Node, Seq, StepPlan};
 use crate::scenario::{HostCosts, SoftwareClass};
-use crate::tuning::{Tuning, REFERENCE_STREAM_GBS_PER_SM, TUNING};
+use crate::tuning::{Tuning, HOST_SCALE, REFERENCE_STREAM_GBS_PER_SM, TUNING};
 use crate::units::MathMode;
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ pub mod constants {
     /// Eager PyTorch host costs, us, measured by `tools/host_overhead.py`
     /// (torch 2.11, transformers 5.23; shared/data/host-overhead.json) plus
     /// the documented cudaLaunchKernel cost (2.0 us) per kernel; scaled by the
-    /// measured `Tuning::host_scale`. Per kernel launched from Python: the median
+    /// measured `tuning::HOST_SCALE`. Per kernel launched from Python: the median
     /// over Hugging Face modules of their host time per kernel (6.94 us CPU).
     pub const EAGER_US_PER_KERNEL: f64 = 8.94;
     /// Per kernel the autograd engine launches: HF backward, 7.17 us CPU per kernel.
@@ -65,13 +65,12 @@ struct OpCost {
 }
 
 /// Host seconds of one instance of an op.
-fn host_seconds(sw: SoftwareClass, op: &Op, t: &Tuning, h: &HostCosts) -> f64 {
+fn host_seconds(sw: SoftwareClass, op: &Op, h: &HostCosts) -> f64 {
     let us = match sw {
         // Megatron-style training is eager PyTorch with fused kernels: the same host path
         SoftwareClass::PytorchEager | SoftwareClass::Megatron => {
             // a user's own figures are their host's: not scaled
-            let scaled =
-                |given: Option<f64>, measured: f64| given.unwrap_or(measured * t.host_scale);
+            let scaled = |given: Option<f64>, measured: f64| given.unwrap_or(measured * HOST_SCALE);
             match op.host {
                 HostWork::Kernels if op.from_python => {
                     op.kernels * scaled(h.us_per_kernel, EAGER_US_PER_KERNEL)
@@ -177,7 +176,7 @@ fn op_cost(
     }
     let gpu = active + latency;
     // fusion cuts the kernels the host launches too
-    let cpu = host_seconds(sw, op, t, h) * if fused { FUSED_KERNEL_FRACTION } else { 1.0 };
+    let cpu = host_seconds(sw, op, h) * if fused { FUSED_KERNEL_FRACTION } else { 1.0 };
     let bound = if cpu > gpu { "overhead" } else { bound };
     OpCost {
         cpu,

@@ -226,17 +226,15 @@ fn host_time_of_a_small_module_heavy_step() {
     let host = kernels * 20e-6;
     assert!(t >= host && t < host + 1e-3, "{t} vs {host} s of host time");
     assert_eq!(e.stages[0].bound, "overhead");
-    // without the override: the measured 8.94 us per kernel, x the fitted host scale
+    // without the override: the measured 8.94 us per kernel, x the measured host scale
     let mut s2 = s.clone();
     s2.host = None;
     let t2 = shared::estimate::estimate_core(&s2, &[])
         .expect("estimate")
         .seconds_per_step
         .expected;
-    let measured = kernels
-        * shared::step::constants::EAGER_US_PER_KERNEL
-        * 1e-6
-        * shared::tuning::TUNING.host_scale;
+    let measured =
+        kernels * shared::step::constants::EAGER_US_PER_KERNEL * 1e-6 * shared::tuning::HOST_SCALE;
     assert!(t2 >= measured && t2 < measured + 1e-3, "{t2} vs {measured}");
 }
 

@@ -198,13 +198,12 @@ pub fn fit(set: &[FitCase], idx: &[usize]) -> Tuning {
     let mut best_v = objective(&best);
     for round in 0..6 {
         let span = 0.5f64.powi(round);
-        // `host_scale` is measured, not fitted: it stays at its prior
-        for k in 1..3 {
+        for k in 0..2 {
             for step in -10..=10 {
                 let f = (span * step as f64 / 10.0).exp();
                 let mut t = best;
                 match k {
-                    1 => t.active_floor_fraction = (best.active_floor_fraction * f).clamp(0.0, 0.7),
+                    0 => t.active_floor_fraction = (best.active_floor_fraction * f).clamp(0.0, 0.7),
                     _ => {
                         t.elementwise_bw_fraction =
                             (best.elementwise_bw_fraction * f).clamp(0.1, 1.0)

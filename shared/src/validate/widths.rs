@@ -25,17 +25,17 @@ pub const MIN_CELL: usize = 3;
 /// time residuals, and if still short takes the Student-t bound.
 pub const MIN_EMPIRICAL: usize = 10;
 
-/// Student's t, 0.95 quantile (two-sided 90%, `QUANTILE`), for 3..=9 degrees
-/// of freedom (any statistics table, e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
+/// Student's t, 0.95 quantile (two-sided 90%, `QUANTILE`), for `MIN_CELL`
+/// (3) ..= 9 degrees of freedom (any statistics table, e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
 const T_095: [f64; 7] = [2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833];
 
-/// The width of a cell with `MIN_CELL..MIN_EMPIRICAL` residuals: residuals
-/// taken as N(0, s^2), s their root mean square about 0 (n degrees of freedom,
-/// no mean is estimated), so a new one lies within t(0.95, n) s with
-/// probability 0.9.
+/// The width of a cell with `MIN_CELL..MIN_EMPIRICAL` residuals (`None`
+/// outside that): residuals taken as N(0, s^2), s their root mean square
+/// about 0 (n degrees of freedom, no mean is estimated), so a new one lies
+/// within t(0.95, n) s with probability 0.9.
 pub fn small_sample_width(v: &[f64]) -> Option<f64> {
     let n = v.len();
-    let t = T_095.get(n.checked_sub(3)?)?;
+    let t = T_095.get(n.checked_sub(MIN_CELL)?)?;
     let rms = (v.iter().map(|r| r * r).sum::<f64>() / n as f64).sqrt();
     Some(t * rms)
 }
@@ -167,7 +167,7 @@ pub fn fit_widths(res: &[Residual], skip: Option<usize>) -> Widths {
             } else {
                 small_sample_width(&v)
             };
-            match u.filter(|_| v.len() >= MIN_CELL) {
+            match u {
                 Some(u) => {
                     widest = widest.max(u);
                     map.insert(cell.as_str().to_string(), u);
