@@ -16,6 +16,11 @@ Run each stack several times, alternating, so that both see the same load:
       /work/venv-old/bin/python tools/host_stack_compare.py --out run-old-$i.json
     done
     python3 tools/host_stack_compare.py --summarize run-*.json --out shared/data/host-stacks.json
+
+`--per-layer` counts one decoder layer's kernels per decoded token for a Llama
+and a GPT-NeoX (1 and 2 layers, the difference) on the running stack; the
+results sit under `per_layer_kernels` in shared/data/host-stacks.json and a
+test holds the estimator's math and fused paths to them.
 """
 
 import argparse
@@ -104,6 +109,62 @@ def run(out_path, layers, prompt, new, reps):
           f" {kernels:.0f} kernels/token, {doc['us_per_kernel']:.2f} us/kernel (load {doc['loadavg_1min']:.1f})")
 
 
+def build(family, layers):
+    """A tiny random decoder of `family` (llama | gpt_neox) with `layers` layers, bf16, eval."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    if family == "llama":
+        cfg = transformers.LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=176,
+                                       num_hidden_layers=layers, num_attention_heads=16,
+                                       num_key_value_heads=16, max_position_embeddings=400)
+        model = transformers.LlamaForCausalLM(cfg)
+    else:
+        # Pythia / dolly-v2 shape: partial rotary (25%), parallel residual, biases
+        cfg = transformers.GPTNeoXConfig(vocab_size=512, hidden_size=64, intermediate_size=256,
+                                         num_hidden_layers=layers, num_attention_heads=16,
+                                         rotary_pct=0.25, use_parallel_residual=True,
+                                         max_position_embeddings=400)
+        model = transformers.GPTNeoXForCausalLM(cfg)
+    return model.to(torch.bfloat16).eval()
+
+
+def count_per_layer(out_path, new=16):
+    """Kernels per decoded token of FastChat's loop at 1 and 2 layers, per family:
+    the difference is one decoder layer's dispatches on this transformers."""
+    import torch
+    import transformers
+    from kernel_count import kernel_counter
+
+    counts = {}
+    for family in ("llama", "gpt_neox"):
+        per_token = {}
+        for layers in (1, 2):
+            model = build(family, layers)
+            ids = torch.randint(3, 510, (1, 128))
+            with torch.inference_mode():
+                out = model(ids, use_cache=True)
+                past = out.past_key_values
+                token = int(torch.argmax(out.logits[0, -1]))
+                c = kernel_counter()
+                for _ in range(new):
+                    with c:
+                        out = model(input_ids=torch.as_tensor([[token]]), use_cache=True, past_key_values=past)
+                        logits, past = out.logits, out.past_key_values
+                        probs = torch.softmax(logits[0, -1, :] / 0.7, dim=-1)
+                        token = int(torch.multinomial(probs.float(), num_samples=1))
+            per_token[layers] = c.kernels / new
+        counts[family] = {"kernels_per_token_1_layer": per_token[1],
+                          "kernels_per_token_2_layers": per_token[2],
+                          "kernels_per_layer": per_token[2] - per_token[1]}
+    doc = {"torch": torch.__version__, "transformers": transformers.__version__,
+           "date": time.strftime("%Y-%m-%d"), "counts": counts}
+    with open(out_path, "w") as f:
+        json.dump(doc, f, indent=1)
+    print(json.dumps(doc))
+
+
 def summarize(paths, out_path):
     runs = [json.load(open(p)) for p in paths]
     stacks = {}
@@ -143,8 +204,12 @@ def main():
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--new", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--per-layer", action="store_true",
+                    help="count one decoder layer's kernels (llama, gpt_neox) instead of timing")
     a = ap.parse_args()
-    if a.summarize:
+    if a.per_layer:
+        count_per_layer(a.out)
+    elif a.summarize:
         summarize(a.summarize, a.out)
     else:
         run(a.out, a.layers, a.prompt, a.new, a.reps)

@@ -87,6 +87,64 @@ fn host_scale_prior_is_the_gpt_fast_measurement() {
     );
 }
 
+/// Kernels one decoder layer adds to a decoded token, from the plan: the count
+/// at 2 layers minus the count at 1, one token apart (the prefill and the
+/// output head cancel).
+fn plan_kernels_per_layer(family: &str, attention: &str) -> f64 {
+    let cfg = |layers: u32| match family {
+        "llama" => format!(
+            r#"{{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_act":"silu","hidden_size":64,"intermediate_size":176,"num_hidden_layers":{layers},"num_attention_heads":16,"num_key_value_heads":16,"vocab_size":512,"max_position_embeddings":400,"rms_norm_eps":1e-6}}"#
+        ),
+        _ => format!(
+            r#"{{"architectures":["GPTNeoXForCausalLM"],"model_type":"gpt_neox","hidden_act":"gelu","hidden_size":64,"intermediate_size":256,"num_hidden_layers":{layers},"num_attention_heads":16,"vocab_size":512,"max_position_embeddings":400,"rotary_pct":0.25,"use_parallel_residual":true}}"#
+        ),
+    };
+    let kernels = |layers: u32, new: u32| {
+        let json = format!(
+            r#"{{"version":1,"model":{{"hf_config":{}}},"stages":[{{"kind":"deployment","workload":{{"phase":"decode","precision":"bf16","batch":1,"prompt":128,"new_tokens":{new},"attention":"{attention}"}},"requests_per_day":1,"days":1}}],"hardware":{{"device":"a100-pcie-80gb","count":1}},"software":"pytorch-eager"}}"#,
+            cfg(layers)
+        );
+        let s = parse_scenario(&json).unwrap();
+        let arch = shared::resolve::architecture(&s).unwrap();
+        shared::plan::plan(&arch, &s.stages[0].workload, s.software, "w")
+            .unwrap()
+            .kernels()
+    };
+    let per_token = |layers: u32| kernels(layers, 17) - kernels(layers, 16);
+    per_token(2) - per_token(1)
+}
+
+/// The plan's kernels per decoder layer against the dispatches counted in
+/// transformers' own code (shared/data/host-stacks.json, `per_layer_kernels`):
+/// the math path against transformers 4.30.2 (before SDPA), the fused path
+/// against 5.23.0.
+#[test]
+fn decoder_layer_kernels_match_the_counted_transformers_code() {
+    let d: serde_json::Value =
+        serde_json::from_str(include_str!("../data/host-stacks.json")).unwrap();
+    let counted = |stack: &str, family: &str| {
+        d["per_layer_kernels"]["stacks"][stack][family]["kernels_per_layer"]
+            .as_f64()
+            .unwrap()
+    };
+    for family in ["llama", "gpt_neox"] {
+        let old = counted("transformers 4.30.2", family);
+        let math = plan_kernels_per_layer(family, "math");
+        assert!(
+            (math / old - 1.0).abs() <= 0.03,
+            "{family} math: {math} vs {old}"
+        );
+        // the fused path differs in dispatches that launch nothing (no-op
+        // dropouts at eval) and in Llama's RMSNorm casts; within 15%
+        let new = counted("transformers 5.23.0", family);
+        let fused = plan_kernels_per_layer(family, "fused");
+        assert!(
+            (fused / new - 1.0).abs() <= 0.15,
+            "{family} fused: {fused} vs {new}"
+        );
+    }
+}
+
 /// Totals from the per-step figures, worked by hand: steps = requests / batch,
 /// wall energy = (accelerators + host) x PUE, emissions = energy x intensity.
 #[test]

@@ -243,8 +243,16 @@ pub struct TransformerSpec {
     /// value head size (the output projection's input per head).
     #[serde(default)]
     pub mla: Option<Mla>,
+    /// Share of each head's channels that rotary embeddings rotate (GPT-NeoX's
+    /// `rotary_pct`, GPT-J's `rotary_dim`, Phi's `partial_rotary_factor`); 1 for all.
+    #[serde(default = "full_rotation")]
+    pub rotary_fraction: f64,
     /// What the importer applied and ignored, for the reader.
     pub notes: Vec<String>,
+}
+
+fn full_rotation() -> f64 {
+    1.0
 }
 
 impl TransformerSpec {
@@ -290,6 +298,7 @@ impl TransformerSpec {
             head_bias: false,
             gelu_tanh_eager: false,
             mla: None,
+            rotary_fraction: 1.0,
             notes: Vec::new(),
         }
     }

@@ -644,8 +644,18 @@ fn layer(
         params += qk_norm(bl, spec, t, nh, nkv, d);
     }
     if spec.position == PositionKind::Rotary && spec.mla.is_none() {
-        // q*cos + rotate_half(q)*sin: mul, neg, cat, mul, add for q and for k
-        for (name, n) in [("q", t * qd), ("k", t * kvd)] {
+        let frac = spec.rotary_fraction.clamp(0.0, 1.0);
+        // transformers before SDPA (mid-2023), GPT-NeoX: each layer gathers its
+        // cos/sin rows by position (index repeat, cos and sin repeat, two gathers)
+        let legacy_neox = bl.math_attention.is_some() && spec.family == "gpt_neox";
+        if legacy_neox {
+            let rows = t * d * frac * 4.0;
+            bl.ew("rotary.gather_cos_sin", 4.0 * rows, 4.0 * rows, 5.0, None);
+        }
+        // q*cos + rotate_half(q)*sin: mul, neg, cat, mul, add for q and for k,
+        // on the rotated share of each head
+        for (name, full) in [("q", t * qd), ("k", t * kvd)] {
+            let n = full * frac;
             bl.pointwise(&format!("rotary.{name}.mul_cos"), n, 1.0, a, a);
             bl.pointwise(&format!("rotary.{name}.neg"), n / 2.0, 1.0, a, a);
             bl.ew(
@@ -657,6 +667,16 @@ fn layer(
             );
             bl.pointwise(&format!("rotary.{name}.mul_sin"), n, 1.0, a, a);
             bl.pointwise(&format!("rotary.{name}.add"), n, 2.0, a, a);
+            if frac < 1.0 {
+                // torch.cat((rotated, passed_through), dim=-1)
+                bl.ew(
+                    &format!("rotary.{name}.cat_pass"),
+                    full * a,
+                    full * a,
+                    1.0,
+                    Some((2.0 * full * a, 1.0)),
+                );
+            }
         }
     }
     if cache_cat && spec.mla.is_none() {
@@ -666,6 +686,16 @@ fn layer(
     }
     let window = spec.sliding_window.map(|x| x as f64);
     if spec.mla.is_none() {
+        if bl.math_attention.is_some() && spec.family == "gpt_neox" {
+            // GPT-NeoX's 2023 `_attn`: baddbmm into a zero-filled score buffer,
+            // its scale 1/norm_factor made and read back on the CPU (division
+            // and item: host dispatches, no kernel), and the mask value copied
+            // to the device each layer (a blocking copy: a sync in PyTorch)
+            let scores = b * nh * sq * sk * a;
+            bl.ew("attn.sdpa.zero_fill", 0.0, scores, 1.0, None);
+            bl.ew("attn.sdpa.mask_value_copy", a, a, 1.0, None);
+            bl.ew("attn.sdpa.scale_on_host", 0.0, 0.0, 2.0, None);
+        }
         bl.attention("attn.sdpa", b, nh, nkv, sq, sk, d, causal, window);
     }
     if spec.position == PositionKind::Alibi {

@@ -573,6 +573,7 @@ fn gptj(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let act = c.str_or("activation_function", "gelu_new");
     s.gelu_tanh_eager = act == "gelu_new";
     let rot = c.or(&["rotary_dim"], s.head_dim)?;
+    s.rotary_fraction = (rot as f64 / s.head_dim.max(1) as f64).clamp(0.0, 1.0);
     c.note(format!(
         "GPT-J: attention and MLP in parallel from one LayerNorm, rotary on {rot} of {} channels per head, no attention biases, {act} MLP, output head with a bias",
         s.head_dim
@@ -644,6 +645,7 @@ fn phi(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         .raw("partial_rotary_factor")
         .and_then(Value::as_f64)
         .unwrap_or(0.5);
+    s.rotary_fraction = pct.clamp(0.0, 1.0);
     c.note(format!(
         "Phi: attention and MLP in parallel from one LayerNorm, rotary on {:.0}% of each head, biases, {act} MLP, output head with a bias",
         pct * 100.0
@@ -691,6 +693,7 @@ fn stablelm(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         .raw("partial_rotary_factor")
         .and_then(Value::as_f64)
         .unwrap_or(0.25);
+    s.rotary_fraction = pct.clamp(0.0, 1.0);
     c.note(format!(
         "StableLM: LayerNorm, rotary on {:.0}% of each head, SwiGLU MLP{}",
         pct * 100.0,

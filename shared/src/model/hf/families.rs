@@ -364,12 +364,13 @@ pub(super) fn gpt_neox(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     s.fused_qkv = true;
     s.parallel_residual = c.bool("use_parallel_residual", true);
     s.tied_embeddings = c.bool("tie_word_embeddings", false);
-    if let Some(p) = c.raw("rotary_pct").and_then(Value::as_f64) {
-        c.note(format!(
-            "rotary embeddings on {:.0}% of each head",
-            p * 100.0
-        ));
-    }
+    // GPTNeoXConfig's default rotary_pct is 0.25
+    let pct = c.raw("rotary_pct").and_then(Value::as_f64).unwrap_or(0.25);
+    s.rotary_fraction = pct.clamp(0.0, 1.0);
+    c.note(format!(
+        "rotary embeddings on {:.0}% of each head",
+        pct * 100.0
+    ));
     c.note("fused query-key-value projection");
     if s.parallel_residual {
         c.note("parallel residual: attention and MLP read the layer's input, each through its own layer norm");
