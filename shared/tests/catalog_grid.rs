@@ -281,3 +281,41 @@ fn family_members_measured_on_their_own_keep_their_gemm_fraction() {
     close(rate("a100-pcie-40gb", Tf32), 156.0 * 0.679);
     close(rate("a100-sxm-80gb", Bf16), 312.0 * 0.865);
 }
+
+/// Idle with a CUDA context is measured in watts where a source has it
+/// (arXiv:2605.23918: A100 80 GB 80.0 W, L40S 102.1 W) and carries to both
+/// 80 GB A100 boards, whatever their TDP; elsewhere (the 40 GB A100s' HBM2
+/// included) it is the reference H100's share of the TDP (121.59 / 700),
+/// named as taken by analogy.
+#[test]
+fn measured_idle_power_is_watts_for_the_measured_boards() {
+    let profile = |id: &str| catalog::find(id).unwrap().datasheet_profile();
+    for id in ["a100-sxm-80gb", "a100-pcie-80gb"] {
+        let p = profile(id);
+        assert_eq!(p.idle_w, 80.0, "{id}");
+        assert!(
+            !p.source.detail.contains("idle"),
+            "{id}: {}",
+            p.source.detail
+        );
+    }
+    assert_eq!(profile("l40s").idle_w, 102.1);
+    for (id, tdp) in [("l4", 72.0), ("a100-sxm-40gb", 400.0)] {
+        let p = profile(id);
+        assert!(
+            (p.idle_w - tdp * 121.59 / 700.0).abs() < 1e-9,
+            "{id}: {}",
+            p.idle_w
+        );
+        assert!(
+            p.source.detail.contains("idle"),
+            "{id}: {}",
+            p.source.detail
+        );
+    }
+    // the GEMM power is unchanged: the dynamic energy per FLOP gives up what idle took
+    let a = profile("a100-pcie-80gb");
+    let gemm_w =
+        a.idle_w + a.active_floor_w + a.pj_per_flop[&Bf16] * 1e-12 * a.gemm_tflops[&Bf16] * 1e12;
+    assert!((gemm_w - 300.0).abs() < 1e-6, "{gemm_w}");
+}

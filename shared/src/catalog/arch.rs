@@ -35,6 +35,10 @@ pub struct Arch {
     pub bw_fraction: Option<f64>,
     /// Idle power with a context open / TDP.
     pub idle_fraction: Option<f64>,
+    /// A member's measured idle power with a context open, in watts: it is set
+    /// by the die's clock and voltage state, not the board's power limit
+    /// (arXiv:2605.23918), so it carries to the family's other boards as watts.
+    pub device_idle_w: &'static [(&'static str, f64)],
     /// Power of a large GEMM / TDP.
     pub gemm_power_fraction: Option<f64>,
     /// Fused attention (forward, backward) / dense peak, for the kernel eager
@@ -73,6 +77,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[],
         bw_fraction: Some(0.851),
         idle_fraction: None,
+        device_idle_w: &[],
         gemm_power_fraction: None,
         attention: None,
         attention_fused: None,
@@ -86,6 +91,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[],
         bw_fraction: Some(0.75),
         idle_fraction: None,
+        device_idle_w: &[],
         gemm_power_fraction: None,
         attention: None,
         attention_fused: None,
@@ -105,6 +111,11 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[("a100-pcie-40gb", Bf16, 0.718), ("a100-pcie-40gb", Tf32, 0.679)],
         bw_fraction: Some(0.834),
         idle_fraction: None,
+        // "A100 (HBM2e, 80 GB)", CUDA-context idle 80.0 W (bare 53.7 W): arXiv:2605.23918
+        // as its author tabulates it in sgl-project/sglang#27567; the same table's
+        // H100 reads 121.7 W, the reference calibration's 121.59 W. The board is not
+        // named, so both 80 GB boards; the 40 GB parts (HBM2) were not measured
+        device_idle_w: &[("a100-sxm-80gb", 80.0), ("a100-pcie-80gb", 80.0)],
         gemm_power_fraction: None,
         attention: Some((0.73, 0.63)),
         attention_fused: None,
@@ -118,6 +129,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[("rtx-3090", Fp32, 0.687), ("a10g", Fp32, 0.668)],
         bw_fraction: Some(0.782),
         idle_fraction: None,
+        device_idle_w: &[],
         gemm_power_fraction: None,
         attention: None,
         attention_fused: None,
@@ -141,6 +153,8 @@ pub static ARCHS: &[Arch] = &[
         ],
         bw_fraction: Some(0.783),
         idle_fraction: None,
+        // L40S, CUDA-context idle 102.1 W (bare 35.6 W): the same table (arXiv:2605.23918)
+        device_idle_w: &[("l40s", 102.1)],
         gemm_power_fraction: None,
         attention: None,
         attention_fused: None,
@@ -159,6 +173,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[],
         bw_fraction: Some(h100::BANDWIDTH_FRACTION),
         idle_fraction: Some(h100::IDLE_FRACTION),
+        device_idle_w: &[],
         gemm_power_fraction: Some(h100::GEMM_POWER_FRACTION),
         attention: Some((0.35, 0.30)),
         attention_fused: Some((0.66, 0.45)),
@@ -172,6 +187,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[],
         bw_fraction: None,
         idle_fraction: Some(0.137),
+        device_idle_w: &[],
         gemm_power_fraction: None,
         attention: None,
         attention_fused: Some((0.71, 0.5)),
@@ -185,6 +201,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[],
         bw_fraction: None,
         idle_fraction: None,
+        device_idle_w: &[],
         gemm_power_fraction: None,
         attention: None,
         attention_fused: None,
@@ -198,6 +215,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[],
         bw_fraction: Some(0.772),
         idle_fraction: Some(0.255),
+        device_idle_w: &[],
         gemm_power_fraction: None,
         attention: Some((0.251, 0.2)),
         attention_fused: None,
@@ -211,6 +229,7 @@ pub static ARCHS: &[Arch] = &[
         device_gemm: &[],
         bw_fraction: None,
         idle_fraction: Some(0.469),
+        device_idle_w: &[],
         gemm_power_fraction: None,
         attention: None,
         attention_fused: None,

@@ -417,7 +417,16 @@ impl DeviceSpec {
                 fallback
             })
         };
-        let idle = pick(a.and_then(|a| a.idle_fraction), h100::IDLE_FRACTION, "idle") * self.tdp_w;
+        let measured_idle = a.and_then(|a| {
+            a.device_idle_w
+                .iter()
+                .find(|(id, _)| *id == self.id)
+                .map(|x| x.1)
+        });
+        let idle = match measured_idle {
+            Some(w) => w.min(self.tdp_w),
+            None => pick(a.and_then(|a| a.idle_fraction), h100::IDLE_FRACTION, "idle") * self.tdp_w,
+        };
         let gemm_power = pick(
             a.and_then(|a| a.gemm_power_fraction),
             h100::GEMM_POWER_FRACTION,
