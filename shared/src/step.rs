@@ -565,6 +565,74 @@ mod tests {
         }
     }
 
+    /// A layer whose host waits for the device at its end (a blocking copy):
+    /// a host-heavy op H, then a device-heavy op G. In max-plus terms one op is
+    /// (host c, device g) and the device starts it when the host has issued it,
+    /// so a layer from a synchronised start takes u = cH + gG + max(gH, cG), and
+    /// n layers n u: the wait stops the host running ahead into the next layer,
+    /// where without it G's device time hides H's host time.
+    #[test]
+    fn a_wait_in_every_layer_serialises_host_and_device() {
+        use crate::plan::{MemoryNeed, Node, Seq, StepPlan};
+        let p = profile("h100-sxm");
+        let host = HostCosts {
+            us_per_kernel: Some(100.0),
+            ..HostCosts::default()
+        };
+        let mut h = ew(1e3, None);
+        h.name = "h".into();
+        h.kernels = 10.0;
+        let mut g = ew(3e9, None);
+        g.name = "g".into();
+        let cost = |op: &Op| op_cost(op, &p, SoftwareClass::PytorchEager, &TUNING, &host, 2.0);
+        let (ch, cg) = (cost(&h), cost(&g));
+        assert!(
+            cg.gpu > ch.cpu && ch.cpu > cg.cpu,
+            "{} {} {} {}",
+            ch.cpu,
+            ch.gpu,
+            cg.cpu,
+            cg.gpu
+        );
+        let n = 6.0;
+        let layer = Seq {
+            name: "layer".into(),
+            nodes: vec![Node::Op(h), Node::Op(g)],
+            repeat: 1.0,
+            synced: false,
+        };
+        let plan = |nodes: Vec<Node>| StepPlan {
+            root: Seq {
+                name: "forward".into(),
+                nodes,
+                repeat: 1.0,
+                synced: false,
+            },
+            params: 0.0,
+            active_params: 0.0,
+            samples: 1.0,
+            tokens: 1.0,
+            has_breakdown: true,
+            flops_only: None,
+            element_bytes: 2.0,
+            memory: MemoryNeed::default(),
+            notes: vec![],
+        };
+        let waits = crate::plan::transformer::synced_layers(layer.clone(), &[2], n);
+        let t = super::step_cost(&plan(waits), &p, SoftwareClass::PytorchEager, &host).seconds;
+        let u = ch.cpu + cg.gpu + ch.gpu.max(cg.cpu);
+        assert!((t / (n * u) - 1.0).abs() < 1e-9, "{t} vs {}", n * u);
+        let free = Seq { repeat: n, ..layer };
+        let t0 = super::step_cost(
+            &plan(vec![Node::Seq(free)]),
+            &p,
+            SoftwareClass::PytorchEager,
+            &host,
+        )
+        .seconds;
+        assert!(t0 < 0.75 * t, "{t0} vs {t}");
+    }
+
     fn profile(id: &str) -> crate::device::DeviceProfile {
         crate::calibration::builtin_profile(crate::catalog::find(id).expect("catalog device"))
     }

@@ -389,20 +389,23 @@ fn math_attention_moves_the_score_matrix_between_its_kernels() {
 /// values in place: only the prompt pass copies q, k, v and the context (4
 /// kernels per layer, 32 layers), not the 16 token steps. Every pass runs the
 /// products and the softmax chain (scale, mask, softmax; no dropout at
-/// inference): three element-wise kernels per two products.
+/// inference): three element-wise kernels per two products. Llama's 2023 code
+/// also copies its mask value to the device once per layer and pass.
 #[test]
 fn math_attention_in_a_decode_step_copies_nothing() {
     let p = step(
         r#"{"preset":"llama-2-7b"}"#,
         r#"{"phase":"decode","precision":"fp16","batch":1,"prompt":128,"new_tokens":16,"attention":"math"}"#,
     );
-    let (mut copy_kernels, mut products, mut chain) = (0.0, 0.0, 0.0);
+    let (mut copy_kernels, mut products, mut chain, mut to_device) = (0.0, 0.0, 0.0, 0.0);
     p.for_each_op(&mut |op, n| {
         if !op.name.starts_with("attn.sdpa") {
             return;
         }
         if op.name.ends_with("_contiguous") {
             copy_kernels += op.kernels * n;
+        } else if op.name.ends_with(".mask_value_to_device") {
+            to_device += op.kernels * n;
         } else if op.kind == shared::model::graph::OpKind::Matmul {
             products += n;
         } else {
@@ -412,4 +415,5 @@ fn math_attention_in_a_decode_step_copies_nothing() {
     assert_eq!(copy_kernels, 4.0 * 32.0);
     assert!(products >= 2.0 * 32.0 * 16.0, "{products}");
     assert_eq!(chain, 1.5 * products);
+    assert_eq!(to_device, products / 2.0);
 }

@@ -28,6 +28,15 @@ pub(super) struct Builder {
     /// Attention on the math path (`workload.attention: "math"`), with the
     /// dropout probability of its attention weights.
     pub(super) math_attention: Option<f64>,
+    /// The math path's score product applies its scale (`baddbmm`'s alpha).
+    pub(super) scale_in_gemm: bool,
+    /// The math path makes its mask value on the CPU and copies it to the
+    /// device before masking (transformers 4.30's Llama and GPT-NeoX): the
+    /// host dispatches this takes. The copy is blocking, so the host waits.
+    pub(super) mask_value_copy: Option<f64>,
+    /// Positions in `fwd` where the host waits for the device (a blocking
+    /// copy or read-back): the ops after one start when everything before it is done.
+    pub(super) syncs: Vec<usize>,
 }
 
 impl Builder {
@@ -42,7 +51,15 @@ impl Builder {
             int8_activations: false,
             epilogue_fusion: false,
             math_attention: None,
+            scale_in_gemm: false,
+            mask_value_copy: None,
+            syncs: vec![],
         }
+    }
+
+    /// The host waits here for the device to finish what was issued.
+    pub(super) fn sync_here(&mut self) {
+        self.syncs.push(self.fwd.len());
     }
 
     pub(super) fn child(&self) -> Self {
@@ -511,12 +528,14 @@ impl Builder {
             [[bh * sq, d, sk], [bh * sk, d, sq]],
         );
         // the scale's backward needs nothing saved; the mask's add passes the gradient on
-        self.push(ew_op(
-            &format!("{name}.scale"),
-            2.0 * e * a,
-            1.0,
-            Pass::Forward,
-        ));
+        if !self.scale_in_gemm {
+            self.push(ew_op(
+                &format!("{name}.scale"),
+                2.0 * e * a,
+                1.0,
+                Pass::Forward,
+            ));
+        }
         if self.train {
             self.push_bwd(ew_op(
                 &format!("{name}.scale.backward"),
@@ -524,6 +543,16 @@ impl Builder {
                 1.0,
                 Pass::Backward,
             ));
+        }
+        if let Some(dispatches) = self.mask_value_copy {
+            self.ew(
+                &format!("{name}.mask_value_to_device"),
+                0.0,
+                a,
+                dispatches,
+                None,
+            );
+            self.sync_here();
         }
         // a padding mask is one row per sequence, a causal one a row per query
         let mask = if causal { b * sq * sk * a } else { b * sk * a };

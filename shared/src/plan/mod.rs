@@ -13,7 +13,7 @@ mod graph;
 mod optimizer;
 pub mod parallel;
 mod resnet;
-mod transformer;
+pub(crate) mod transformer;
 
 use crate::model::graph::Op;
 use crate::model::Architecture;

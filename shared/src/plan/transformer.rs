@@ -504,11 +504,16 @@ fn transformer_pass(
         let layers = n_layers as f64;
         params += lp * layers;
         active += lap * layers;
+        let syncs = std::mem::take(&mut lb.syncs);
         let (lf, lbk, lsaved) = lb.finish(name);
-        bl.fwd.push(Node::Seq(Seq {
-            repeat: layers,
-            ..lf
-        }));
+        if syncs.is_empty() {
+            bl.fwd.push(Node::Seq(Seq {
+                repeat: layers,
+                ..lf
+            }));
+        } else {
+            bl.fwd.extend(synced_layers(lf, &syncs, layers));
+        }
         if train {
             bl.bwd.push(Node::Seq(Seq {
                 repeat: layers,
@@ -593,6 +598,69 @@ fn transformer_pass(
     (nodes, params, active, saved)
 }
 
+/// `layers` repetitions of a layer whose host waits for the device at `syncs`
+/// (positions in its nodes). Between two waits the host and the device overlap;
+/// at a wait both resume together. The layer is cut at its waits into segments
+/// s0 | s1 | ... | sK; across layers the device runs s0, then (n - 1) times
+/// [s1 | ... | sK s0], then s1 | ... | sK, each bracketed span a synced
+/// sequence. All three keep the layer's name, so a pipeline stage's share
+/// (`repeat / p`) still takes n / p layers.
+pub(crate) fn synced_layers(layer: Seq, syncs: &[usize], layers: f64) -> Vec<Node> {
+    let mut cuts: Vec<usize> = syncs.to_vec();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut segments: Vec<Vec<Node>> = vec![];
+    let mut nodes = layer.nodes;
+    for &c in cuts.iter().rev() {
+        segments.push(nodes.split_off(c.min(nodes.len())));
+    }
+    segments.push(nodes);
+    segments.reverse();
+    let first = segments[0].clone();
+    let synced = |name: String, nodes: Vec<Node>| {
+        Node::Seq(Seq {
+            name,
+            nodes,
+            repeat: 1.0,
+            synced: true,
+        })
+    };
+    let k = segments.len() - 1;
+    let middle = |last_plus_first: bool| -> Vec<Node> {
+        (1..=k)
+            .map(|i| {
+                let mut nodes = segments[i].clone();
+                if i == k && last_plus_first {
+                    nodes.extend(first.iter().cloned());
+                }
+                synced(format!("{}.segment{i}", layer.name), nodes)
+            })
+            .collect()
+    };
+    let whole = |nodes: Vec<Node>, repeat: f64| {
+        Node::Seq(Seq {
+            name: layer.name.clone(),
+            nodes,
+            repeat,
+            synced: false,
+        })
+    };
+    let mut out = vec![whole(first.clone(), 1.0)];
+    if layers > 1.0 {
+        out.push(whole(middle(true), layers - 1.0));
+    }
+    let mut tail = middle(false);
+    // the last layer's last segment runs on into the head unsynced (where a
+    // synced segment before it still waits at its start)
+    if k >= 2 {
+        if let Some(Node::Seq(last)) = tail.last_mut() {
+            last.synced = false;
+        }
+    }
+    out.push(whole(tail, 1.0));
+    out
+}
+
 fn norm_params(spec: &TransformerSpec) -> f64 {
     spec.norm_weights(spec.hidden)
 }
@@ -649,6 +717,12 @@ fn layer(
         // cos/sin rows by position (index repeat, cos and sin repeat, two gathers)
         let legacy_neox = bl.math_attention.is_some() && spec.family == "gpt_neox";
         if legacy_neox {
+            // its cos/sin tables are plain attributes, left on the CPU: each layer
+            // copies both whole tables (max positions x rotated dims, fp32) to the
+            // device, blocking copies (a sync)
+            let table = spec.max_positions.max(1) as f64 * d * frac * 4.0;
+            bl.ew("rotary.cos_sin_to_device", 0.0, 2.0 * table, 2.0, None);
+            bl.sync_here();
             let rows = t * d * frac * 4.0;
             bl.ew("rotary.gather_cos_sin", 4.0 * rows, 4.0 * rows, 5.0, None);
         }
@@ -686,17 +760,26 @@ fn layer(
     }
     let window = spec.sliding_window.map(|x| x as f64);
     if spec.mla.is_none() {
-        if bl.math_attention.is_some() && spec.family == "gpt_neox" {
-            // GPT-NeoX's 2023 `_attn`: baddbmm into a zero-filled score buffer,
-            // its scale 1/norm_factor made and read back on the CPU (division
-            // and item: host dispatches, no kernel), and the mask value copied
-            // to the device each layer (a blocking copy: a sync in PyTorch)
+        let math = bl.math_attention.is_some();
+        if math && spec.family == "gpt_neox" {
+            // GPT-NeoX's 2023 `_attn`: baddbmm (its alpha the scale) into a
+            // zero-filled score buffer; the scale 1/norm_factor made and read
+            // back on the CPU (tensor, division, item: host dispatches, no
+            // kernel); the mask value made on the CPU and copied to the device
+            // every layer (a blocking copy: the host waits)
             let scores = b * nh * sq * sk * a;
             bl.ew("attn.sdpa.zero_fill", 0.0, scores, 1.0, None);
-            bl.ew("attn.sdpa.mask_value_copy", a, a, 1.0, None);
-            bl.ew("attn.sdpa.scale_on_host", 0.0, 0.0, 2.0, None);
+            bl.ew("attn.sdpa.scale_on_host", 0.0, 0.0, 3.0, None);
+            bl.scale_in_gemm = true;
+            bl.mask_value_copy = Some(2.0);
+        } else if math && spec.family == "llama" {
+            // Llama's 2023 attention clamps its scores with
+            // torch.tensor(finfo.min, device=...): a copy to the device per layer
+            bl.mask_value_copy = Some(1.0);
         }
         bl.attention("attn.sdpa", b, nh, nkv, sq, sk, d, causal, window);
+        bl.scale_in_gemm = false;
+        bl.mask_value_copy = None;
     }
     if spec.position == PositionKind::Alibi {
         alibi_read(bl, b, nh, sq, sk);
