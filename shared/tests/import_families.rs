@@ -711,3 +711,53 @@ fn architecture_serialises_with_the_new_features() {
     };
     assert!(t.mla.is_none() && t.norm_placement == NormPlacement::Pre);
 }
+
+/// Partial rotary: GPT-NeoX's `rotary_pct` (0.25 when absent, GPTNeoXConfig's
+/// default), GPT-J's `rotary_dim` over the head size, Phi's
+/// `partial_rotary_factor`. The rotary kernels move that share of q and k (one
+/// mul of q by cos reads and writes q's rotated channels, 2 bytes each in
+/// bf16), and two concatenations per layer put the passed-through channels
+/// back; with full rotation there are none.
+#[test]
+fn partial_rotary_rotates_its_share_and_concatenates_the_rest() {
+    let neox = |pct: Option<f64>| {
+        let mut c = json!({"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox",
+            "hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 2,
+            "num_attention_heads": 8, "vocab_size": 1000, "use_parallel_residual": true});
+        if let Some(p) = pct {
+            c["rotary_pct"] = json!(p);
+        }
+        c
+    };
+    assert_eq!(spec(&neox(None)).rotary_fraction, 0.25);
+    assert_eq!(spec(&neox(Some(1.0))).rotary_fraction, 1.0);
+    let gptj = json!({"architectures": ["GPTJForCausalLM"], "model_type": "gptj", "n_embd": 4096,
+        "n_layer": 28, "n_head": 16, "rotary_dim": 64, "vocab_size": 50400, "n_positions": 2048});
+    assert_eq!(spec(&gptj).rotary_fraction, 64.0 / 256.0);
+    let phi = json!({"architectures": ["PhiForCausalLM"], "model_type": "phi", "hidden_size": 2560,
+        "intermediate_size": 10240, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "vocab_size": 51200, "partial_rotary_factor": 0.4});
+    assert_eq!(spec(&phi).rotary_fraction, 0.4);
+
+    let infer = r#"{"phase":"inference","precision":"bf16","batch":1,"seq":64}"#;
+    let bytes = |p: &StepPlan, name: &str| {
+        ops(p)
+            .iter()
+            .filter(|o| o.0 == name)
+            .map(|o| o.1 * o.3)
+            .sum::<f64>()
+    };
+    let quarter = step(&neox(Some(0.25)), infer, "pytorch-eager");
+    let full = step(&neox(Some(1.0)), infer, "pytorch-eager");
+    // 64 tokens x 512 channels of q, a quarter rotated, read and written, 2 layers
+    assert_eq!(
+        bytes(&quarter, "rotary.q.mul_cos"),
+        2.0 * 64.0 * 128.0 * 2.0 * 2.0
+    );
+    assert_eq!(
+        bytes(&full, "rotary.q.mul_cos"),
+        2.0 * 64.0 * 512.0 * 2.0 * 2.0
+    );
+    assert!(has_op(&quarter, "rotary.q.cat_pass") && has_op(&quarter, "rotary.k.cat_pass"));
+    assert!(!has_op(&full, "rotary.q.cat_pass"));
+}
