@@ -686,6 +686,9 @@ fn layer(
     let (qd, kvd) = (nh * d, nkv * d);
     let a = bl.a();
     let post_norm = spec.family == "bert" || spec.norm_placement == NormPlacement::Post;
+    // the math path runs transformers 4.30's own code (docs/host-overhead.md, "Older stacks")
+    let math = bl.math_attention.is_some();
+    let legacy_neox = math && spec.family == "gpt_neox";
     // OLMo 2: the attention and MLP outputs are normalised, not their inputs
     let branch_post = spec.norm_placement == NormPlacement::PostBranch;
     let mut params = 0.0;
@@ -715,7 +718,6 @@ fn layer(
         let frac = spec.rotary_fraction.clamp(0.0, 1.0);
         // transformers before SDPA (mid-2023), GPT-NeoX: each layer gathers its
         // cos/sin rows by position (index repeat, cos and sin repeat, two gathers)
-        let legacy_neox = bl.math_attention.is_some() && spec.family == "gpt_neox";
         if legacy_neox {
             // its cos/sin tables are plain attributes, left on the CPU: each layer
             // copies both whole tables (max positions x rotated dims, fp32) to the
@@ -760,8 +762,7 @@ fn layer(
     }
     let window = spec.sliding_window.map(|x| x as f64);
     if spec.mla.is_none() {
-        let math = bl.math_attention.is_some();
-        if math && spec.family == "gpt_neox" {
+        if legacy_neox {
             // GPT-NeoX's 2023 `_attn`: baddbmm (its alpha the scale) into a
             // zero-filled score buffer; the scale 1/norm_factor made and read
             // back on the CPU (tensor, division, item: host dispatches, no
