@@ -641,11 +641,8 @@ fn phi(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         s.qk_norm_scope = QkNormScope::Head;
         c.note("qk_layernorm: a LayerNorm over each head's queries and keys (its biases, 2 x head_dim, not counted)");
     }
-    let pct = c
-        .raw("partial_rotary_factor")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.5);
-    s.rotary_fraction = pct.clamp(0.0, 1.0);
+    let pct = c.fraction_or("partial_rotary_factor", 0.5)?;
+    s.rotary_fraction = pct;
     c.note(format!(
         "Phi: attention and MLP in parallel from one LayerNorm, rotary on {:.0}% of each head, biases, {act} MLP, output head with a bias",
         pct * 100.0
@@ -689,11 +686,8 @@ fn stablelm(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         s.qk_norm_scope = QkNormScope::AllHeads;
         c.note("QK-norm: a LayerNorm (no bias) per head over its queries and keys");
     }
-    let pct = c
-        .raw("partial_rotary_factor")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.25);
-    s.rotary_fraction = pct.clamp(0.0, 1.0);
+    let pct = c.fraction_or("partial_rotary_factor", 0.25)?;
+    s.rotary_fraction = pct;
     c.note(format!(
         "StableLM: LayerNorm, rotary on {:.0}% of each head, SwiGLU MLP{}",
         pct * 100.0,

@@ -365,8 +365,8 @@ pub(super) fn gpt_neox(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     s.parallel_residual = c.bool("use_parallel_residual", true);
     s.tied_embeddings = c.bool("tie_word_embeddings", false);
     // GPTNeoXConfig's default rotary_pct is 0.25
-    let pct = c.raw("rotary_pct").and_then(Value::as_f64).unwrap_or(0.25);
-    s.rotary_fraction = pct.clamp(0.0, 1.0);
+    let pct = c.fraction_or("rotary_pct", 0.25)?;
+    s.rotary_fraction = pct;
     c.note(format!(
         "rotary embeddings on {:.0}% of each head",
         pct * 100.0

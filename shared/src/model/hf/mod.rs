@@ -139,6 +139,18 @@ impl<'a> Cfg<'a> {
         }
     }
 
+    /// A share between 0 and 1 (`rotary_pct`, `partial_rotary_factor`), when present.
+    fn fraction_or(&mut self, key: &str, default: f64) -> Result<f64, InputError> {
+        let v = self.float_or(key, default)?;
+        if v > 1.0 {
+            return Err(InputError::new(
+                Self::field(key),
+                format!("is a share of each head and must be at most 1, got {v}"),
+            ));
+        }
+        Ok(v)
+    }
+
     fn str_or(&mut self, key: &str, default: &str) -> String {
         self.str(key).unwrap_or(default).to_string()
     }
