@@ -730,6 +730,11 @@ fn partial_rotary_rotates_its_share_and_concatenates_the_rest() {
         c
     };
     assert_eq!(spec(&neox(None)).rotary_fraction, 0.25);
+    // a share above one or below zero names its field
+    for bad in [1.5, -0.1] {
+        let e = spec_from_config(&neox(Some(bad))).expect_err("refused");
+        assert_eq!(e.field, "model.hf_config.rotary_pct", "{bad}: {e:?}");
+    }
     assert_eq!(spec(&neox(Some(1.0))).rotary_fraction, 1.0);
     let gptj = json!({"architectures": ["GPTJForCausalLM"], "model_type": "gptj", "n_embd": 4096,
         "n_layer": 28, "n_head": 16, "rotary_dim": 64, "vocab_size": 50400, "n_positions": 2048});
