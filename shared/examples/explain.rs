@@ -12,13 +12,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s = shared::estimate::parse_scenario(&std::fs::read_to_string(path)?)?;
     let arch = architecture(&s)?;
     let dev = resolve_device(&s, &[])?;
-    let pl = plan(
+    let mut pl = plan(
         &arch,
         &s.stages[0].workload,
         s.software,
         "stages[0].workload",
     )?;
-    let cost = step_cost(&pl, &dev, s.software, &s.host.unwrap_or_default());
+    let host = s.host.unwrap_or_default();
+    // a stage with a parallel strategy: one device's share, as the estimate computes it
+    if let (Some(par), Some(hw)) = (
+        &s.stages[0].parallelism,
+        s.stages[0].hardware.as_ref().or(Some(&s.hardware)),
+    ) {
+        let w = &s.stages[0].workload;
+        let st =
+            shared::schedule::Strategy::given(par, hw.count, w.batch, "stages[0].parallelism")?;
+        let ss = shared::schedule::stage_step(&arch, w, s.software, "stages[0]", &st, &dev, &host)?;
+        println!(
+            "stage step ({}): {:.4} s, of which bubble {:.4} s, exposed communication {:.4} s; {:.3} J",
+            st.describe(),
+            ss.seconds,
+            ss.bubble_seconds,
+            ss.comm_seconds,
+            ss.joules
+        );
+        for n in &ss.notes {
+            println!("  {n}");
+        }
+        println!("one micro-batch on one device:");
+        pl = ss.plan;
+    }
+    let cost = step_cost(&pl, &dev, s.software, &host);
     println!(
         "step: {:.4} s, {:.3} J, {:.0} W avg",
         cost.seconds,

@@ -294,6 +294,15 @@ pub struct Parallelism {
     /// Context parallelism: each sequence split over this many devices (ring attention).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<u64>,
+    /// Expert parallelism: a mixture of experts' routed experts split over this
+    /// many of the data-parallel devices, tokens exchanged by all-to-all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expert: Option<u64>,
+    /// Expert parallelism's all-to-all hidden behind another micro-batch's
+    /// compute (DeepSeek's DualPipe, Megatron-Core's
+    /// `overlap_moe_expert_parallel_comm`); default off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap_expert_comm: Option<bool>,
     /// Megatron's sequence parallelism: norms and dropout split with the tensor degree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_parallel: Option<bool>,

@@ -31,6 +31,11 @@ pub struct Strategy {
     pub context: u64,
     /// Data-parallel replicas: count / (tensor x pipeline x context).
     pub data: u64,
+    /// Expert parallelism: a mixture of experts' routed experts split over
+    /// this many of the data-parallel replicas (1: every expert everywhere).
+    pub expert: u64,
+    /// The all-to-all hidden behind another micro-batch's compute.
+    pub overlap_expert_comm: bool,
     pub zero: u8,
     pub sequence_parallel: bool,
     pub micro_batches: u64,
@@ -50,6 +55,8 @@ impl Strategy {
             pipeline: 1,
             context: 1,
             data: count.max(1),
+            expert: 1,
+            overlap_expert_comm: false,
             zero: 0,
             sequence_parallel: false,
             micro_batches: 1,
@@ -87,11 +94,21 @@ impl Strategy {
                 format!("must divide the batch ({batch} samples per data-parallel replica)"),
             ));
         }
+        let data = count / group;
+        let e = p.expert.unwrap_or(1).max(1);
+        if !data.is_multiple_of(e) {
+            return Err(InputError::new(
+                format!("{field}.expert"),
+                format!("must divide the {data} data-parallel replicas (devices / (tensor x pipeline x context))"),
+            ));
+        }
         Ok(Strategy {
             tensor: t,
             pipeline: pp,
             context: c,
-            data: count / group,
+            data,
+            expert: e,
+            overlap_expert_comm: p.overlap_expert_comm.unwrap_or(false),
             zero: p.zero.unwrap_or(0),
             sequence_parallel: p.sequence_parallel.unwrap_or(t > 1),
             micro_batches: m,
@@ -140,6 +157,9 @@ impl Strategy {
         if self.context > 1 {
             parts.push(format!("context {}", self.context));
         }
+        if self.expert > 1 {
+            parts.push(format!("expert {}", self.expert));
+        }
         if self.zero > 0 {
             parts.push(format!("ZeRO-{}", self.zero));
         }
@@ -165,6 +185,8 @@ pub struct StageStep {
     /// Time of the step the devices wait: pipeline bubble, exposed communication.
     pub bubble_seconds: f64,
     pub comm_seconds: f64,
+    /// The part of `comm_seconds` that is expert parallelism's all-to-all.
+    pub expert_comm_seconds: f64,
     pub memory: MemoryNeed,
     pub strategy: Strategy,
     /// Counted FLOPs of the step on one device.
@@ -211,6 +233,84 @@ pub fn group_link(links: &Links, n: u64, stride: u64) -> (f64, bool) {
     } else {
         let per_node = (domain / stride.max(1)).clamp(1, n) as f64;
         ((links.network_gbs * per_node).min(links.intra_gbs), false)
+    }
+}
+
+/// The time of an all-to-all in which each of `n` devices, `stride` apart in
+/// the device order, sends `bytes` spread evenly over the other `n - 1`
+/// (expert parallelism's token dispatch and combine). Peers in the device's
+/// fast domain are reached over the fabric, the others through the device's
+/// own share of the node's NICs; both run at once, so the slower bounds it.
+pub fn alltoall_seconds(bytes: f64, n: u64, stride: u64, links: &Links) -> f64 {
+    if n <= 1 || bytes <= 0.0 {
+        return 0.0;
+    }
+    let domain = u64::from(links.domain.max(1));
+    let in_node = (domain / stride.max(1)).clamp(1, n);
+    let peers = (n - 1) as f64;
+    let near = bytes * (in_node - 1) as f64 / peers;
+    let far = bytes * (n - in_node) as f64 / peers;
+    let bus = links.intra_gbs * 1e9 * busbw_fraction(BUSBW_RING, bytes).max(1e-6);
+    (near / bus).max(far / (links.network_gbs * 1e9))
+}
+
+/// The model as one device holds it under expert parallelism: its share of
+/// the routed experts (`Moe::expert_shards`), the rest whole.
+fn local_arch(arch: &Architecture, expert: u64) -> Option<Architecture> {
+    match arch {
+        Architecture::Transformer(t) if expert > 1 && t.moe.is_some() => {
+            let mut t = t.clone();
+            if let Some(m) = t.moe.as_mut() {
+                m.expert_shards = expert;
+            }
+            Some(Architecture::Transformer(t))
+        }
+        _ => None,
+    }
+}
+
+/// Under expert parallelism each expert is replicated on data / e devices, so
+/// ZeRO shards its state over those, not over all data-parallel devices:
+/// `routed` is the share of a device's parameters that are routed experts.
+fn expert_state(m: &mut MemoryNeed, st: &Strategy, routed: f64) {
+    let e = st.expert.max(1) as f64;
+    if e <= 1.0 || routed <= 0.0 {
+        return;
+    }
+    let k = 1.0 - routed + routed * e;
+    if st.zero >= 1 {
+        m.optimizer *= k;
+    }
+    if st.zero >= 2 {
+        m.gradients *= k;
+    }
+    if st.zero >= 3 {
+        m.weights *= k;
+    }
+}
+
+/// A device's plan of one micro-batch under expert parallelism, the whole
+/// model's parameters (total, active) and the share of the device's
+/// parameters that are routed experts.
+fn device_plan(
+    arch: &Architecture,
+    w: &Workload,
+    sw: SoftwareClass,
+    field: &str,
+    expert: u64,
+) -> Result<(StepPlan, f64, f64, f64), InputError> {
+    let whole = plan(arch, w, sw, field)?;
+    let (params, active) = (whole.params, whole.active_params);
+    match local_arch(arch, expert) {
+        None => Ok((whole, params, active, 0.0)),
+        Some(local) => {
+            let pl = plan(&local, w, sw, field)?;
+            // whole - local = routed x (1 - 1/e): the device's routed experts are routed / e
+            let e = expert as f64;
+            let routed_here = (params - pl.params).max(0.0) / (e - 1.0);
+            let share = routed_here / pl.params.max(1.0);
+            Ok((pl, params, active, share))
+        }
     }
 }
 
@@ -280,11 +380,28 @@ pub fn stage_step(
             ));
         }
     }
+    if st.expert > 1 {
+        match spec.and_then(|s| s.moe) {
+            None => {
+                return Err(InputError::new(
+                    format!("{field}.parallelism.expert"),
+                    "expert parallelism needs a mixture of experts (a config with routed experts): remove it or set it to 1",
+                ))
+            }
+            Some(m) if !m.experts.is_multiple_of(st.expert) => {
+                return Err(InputError::new(
+                    format!("{field}.parallelism.expert"),
+                    format!("must divide the model's {} routed experts", m.experts),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     let mut wm = w.clone();
     wm.batch = st.micro_batch.max(1);
     let replica_batch = st.micro_batch.max(1) * st.micro_batches.max(1);
-    let mut pl = plan(arch, &wm, sw, &format!("{field}.workload"))?;
-    let (model_params, model_active_params) = (pl.params, pl.active_params);
+    let (mut pl, model_params, model_active_params, routed) =
+        device_plan(arch, &wm, sw, &format!("{field}.workload"), st.expert)?;
     pl.shard(&st.shard());
     let train = w.phase == Phase::Train;
     let m = st.micro_batches.max(1) as f64;
@@ -326,6 +443,7 @@ pub fn stage_step(
     let a = w.precision.activation_bytes();
     let mut comm_exposed = 0.0;
     let mut comm_bytes = 0.0;
+    let mut expert_exposed = 0.0;
     if let (Some(links), Some(spec)) = (links, spec) {
         let h = spec.hidden as f64;
         let seq = match w.phase {
@@ -382,6 +500,41 @@ pub fn stage_step(
             let kv = 2.0 * tokens_mb * (spec.kv_heads * spec.head_dim) as f64 * a / t;
             comm_bytes += (c - 1.0) * kv * layers * m * if train { 3.0 } else { 1.0 };
         }
+        // expert parallel: each MoE layer sends every token to its k experts and
+        // back (dispatch, combine), twice more in the backward and again when
+        // recomputing; on the compute stream (Megatron-Core's all-to-all
+        // dispatcher), or hidden behind another micro-batch's compute
+        if let Some(moe) = spec.moe.filter(|_| st.expert > 1) {
+            let e = st.expert as f64;
+            let moe_layers = spec.layers.saturating_sub(moe.dense_layers) as f64 / p;
+            let per_layer = if train {
+                4.0 + if st.recompute == Recompute::Full {
+                    2.0
+                } else {
+                    0.0
+                }
+            } else {
+                2.0
+            };
+            let tokens = tokens_mb / if st.sequence_parallel { t } else { 1.0 };
+            let sent = tokens * moe.active as f64 * h * a * (e - 1.0) / e;
+            let n = per_layer * moe_layers;
+            // Megatron orders ranks tensor, context, expert/data, pipeline:
+            // an expert group's members are t c apart
+            let one = alltoall_seconds(sent, st.expert, st.tensor * st.context, &links);
+            let a2a = m * if st.overlap_expert_comm && m > 1.0 {
+                (n * one - per_mb).max(0.0)
+            } else {
+                n * one
+            };
+            comm_exposed += a2a;
+            expert_exposed = a2a;
+            comm_bytes += m * n * sent;
+            notes.push(format!(
+                "expert parallel: {:.3} s of all-to-all per step, {a2a:.3} s of it exposed",
+                m * n * one
+            ));
+        }
     }
     // data parallel: gradients once per step (reduced in the last micro-batch's
     // backward, overlapped with it); ZeRO-3 gathers parameters every micro-batch
@@ -421,6 +574,7 @@ pub fn stage_step(
     if st.zero >= 3 {
         memory.weights /= d;
     }
+    expert_state(&mut memory, st, routed);
     let flops = if m <= 1.0 {
         pl.counted_flops()
     } else {
@@ -443,6 +597,7 @@ pub fn stage_step(
         cost,
         bubble_seconds: bubble,
         comm_seconds: comm_exposed,
+        expert_comm_seconds: expert_exposed,
         memory,
         strategy: *st,
         flops,
@@ -452,6 +607,17 @@ pub fn stage_step(
         replica_batch,
         notes,
     })
+}
+
+/// Pipeline degrees the chooser tries.
+const PIPELINES: [u64; 13] = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128];
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a.max(1)
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Whether a step's memory fits a device.
@@ -467,17 +633,18 @@ pub fn memory_of(
     sw: SoftwareClass,
     field: &str,
     st: &Strategy,
-    cache: &mut Vec<(u64, MemoryNeed)>,
+    cache: &mut Vec<(u64, u64, MemoryNeed, f64)>,
 ) -> Result<MemoryNeed, InputError> {
     let mb = st.micro_batch.max(1);
-    let whole = match cache.iter().find(|c| c.0 == mb) {
-        Some(c) => c.1,
+    let (whole, routed) = match cache.iter().find(|c| c.0 == mb && c.1 == st.expert) {
+        Some(c) => (c.2, c.3),
         None => {
             let mut wm = w.clone();
             wm.batch = mb;
-            let m = plan(arch, &wm, sw, &format!("{field}.workload"))?.memory;
-            cache.push((mb, m));
-            m
+            let (pl, _, _, routed) =
+                device_plan(arch, &wm, sw, &format!("{field}.workload"), st.expert)?;
+            cache.push((mb, st.expert, pl.memory, routed));
+            (pl.memory, routed)
         }
     };
     let mut m = whole.sharded(&st.shard());
@@ -487,6 +654,7 @@ pub fn memory_of(
     if st.zero >= 3 {
         m.weights /= st.data as f64;
     }
+    expert_state(&mut m, st, routed);
     Ok(m)
 }
 
@@ -509,7 +677,27 @@ pub fn choose(
     host: &HostCosts,
 ) -> Result<StageStep, InputError> {
     let batch = w.batch.max(1);
-    let base = Strategy::data_parallel(count, batch);
+    let domain = device.links.map_or(8, |l| l.domain).max(1) as u64;
+    // a mixture of experts trains with its experts split over as many of the
+    // data-parallel replicas as divide them and share a fast domain with the
+    // tensor-parallel ones (Megatron-Core's MoE guide: expert parallelism is
+    // carved out of data parallelism, preferred to tensor parallelism, and
+    // kept with it inside the NVLink domain)
+    let moe = spec_of(arch)
+        .and_then(|s| s.moe)
+        .filter(|_| w.phase == Phase::Train);
+    let with_experts = |st: Strategy| Strategy {
+        expert: moe.map_or(1, |m| {
+            let cap = (domain / (st.tensor * st.context).max(1)).max(1);
+            let g = gcd(m.experts, st.data);
+            (1..=g.min(cap))
+                .rev()
+                .find(|e| g.is_multiple_of(*e))
+                .unwrap_or(1)
+        }),
+        ..st
+    };
+    let base = with_experts(Strategy::data_parallel(count, batch));
     let mut cache = vec![];
     let mut fits_with = |st: &Strategy| -> Result<bool, InputError> {
         Ok(fits(
@@ -544,7 +732,6 @@ pub fn choose(
         }
         return stage_step(arch, w, sw, field, &base, device, host);
     }
-    let domain = device.links.map_or(8, |l| l.domain).max(1) as u64;
     let zero1 = Strategy { zero: 1, ..base };
     let mut candidates: Vec<Strategy> = vec![zero1];
     // activations: recompute, then smaller micro-batches (gradient accumulation)
@@ -579,10 +766,36 @@ pub fn choose(
             .filter(|&t| t <= domain && count.is_multiple_of(t) && spec.heads.is_multiple_of(t))
             .collect();
         let widest = tensors.last().copied();
+        // a mixture of experts takes pipeline stages before tensor
+        // parallelism (Megatron-Core's MoE guide), with either recomputation
+        let mut moe_shapes = vec![];
+        if moe.is_some() {
+            for recompute in [Recompute::Selective, Recompute::Full] {
+                for p in PIPELINES {
+                    if count.is_multiple_of(p) && p <= layers {
+                        moe_shapes.push((1, p, recompute));
+                    }
+                }
+            }
+        }
+        for (t, p, recompute) in moe_shapes {
+            let replica_batch = batch * t * p;
+            candidates.push(Strategy {
+                tensor: t,
+                pipeline: p,
+                data: count / (t * p),
+                zero: 1,
+                sequence_parallel: false,
+                micro_batches: replica_batch,
+                micro_batch: 1,
+                recompute,
+                ..base
+            });
+        }
         for recompute in [Recompute::Selective, Recompute::Full] {
             let mut shapes: Vec<(u64, u64)> = tensors.iter().map(|&t| (t, 1)).collect();
             if let Some(t) = widest {
-                for p in [2u64, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128] {
+                for p in PIPELINES {
                     // stages may hold unequal numbers of layers (BLOOM: 70 layers on 12)
                     if count.is_multiple_of(t * p) && p <= layers {
                         shapes.push((t, p));
@@ -615,7 +828,8 @@ pub fn choose(
             });
         }
     }
-    for mut cand in candidates {
+    for cand in candidates {
+        let mut cand = with_experts(cand);
         if fits_with(&cand)? {
             cand.chosen = true;
             return stage_step(arch, w, sw, field, &cand, device, host);

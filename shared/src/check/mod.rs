@@ -320,6 +320,7 @@ fn stage(c: &mut Checker, at: &str, st: &Stage) {
             ("tensor", p.tensor),
             ("pipeline", p.pipeline),
             ("context", p.context),
+            ("expert", p.expert),
             ("micro_batches", p.micro_batches),
             ("interleave", p.interleave),
         ] {

@@ -154,9 +154,22 @@ pub struct Moe {
     /// (DeepSeek's `first_k_dense_replace`, Qwen's `mlp_only_layers`).
     #[serde(default)]
     pub dense_layers: u64,
+    /// Devices the routed experts are split over in one device's plan (expert
+    /// parallelism, set by the training strategy, never by a config); 0 or 1:
+    /// every expert on every device.
+    #[serde(default, skip_serializing_if = "at_most_one")]
+    pub expert_shards: u64,
+}
+
+fn at_most_one(n: &u64) -> bool {
+    *n <= 1
 }
 
 impl Moe {
+    /// Routed experts one device holds.
+    pub fn local_experts(&self) -> u64 {
+        self.experts / self.expert_shards.max(1)
+    }
     /// Intermediate size of a routed expert.
     pub fn expert_width(&self, dense: u64) -> u64 {
         if self.expert_intermediate > 0 {

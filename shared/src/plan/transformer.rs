@@ -839,14 +839,15 @@ fn layer(
     let i = spec
         .moe
         .map_or(spec.intermediate, |m| m.expert_width(spec.intermediate)) as f64;
-    let (experts, active_experts) = spec
+    let (experts, active_experts, local) = spec
         .moe
-        .map(|m| (m.experts as f64, m.active as f64))
-        .unwrap_or((1.0, 1.0));
+        .map(|m| (m.experts as f64, m.active as f64, m.local_experts() as f64))
+        .unwrap_or((1.0, 1.0, 1.0));
     let mut mlp_params = 0.0;
     let mut mb = bl.child();
-    // tokens per expert on average
-    let te = t * active_experts / experts;
+    // tokens per expert on average; under expert parallelism a device runs
+    // experts / e experts on the tokens routed to them from all e devices
+    let te = t * active_experts / local;
     match spec.mlp {
         MlpKind::Dense => {
             mlp_params += mb.linear("mlp.fc", te, h, i, spec.mlp_bias, y_b, false);
@@ -866,10 +867,10 @@ fn layer(
         }
     }
     let (mf, mbk, msaved) = mb.finish("mlp");
-    bl.fwd.push(seq("mlp", mf.nodes, experts));
+    bl.fwd.push(seq("mlp", mf.nodes, local));
     if bl.train {
-        bl.bwd.push(seq("mlp.backward", mbk.nodes, experts));
-        bl.saved += msaved * experts;
+        bl.bwd.push(seq("mlp.backward", mbk.nodes, local));
+        bl.saved += msaved * local;
     }
     if spec.moe.is_some() {
         // router: a hidden x experts linear, softmax/top-k, gather and scatter of tokens
@@ -899,7 +900,7 @@ fn layer(
     }
     let attn_and_norms = params;
     (
-        attn_and_norms + mlp_params * experts,
+        attn_and_norms + mlp_params * local,
         attn_and_norms + mlp_params * active_experts,
     )
 }

@@ -423,6 +423,7 @@ fn qwen_moe(c: &mut Cfg<'_>, family: &str) -> Result<TransformerSpec, InputError
         shared_intermediate,
         shared_gate: shared > 0,
         dense_layers,
+        expert_shards: 0,
     });
     c.raw("norm_topk_prob");
     c.raw("router_aux_loss_coef");
@@ -521,6 +522,7 @@ fn deepseek(c: &mut Cfg<'_>, family: &str) -> Result<TransformerSpec, InputError
             shared_intermediate: 0,
             shared_gate: false,
             dense_layers,
+            expert_shards: 0,
         });
         c.note(format!(
             "mixture of experts: each token runs {active} of {experts} routed experts and {shared} shared experts of {expert_intermediate}; {dense_layers} dense layers of {}",

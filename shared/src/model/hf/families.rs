@@ -461,6 +461,7 @@ pub(super) fn extra(c: &mut Cfg<'_>, model_type: &str) -> Result<TransformerSpec
                 shared_intermediate: 0,
                 shared_gate: false,
                 dense_layers: 0,
+                expert_shards: 0,
             });
             c.note(format!(
                 "mixture of experts: each token runs {active} of {experts} expert MLPs (a router per layer)"
