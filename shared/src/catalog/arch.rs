@@ -165,6 +165,7 @@ pub static ARCHS: &[Arch] = &[
         id: "hopper-gh100",
         devices: &[
             ("h100-sxm", Some(132)),
+            ("h800", Some(132)),
             ("h100-pcie", Some(114)),
             ("h100-nvl", Some(132)),
             ("h200-sxm", Some(132)),

@@ -82,6 +82,15 @@ static LINKS: &[Entry] = &[
         network_gbs: E8_NDR,
         nvls: true,
     },
+    // H800 HGX: NVLink cut to 200 GB/s per direction (400 GB/s bidirectional), a ring at
+    // A100's ring efficiency (DeepSeek-V3 measured about 160 GB/s); 8 x 400 Gb/s CX7
+    Entry {
+        ids: &["h800"],
+        domain: 8,
+        intra_gbs: 200.0 * RING_EFFICIENCY,
+        network_gbs: E8_NDR,
+        nvls: false,
+    },
     // DGX B200: NVLink 5 (twice NVLink 4's bandwidth), 8 x 400 Gb/s
     Entry {
         ids: &["b200"],
