@@ -1,6 +1,5 @@
 //! `data/validation/pending.jsonl`: published runs kept out of the validation
-//! sets (GPT-3: no real config; DeepSeek-V3: expert parallelism is not
-//! modelled). Every scenario must still be accepted by `estimate`, and its
+//! sets (GPT-3: no real config). Every scenario must still be accepted by `estimate`, and its
 //! estimate / published ratio is printed
 //! (`cargo test --test pending_families -- --nocapture`).
 
@@ -34,5 +33,5 @@ fn every_pending_case_is_estimated() {
         );
         n += 1;
     }
-    assert!(n >= 2, "{n} cases");
+    assert!(n >= 1, "{n} cases");
 }

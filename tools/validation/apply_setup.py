@@ -6,7 +6,8 @@ scenario fields the estimator reads (run after build.py):
   fused kernels and FlashAttention-style attention (each case's
   `setup.framework` names it);
 - `parallelism`, where the tensor and pipeline degrees are published: tensor,
-  pipeline, ZeRO stage, recomputation and micro-batches, with the workload's
+  pipeline, expert (and whether its all-to-all is overlapped), ZeRO stage,
+  recomputation and micro-batches, with the workload's
   batch per data-parallel replica (global batch / data degree; where the
   global batch is not published, the scenario's batch x device count);
 - FSDP runs (`setup.fsdp`): ZeRO-3 with the published micro-batch.
@@ -43,6 +44,10 @@ def main(path):
                 # the scenario's data-parallel view: batch per device x devices
                 per_replica = max(1, w["batch"] * count // dp)
             par = {"tensor": tp, "pipeline": pp}
+            if st.get("ep", 1) > 1:
+                par["expert"] = st["ep"]
+            if st.get("overlap_expert_comm"):
+                par["overlap_expert_comm"] = True
             if "zero" in st:
                 par["zero"] = st["zero"]
             if st.get("recompute"):
