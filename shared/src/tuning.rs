@@ -50,7 +50,7 @@ pub const TUNING: Tuning = Tuning {
 /// stalls) lengthens the campaign at idle-plus-floor power. Not fitted: the
 /// goodput large runs report ([`GOODPUT_PRIOR`]). `validate::fit::fit_goodput`
 /// reports what the public pre-training runs would fit (`--example fit`): about
-/// 0.69, below every goodput large runs report, so what it would absorb is
+/// 0.68, below every goodput large runs report, so what it would absorb is
 /// slower steps than a tuned Megatron's, not lost time; it stays cited. A stage's `goodput`
 /// overrides it.
 pub const CAMPAIGN_GOODPUT: f64 = GOODPUT_PRIOR;
