@@ -773,17 +773,16 @@ pub fn choose(
             for recompute in [Recompute::Selective, Recompute::Full] {
                 for p in PIPELINES {
                     if count.is_multiple_of(p) && p <= layers {
-                        moe_shapes.push((1, p, recompute));
+                        moe_shapes.push((p, recompute));
                     }
                 }
             }
         }
-        for (t, p, recompute) in moe_shapes {
-            let replica_batch = batch * t * p;
+        for (p, recompute) in moe_shapes {
+            let replica_batch = batch * p;
             candidates.push(Strategy {
-                tensor: t,
                 pipeline: p,
-                data: count / (t * p),
+                data: count / p,
                 zero: 1,
                 sequence_parallel: false,
                 micro_batches: replica_batch,

@@ -337,3 +337,39 @@ fn the_chooser_splits_the_experts_over_the_replicas() {
     assert_eq!(ss.strategy.expert, 8);
     assert_eq!(ss.strategy.data, 16);
 }
+
+/// DeepSeek-V3's shape (671B, 256 experts of which 8 per token) on 2048
+/// H800s given only the count: it fits no device whole, so the chooser goes
+/// by Megatron-Core's MoE guide: pipeline stages before tensor parallelism
+/// (tensor 1), experts split inside the 8-GPU NVLink domain: e = 8, which
+/// divides the 256 experts and the data-parallel replicas.
+#[test]
+fn a_large_mixture_of_experts_takes_pipeline_stages_and_experts_inside_the_node() {
+    let sc = parse_scenario(
+        r#"{"version":1,"model":{"hf_config":{"model_type":"deepseek_v3","hidden_size":7168,"intermediate_size":18432,"moe_intermediate_size":2048,"num_hidden_layers":61,"first_k_dense_replace":3,"num_attention_heads":128,"n_routed_experts":256,"n_shared_experts":1,"num_experts_per_tok":8,"q_lora_rank":1536,"kv_lora_rank":512,"qk_nope_head_dim":128,"qk_rope_head_dim":64,"v_head_dim":128,"vocab_size":129280}},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"fp8","batch":8,"seq":4096,"optimizer":"adamw"},"tokens":1e12}],"hardware":{"device":"h800","count":2048},"software":"megatron"}"#,
+    )
+    .unwrap();
+    let arch = architecture(&sc).unwrap();
+    let dev = device_profile("h800", &[]).unwrap();
+    assert_eq!(dev.links.unwrap().domain, 8);
+    let ss = choose(
+        &arch,
+        &sc.stages[0].workload,
+        sc.software,
+        "stages[0]",
+        2048,
+        &dev,
+        &HostCosts::default(),
+    )
+    .unwrap();
+    let st = ss.strategy;
+    assert_eq!(st.tensor, 1, "{}", st.describe());
+    assert!(st.pipeline > 1, "{}", st.describe());
+    assert_eq!(st.expert, 8, "{}", st.describe());
+    assert_eq!(st.data * st.pipeline, 2048);
+    assert!(
+        shared::schedule::fits(&ss.memory, &dev),
+        "{}",
+        st.describe()
+    );
+}
