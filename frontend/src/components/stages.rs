@@ -180,6 +180,7 @@ fn parallelism_inputs(p: &StageProps) -> Html {
                 <div class="row">
                     <TextInput field={f(F::Tensor)} label="Tensor parallel" />
                     <TextInput field={f(F::Pipeline)} label="Pipeline stages" />
+                    <TextInput field={f(F::Expert)} label="Expert parallel" />
                     <TextInput field={f(F::Zero)} label="ZeRO stage" />
                     <SelectInput field={f(F::Recompute)} label="Recomputation" options={opts(recompute)} />
                     <TextInput field={f(F::MicroBatches)} label="Micro-batches" />

@@ -53,6 +53,7 @@ pub enum StageField {
     // `stages[i].parallelism` (training at scale)
     Tensor,
     Pipeline,
+    Expert,
     Zero,
     Recompute,
     MicroBatches,
@@ -64,7 +65,7 @@ pub enum StageField {
 }
 
 impl StageField {
-    pub const ALL: [StageField; 24] = [
+    pub const ALL: [StageField; 25] = [
         Self::Kind,
         Self::Phase,
         Self::Precision,
@@ -82,6 +83,7 @@ impl StageField {
         Self::Days,
         Self::Tensor,
         Self::Pipeline,
+        Self::Expert,
         Self::Zero,
         Self::Recompute,
         Self::MicroBatches,
@@ -98,9 +100,12 @@ impl StageField {
         let deploy = st.kind == StageKind::Deployment;
         match self {
             // training stages, and any stage a link gave a strategy
-            Self::Tensor | Self::Pipeline | Self::Zero | Self::Recompute | Self::MicroBatches => {
-                st.workload.phase == Phase::Train || st.parallelism.is_some()
-            }
+            Self::Tensor
+            | Self::Pipeline
+            | Self::Expert
+            | Self::Zero
+            | Self::Recompute
+            | Self::MicroBatches => st.workload.phase == Phase::Train || st.parallelism.is_some(),
             // an engine serves a deployment's decode; one a link gave stays editable
             Self::Engine => {
                 st.serving.is_some() || (deploy && decode && sw == SoftwareClass::Serving)
@@ -135,6 +140,7 @@ impl StageField {
             Self::Days => "days",
             Self::Tensor => "parallelism.tensor",
             Self::Pipeline => "parallelism.pipeline",
+            Self::Expert => "parallelism.expert",
             Self::Zero => "parallelism.zero",
             Self::Recompute => "parallelism.recompute",
             Self::MicroBatches => "parallelism.micro_batches",
@@ -150,9 +156,12 @@ impl StageField {
     /// must divide the devices; the KV cache must fit).
     fn group(self) -> Option<&'static str> {
         match self {
-            Self::Tensor | Self::Pipeline | Self::Zero | Self::Recompute | Self::MicroBatches => {
-                Some("parallelism")
-            }
+            Self::Tensor
+            | Self::Pipeline
+            | Self::Expert
+            | Self::Zero
+            | Self::Recompute
+            | Self::MicroBatches => Some("parallelism"),
             Self::Engine | Self::Replicas | Self::PeakToMean | Self::AlwaysOn => Some("serving"),
             _ => None,
         }
@@ -301,6 +310,7 @@ fn plan_value(sf: StageField, st: &Stage) -> String {
     match sf {
         StageField::Tensor => opt_int(p.tensor),
         StageField::Pipeline => opt_int(p.pipeline),
+        StageField::Expert => opt_int(p.expert),
         StageField::Zero => opt_int(p.zero.map(u64::from)),
         StageField::Recompute => p.recompute.map(|r| r.as_str()).unwrap_or("").into(),
         StageField::MicroBatches => opt_int(p.micro_batches),
@@ -341,6 +351,7 @@ fn write_plan(sf: StageField, raw: &str, st: &mut Stage) -> Result<(), String> {
     match sf {
         StageField::Tensor => p.tensor = parse::opt(raw, count)?,
         StageField::Pipeline => p.pipeline = parse::opt(raw, count)?,
+        StageField::Expert => p.expert = parse::opt(raw, count)?,
         // past a u8: the core's message (0 to 3) all the same
         StageField::Zero => {
             p.zero = parse::opt(raw, count)?.map(|z| u8::try_from(z).unwrap_or(u8::MAX))
@@ -530,6 +541,7 @@ fn is_not_whole(f: Field, raw: &str) -> bool {
                     | StageField::NewTokens
                     | StageField::Tensor
                     | StageField::Pipeline
+                    | StageField::Expert
                     | StageField::Zero
                     | StageField::MicroBatches
                     | StageField::Replicas

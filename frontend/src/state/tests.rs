@@ -653,6 +653,24 @@ fn untouched_parallelism_is_the_cores_choice_with_its_note() {
     }
 }
 
+/// The expert degree is `stages[i].parallelism.expert`. The example's GPT-2
+/// has no experts: the core refuses the degree, the page keeps what was typed
+/// with the core's message at that field and the last valid scenario, and
+/// clearing the field clears both.
+#[test]
+fn the_expert_field_is_the_stages_expert_degree_checked_by_the_core() {
+    let mut s = st();
+    s.apply(Action::Set(par(0, StageField::Expert), "2".into()));
+    assert_eq!(s.value(par(0, StageField::Expert)), "2");
+    let err = s.error(par(0, StageField::Expert)).unwrap_or_default();
+    assert!(err.contains("mixture of experts"), "{err}");
+    assert_eq!(s.scenario.stages[0].parallelism, None, "not applied");
+    s.apply(Action::Set(par(0, StageField::Expert), "".into()));
+    assert!(s.drafts.is_empty(), "{:?}", s.drafts);
+    assert!(s.error(par(0, StageField::Expert)).is_none());
+    assert_eq!(s.scenario.stages[0].parallelism, None);
+}
+
 /// Typed degrees go into `stages[i].parallelism`; the estimate is the core's
 /// for that scenario; clearing every field gives the automatic choice back.
 #[test]
