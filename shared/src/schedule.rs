@@ -452,17 +452,19 @@ pub fn stage_step(
         };
         let tokens_mb = st.micro_batch as f64 * seq / c;
         let layers = (spec.layers + spec.decoder_layers) as f64 / p;
-        // tensor parallel: 2 all-reduces per layer forward, 2 backward, 2 more when recomputing
-        if t > 1.0 {
-            let per_layer = if train {
-                4.0 + if st.recompute == Recompute::Full {
-                    2.0
-                } else {
-                    0.0
-                }
-            } else {
+        // the collectives a layer issues per micro-batch, tensor parallel
+        // (all-reduces) and expert parallel (all-to-alls) alike: 2 forward,
+        // 2 backward, 2 more when recomputing
+        let per_layer = if train {
+            4.0 + if st.recompute == Recompute::Full {
                 2.0
-            };
+            } else {
+                0.0
+            }
+        } else {
+            2.0
+        };
+        if t > 1.0 {
             let s_tp = tokens_mb * h * a;
             let (gbs, nvls) = group_link(&links, st.tensor, 1);
             let mut tp = allreduce_seconds(s_tp, t, gbs, nvls) * per_layer * layers * m;
@@ -507,15 +509,6 @@ pub fn stage_step(
         if let Some(moe) = spec.moe.filter(|_| st.expert > 1) {
             let e = st.expert as f64;
             let moe_layers = spec.layers.saturating_sub(moe.dense_layers) as f64 / p;
-            let per_layer = if train {
-                4.0 + if st.recompute == Recompute::Full {
-                    2.0
-                } else {
-                    0.0
-                }
-            } else {
-                2.0
-            };
             let tokens = tokens_mb / if st.sequence_parallel { t } else { 1.0 };
             let sent = tokens * moe.active as f64 * h * a * (e - 1.0) / e;
             let n = per_layer * moe_layers;
