@@ -20,10 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let host = s.host.unwrap_or_default();
     // a stage with a parallel strategy: one device's share, as the estimate computes it
-    if let (Some(par), Some(hw)) = (
-        &s.stages[0].parallelism,
-        s.stages[0].hardware.as_ref().or(Some(&s.hardware)),
-    ) {
+    if let Some(par) = &s.stages[0].parallelism {
+        let hw = s.stages[0].hardware.as_ref().unwrap_or(&s.hardware);
         let w = &s.stages[0].workload;
         let st =
             shared::schedule::Strategy::given(par, hw.count, w.batch, "stages[0].parallelism")?;

@@ -68,18 +68,45 @@ fn close(what: &str, got: f64, want: f64, rel: f64) {
     );
 }
 
-fn run(
+fn try_step(
     sc: &Scenario,
     arch: &Architecture,
     dev: &DeviceProfile,
     st: &Strategy,
-) -> shared::schedule::StageStep {
+) -> Result<shared::schedule::StageStep, shared::error::InputError> {
     stage_step(
         arch,
         &sc.stages[0].workload,
         sc.software,
         "stages[0]",
         st,
+        dev,
+        &HostCosts::default(),
+    )
+}
+
+fn run(
+    sc: &Scenario,
+    arch: &Architecture,
+    dev: &DeviceProfile,
+    st: &Strategy,
+) -> shared::schedule::StageStep {
+    try_step(sc, arch, dev, st).unwrap()
+}
+
+/// The strategy the chooser takes for the scenario's first stage on `count` devices.
+fn chosen(
+    sc: &Scenario,
+    arch: &Architecture,
+    dev: &DeviceProfile,
+    count: u64,
+) -> shared::schedule::StageStep {
+    choose(
+        arch,
+        &sc.stages[0].workload,
+        sc.software,
+        "stages[0]",
+        count,
         dev,
         &HostCosts::default(),
     )
@@ -282,16 +309,7 @@ fn expert_degrees_that_cannot_be_run_are_refused() {
         16,
     )
     .unwrap();
-    let e = stage_step(
-        &arch,
-        &sc.stages[0].workload,
-        sc.software,
-        "stages[0]",
-        &st,
-        &dev,
-        &HostCosts::default(),
-    )
-    .unwrap_err();
+    let e = try_step(&sc, &arch, &dev, &st).unwrap_err();
     assert_eq!(e.field, "stages[0].parallelism.expert");
     assert!(e.message.contains("8 routed experts"), "{}", e.message);
     let dense = parse_scenario(
@@ -306,16 +324,7 @@ fn expert_degrees_that_cannot_be_run_are_refused() {
         2,
     )
     .unwrap();
-    let e = stage_step(
-        &architecture(&dense).unwrap(),
-        &dense.stages[0].workload,
-        dense.software,
-        "stages[0]",
-        &st,
-        &dev,
-        &HostCosts::default(),
-    )
-    .unwrap_err();
+    let e = try_step(&dense, &architecture(&dense).unwrap(), &dev, &st).unwrap_err();
     assert_eq!(e.field, "stages[0].parallelism.expert");
 }
 
@@ -324,16 +333,7 @@ fn expert_degrees_that_cannot_be_run_are_refused() {
 #[test]
 fn the_chooser_splits_the_experts_over_the_replicas() {
     let (sc, arch, dev) = setup(16);
-    let ss = choose(
-        &arch,
-        &sc.stages[0].workload,
-        sc.software,
-        "stages[0]",
-        16,
-        &dev,
-        &HostCosts::default(),
-    )
-    .unwrap();
+    let ss = chosen(&sc, &arch, &dev, 16);
     assert_eq!(ss.strategy.expert, 8);
     assert_eq!(ss.strategy.data, 16);
 }
@@ -352,16 +352,7 @@ fn a_large_mixture_of_experts_takes_pipeline_stages_and_experts_inside_the_node(
     let arch = architecture(&sc).unwrap();
     let dev = device_profile("h800", &[]).unwrap();
     assert_eq!(dev.links.unwrap().domain, 8);
-    let ss = choose(
-        &arch,
-        &sc.stages[0].workload,
-        sc.software,
-        "stages[0]",
-        2048,
-        &dev,
-        &HostCosts::default(),
-    )
-    .unwrap();
+    let ss = chosen(&sc, &arch, &dev, 2048);
     let st = ss.strategy;
     assert_eq!(st.tensor, 1, "{}", st.describe());
     assert!(st.pipeline > 1, "{}", st.describe());
