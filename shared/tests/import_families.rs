@@ -739,6 +739,14 @@ fn partial_rotary_rotates_its_share_and_concatenates_the_rest() {
     let gptj = json!({"architectures": ["GPTJForCausalLM"], "model_type": "gptj", "n_embd": 4096,
         "n_layer": 28, "n_head": 16, "rotary_dim": 64, "vocab_size": 50400, "n_positions": 2048});
     assert_eq!(spec(&gptj).rotary_fraction, 64.0 / 256.0);
+    // rotary channels beyond the 256 of a head are refused, naming the field
+    let mut wide = gptj.clone();
+    wide["rotary_dim"] = json!(257);
+    let e = spec_from_config(&wide).expect_err("rotary_dim 257 > head 256");
+    assert_eq!(e.field, "model.hf_config.rotary_dim", "{e:?}");
+    assert!(e.message.contains("256"), "{e:?}");
+    wide["rotary_dim"] = json!(256);
+    assert_eq!(spec(&wide).rotary_fraction, 1.0);
     let phi = json!({"architectures": ["PhiForCausalLM"], "model_type": "phi", "hidden_size": 2560,
         "intermediate_size": 10240, "num_hidden_layers": 32, "num_attention_heads": 32,
         "vocab_size": 51200, "partial_rotary_factor": 0.4});

@@ -575,7 +575,16 @@ fn gptj(c: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let act = c.str_or("activation_function", "gelu_new");
     s.gelu_tanh_eager = act == "gelu_new";
     let rot = c.or(&["rotary_dim"], s.head_dim)?;
-    s.rotary_fraction = (rot as f64 / s.head_dim.max(1) as f64).clamp(0.0, 1.0);
+    if rot > s.head_dim {
+        return Err(InputError::new(
+            "model.hf_config.rotary_dim",
+            format!(
+                "is the rotary channels of one head and must be at most the head size n_embd / n_head = {}, got {rot}: check the config (GPT-J 6B has 64 of 256)",
+                s.head_dim
+            ),
+        ));
+    }
+    s.rotary_fraction = rot as f64 / s.head_dim.max(1) as f64;
     c.note(format!(
         "GPT-J: attention and MLP in parallel from one LayerNorm, rotary on {rot} of {} channels per head, no attention biases, {act} MLP, output head with a bias",
         s.head_dim
