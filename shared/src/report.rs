@@ -16,7 +16,10 @@ pub struct Estimate {
     pub active_params: f64,
     /// Counted matmul/convolution FLOPs of one step on one device (FlopCounterMode convention), first stage.
     pub flops_per_step: f64,
-    /// Other (element-wise, normalisation) arithmetic of that step, not in `flops_per_step`.
+    /// Adjustments to `flops_per_step` for the arithmetic the kernels really do:
+    /// plus what the count leaves out (element-wise, normalisation), minus what
+    /// they skip that it includes (causal attention's masked half), so negative
+    /// for a causal LM whose attention outweighs the rest.
     pub other_flops_per_step: f64,
     /// Seconds of one step of the first stage.
     pub seconds_per_step: Range,
