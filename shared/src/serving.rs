@@ -155,7 +155,8 @@ pub fn serve(
     let p = w.prompt.unwrap_or(1) as f64;
     let n_new = w.new_tokens.unwrap_or(1) as f64;
     // paged KV: a request holds its prompt and, on average, half its output
-    let kv_per_request = single.memory.kv_cache * (p + n_new / 2.0) / (p + n_new).max(1.0);
+    let paged = (p + n_new / 2.0) / (p + n_new).max(1.0);
+    let kv_per_request = single.memory.kv_cache * paged;
     let room = budget_per_device - single.memory.weights - single.memory.activations;
     let kv_limit = if kv_per_request > 0.0 {
         (room / kv_per_request).floor().max(0.0) as u64
@@ -249,7 +250,7 @@ pub fn serve(
         (replicas, concurrency)
     };
     let (t_n, e_n) = interpolated(&mut costs, concurrency.max(1.0), &mut eval)?;
-    let step = batch_cost(
+    let mut step = batch_cost(
         arch,
         st,
         sw,
@@ -259,6 +260,9 @@ pub fn serve(
         device,
         host,
     )?;
+    // the memory a replica's device holds is the engine's: paged KV at the
+    // sequences' mean length, as the bound above counts it, not all at their longest
+    step.memory.kv_cache *= paged;
     // a request: its prompt pass, then its tokens at the batch's pace; its
     // first token comes after its prompt pass and one iteration of the batch
     let tpot = (t_n * (1.0 - prefill_share(&step)) / (n_new - 1.0).max(1.0)).max(0.0);

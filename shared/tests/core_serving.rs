@@ -177,6 +177,30 @@ fn a_served_stage_checks_memory_and_names_a_datasheet_device() {
     );
 }
 
+/// The memory an engine's device reports is what the engine holds: paged KV
+/// at the sequences' mean length. With the KV bound binding, that is the
+/// weights plus `kv_limit` requests of 512 + 256 tokens, inside the 90% the
+/// engine may use. Counting every sequence at its full 1,024 tokens, as a
+/// static batch would, adds 145 x 256 tokens x 0.5 MiB = 19.5 GB and reads
+/// "does not fit" (91.3 GB against 72).
+#[test]
+fn an_engines_memory_is_its_paged_kv_cache() {
+    let s =
+        parse_scenario(&served(r#""replicas":1,"saturated":true"#, 1e5, None)).expect("scenario");
+    let e = estimate_core(&s, &[]).expect("estimate");
+    let sv = e.stages[0].serving.expect("serving");
+    assert!(sv.kv_limit < 256, "the KV cache binds: {}", sv.kv_limit);
+    let per_token = 32.0 * 32.0 * 128.0 * 2.0 * 2.0;
+    let expected = e.params * 2.0 + sv.kv_limit as f64 * 768.0 * per_token;
+    let got = e.memory.required_gb * 1e9;
+    // activations of a decode step are a few MB
+    assert!(
+        got >= expected && got <= expected + 0.2e9,
+        "{got} vs {expected}"
+    );
+    assert!(e.memory.fits, "{:?}", e.memory);
+}
+
 /// A saturated benchmark's hours follow its step time, so they carry the
 /// time range; an always-on deployment's wall hours are the calendar's.
 #[test]

@@ -15,7 +15,8 @@ use crate::device::DeviceProfile;
 use crate::error::{InputError, InputErrors};
 use crate::model::graph::ForwardGraph;
 use crate::scenario::{
-    GridValue, Headline, ModelSource, Phase, Scenario, Stage, StageKind, SCENARIO_VERSION,
+    GridValue, Headline, ModelSource, Phase, Recompute, Scenario, Stage, StageKind,
+    SCENARIO_VERSION,
 };
 
 /// The bounds, public so that front ends can show them beside their fields.
@@ -335,6 +336,49 @@ fn stage(c: &mut Checker, at: &str, st: &Stage) {
         }
         if p.zero.is_some_and(|z| z > 3) {
             c.push(f("parallelism.zero"), "must be 0, 1, 2 or 3");
+        }
+        // knobs that would change nothing are refused, not silently dropped
+        let more = |v: Option<u64>| v.is_some_and(|v| v > 1);
+        if w.phase != Phase::Train {
+            if p.zero.is_some_and(|z| z > 0) {
+                c.push(
+                    f("parallelism.zero"),
+                    "shards training state (gradients, optimizer, weights for training): remove it, or shard the weights with parallelism.tensor or pipeline",
+                );
+            }
+            if p.recompute.is_some_and(|r| r != Recompute::None) {
+                c.push(
+                    f("parallelism.recompute"),
+                    "recomputes forward activations for the backward pass, which only training has: remove it",
+                );
+            }
+        }
+        if more(p.interleave) && !more(p.pipeline) {
+            c.push(
+                f("parallelism.interleave"),
+                "interleaves pipeline stages: set parallelism.pipeline above 1, or remove it",
+            );
+        }
+        if p.overlap_expert_comm == Some(true) && !more(p.expert) {
+            c.push(
+                f("parallelism.overlap_expert_comm"),
+                "hides expert parallelism's all-to-all: set parallelism.expert above 1, or remove it",
+            );
+        }
+        if st.serving.is_some() {
+            for (k, v) in [
+                ("pipeline", p.pipeline),
+                ("context", p.context),
+                ("expert", p.expert),
+                ("micro_batches", p.micro_batches),
+            ] {
+                if more(v) {
+                    c.push(
+                        f(&format!("parallelism.{k}")),
+                        "the serving engine's replicas are tensor-parallel only (docs/energy-model.md, \"Serving\"): remove it, or remove `serving` to estimate plain batches",
+                    );
+                }
+            }
         }
     }
     if let Some(hw) = &st.hardware {
