@@ -81,7 +81,8 @@ pub struct StageEstimate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
     /// Training: model FLOPs per second (counted FLOPs without recomputed
-    /// forwards, as PaLM defines MFU) over the device's dense 16-bit peak.
+    /// forwards, as PaLM defines MFU) over the device's dense peak in the math
+    /// its matrix products run in (16-bit, or fp8 where the device has it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfu: Option<f64>,
     /// Multi-node training: the share of the campaign's device time in

@@ -10,7 +10,7 @@ use crate::grid;
 use crate::model::presets::{self, Preset};
 use crate::report::{Estimate, Saving, WhatIfOutcome};
 use crate::resolve::device_profile;
-use crate::scenario::{ModelSource, Phase, Scenario, StageKind};
+use crate::scenario::{ModelSource, Phase, Scenario, SoftwareClass, StageKind};
 use crate::totals::{estimate_core, totals};
 use crate::units::Precision;
 
@@ -199,19 +199,25 @@ fn is_vision_model(m: &ModelSource) -> Option<bool> {
         .map(|c| c.get("model_type").and_then(|t| t.as_str()) == Some("vit"))
 }
 
-/// The largest smaller preset the estimator accepts for these stages.
+/// The largest smaller preset the estimator accepts for these stages that
+/// also costs less energy: fewer parameters need not mean less work (a
+/// ResNet-152 student of a ViT-B/16 spends more, in convolutions and
+/// element-wise passes), and a what-if that costs more is no saving to offer.
 fn default_student(s: &Scenario, base: &Estimate) -> Option<String> {
     students(s, base)
         .find(|p| {
-            let mut t = s.clone();
-            t.model = ModelSource {
-                preset: Some(p.id.to_string()),
-                ..Default::default()
+            let params = Params {
+                distill_to: p.id.to_string(),
+                ..Params::default()
             };
-            crate::check::check(&t).is_ok()
-                && crate::resolve::resolve(&t, &[])
-                    .ok()
-                    .is_some_and(|r| totals(&t, r, &[]).is_ok())
+            apply(Kind::Distill, &params, s, &[])
+                .ok()
+                .filter(|(t, _)| crate::check::check(t).is_ok())
+                .and_then(|(t, _)| {
+                    let r = crate::resolve::resolve(&t, &[]).ok()?;
+                    totals(&t, r, &[]).ok()
+                })
+                .is_some_and(|e| e.energy_kwh.expected < base.energy_kwh.expected)
         })
         .map(|p| p.id.to_string())
 }
@@ -269,13 +275,27 @@ pub fn apply(
         }
         Kind::Distill => {
             if p.distill_to.is_empty() {
-                return Err("no smaller preset of the same kind takes these stages".into());
+                return Err(
+                    "no smaller preset of the same kind takes these stages for less energy".into(),
+                );
             }
             if s.model.preset.as_deref() == Some(p.distill_to.as_str()) {
                 return Err("that is the model already".into());
             }
             if presets::architecture(&p.distill_to).is_none() {
                 return Err(format!("unknown preset `{}`", p.distill_to));
+            }
+            // the same data: a vision stage counted in tokens (a ViT's patches
+            // per image, one per image for a CNN) is restated in images
+            if is_vision_model(&s.model) == Some(true) {
+                let arch = crate::resolve::architecture(s).map_err(|e| e.to_string())?;
+                for st in t.stages.iter_mut().filter(|st| st.tokens.is_some()) {
+                    let pl =
+                        crate::plan::plan(&arch, &st.workload, SoftwareClass::PytorchEager, "")
+                            .map_err(|e| e.to_string())?;
+                    let per_sample = pl.tokens / pl.samples.max(1e-30);
+                    st.samples = st.tokens.take().map(|n| n / per_sample.max(1e-30));
+                }
             }
             t.model = ModelSource {
                 preset: Some(p.distill_to.clone()),

@@ -352,6 +352,32 @@ fn mfu_leaves_recomputation_out() {
     assert!(st.flops_per_step > model * 1.2, "{}", st.flops_per_step);
 }
 
+/// MFU is against the peak of the math the matrix products run in: an FP8
+/// step on an H100 over its 1,978.9 dense FP8 TFLOP/s (datasheet), the same
+/// step on an A100, which has no FP8 and runs it in 16 bits, over its 312.
+#[test]
+fn fp8_mfu_is_against_the_fp8_peak() {
+    let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
+    let t = b * s;
+    let model = 6.0 * t * (12.0 * l * h * h + h * v) + 3.5 * 4.0 * t * s * h * l;
+    for (device, peak) in [("h100-sxm", 1978.9e12), ("a100-sxm-80gb", 312e12)] {
+        let sc = parse_scenario(&format!(
+            r#"{{"version":1,"model":{{"preset":"gpt2"}},"stages":[{{"kind":"final_training","workload":{},"steps":1}}],"hardware":{{"device":"{device}"}},"software":"megatron"}}"#,
+            GPT2_TRAIN.replace("bf16-amp", "fp8")
+        ))
+        .unwrap();
+        let e = shared::estimate::estimate_core(&sc, &[]).unwrap();
+        let st = &e.stages[0];
+        close(
+            device,
+            st.mfu.unwrap(),
+            model / st.seconds_per_step.expected / peak,
+            1e-9,
+        );
+        assert!(st.mfu.unwrap() < 1.0);
+    }
+}
+
 /// Across nodes a group moves data over its members' NICs together (NCCL: one
 /// ring per NIC, NVLink between them): a DGX A100 has 8 x 200 Gb/s HDR NICs,
 /// 25 GB/s per GPU at line rate, 21.25 GB/s at NCCL's 0.85. Sixteen GPUs of two

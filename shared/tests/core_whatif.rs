@@ -78,6 +78,54 @@ fn distillation_offers_only_smaller_models() {
     assert!(!w.applies, "{w:?}");
 }
 
+/// A student is offered only where it costs less: of ViT-B/16's smaller
+/// presets, largest first, each one passed over costs at least the ViT's own
+/// energy. A stage counted in tokens keeps its images when the student takes
+/// over: 197 tokens per ViT-B/16 image ((224 / 16)^2 patches and the class
+/// token), one per image for a CNN.
+#[test]
+fn a_vision_student_costs_less_and_keeps_the_images() {
+    let vit = |amount: &str| {
+        parse_scenario(&format!(
+            r#"{{"version":1,"model":{{"preset":"vit_b_16"}},"stages":[{{"kind":"final_training","workload":{{"phase":"train","precision":"bf16-amp","batch":256,"optimizer":"sgd"}},{amount}}}],"hardware":{{"device":"a100-sxm-80gb","count":8}}}}"#
+        ))
+        .expect("scenario")
+    };
+    let by_samples = vit(r#""samples":1000000"#);
+    let by_tokens = vit(r#""tokens":197000000"#);
+    let e = estimate(&by_samples, &[]).expect("estimate");
+    let p = Params::defaults(&by_samples, &e);
+    let students: Vec<_> = what_if::students(&by_samples, &e).collect();
+    let chosen = students
+        .iter()
+        .position(|s| s.id == p.distill_to)
+        .expect("a student is chosen");
+    for st in &students[..chosen] {
+        let params = Params {
+            distill_to: st.id.to_string(),
+            ..p.clone()
+        };
+        let (t, _) = what_if::apply(Kind::Distill, &params, &by_samples, &[]).expect("applies");
+        let cost = estimate(&t, &[]).expect("estimate").energy_kwh.expected;
+        assert!(cost >= e.energy_kwh.expected, "{} was passed over", st.id);
+    }
+    let row = |s: &shared::scenario::Scenario| {
+        estimate(s, &[])
+            .expect("estimate")
+            .what_ifs
+            .into_iter()
+            .find(|w| w.id == "distill")
+            .expect("row")
+    };
+    let (a, b) = (row(&by_samples), row(&by_tokens));
+    assert!(a.applies && a.saving.expect("saving").energy > 0.0, "{a:?}");
+    let (ea, eb) = (
+        a.energy_kwh.expect("energy").expected,
+        b.energy_kwh.expect("energy").expected,
+    );
+    assert!((ea / eb - 1.0).abs() < 1e-9, "{ea} vs {eb}");
+}
+
 #[test]
 fn pruning_a_gpt2_preset_narrows_its_mlp() {
     // GPT-2's config leaves n_inner unset: the width is 4 x n_embd = 3072
