@@ -11,7 +11,7 @@ use crate::plan::StepPlan;
 use crate::ranges;
 use crate::report::{Estimate, MemoryCheck, OpShare, ServingReport, StageEstimate};
 use crate::resolve::{device_profile, resolve, Resolution};
-use crate::scenario::{Headline, Phase, Resolved, Scenario, SoftwareClass, Stage, Workload};
+use crate::scenario::{Headline, Phase, Resolved, Scenario, SoftwareClass, Stage};
 use crate::schedule::{self, StageStep, Strategy, USABLE_MEMORY};
 use crate::step::StepCost;
 use crate::units::Range;
@@ -345,7 +345,7 @@ pub fn totals(
         {
             worst_mem = Some(mem);
         }
-        let mfu = mfu(&dev, model_flops, sec, &st.workload);
+        let mfu = mfu(&dev, &pl, model_flops, sec, st.workload.phase);
         if let Some(u) = mfu {
             if st.workload.phase == Phase::Train && n_dev >= 64.0 && !(0.15..=0.65).contains(&u) {
                 warnings.push(format!(
@@ -477,18 +477,31 @@ fn datasheet_warning(warnings: &mut Vec<String>, named: &mut Vec<String>, dev: &
 /// the math its matrix products run in (model FLOPs utilisation as training
 /// reports quote it): 16-bit and mixed precision against the 16-bit peak, FP8
 /// against the FP8 peak where the device has one, as Databricks' FP8 MFU and
-/// torchtitan (issue #560) count it; against the 16-bit peak an FP8 run could
-/// read above 100%.
-fn mfu(dev: &DeviceProfile, flops: f64, seconds: f64, w: &Workload) -> Option<f64> {
+/// torchtitan (issue #560) count it, fp32 convolutions against the TF32 peak
+/// cuDNN runs them at; the fastest mode any of its products uses, so that the
+/// figure cannot pass 100% (against the 16-bit peak an FP8 run can).
+fn mfu(
+    dev: &DeviceProfile,
+    plan: &StepPlan,
+    flops: f64,
+    seconds: f64,
+    phase: Phase,
+) -> Option<f64> {
+    use crate::model::graph::OpKind;
     let spec = catalog::find(&dev.id)?;
-    let math = dev.effective_math(w.precision.matmul_math());
-    let peak = spec
-        .dense_tflops
-        .iter()
-        .find(|(m, _)| Some(*m) == math)
-        .map_or_else(|| spec.dense_16bit_tflops(), |x| x.1);
-    (peak > 0.0 && seconds > 0.0 && w.phase == Phase::Train)
-        .then(|| flops / seconds / (peak * 1e12))
+    let mut peak: f64 = 0.0;
+    plan.for_each_op(&mut |op, _| {
+        if matches!(op.kind, OpKind::Matmul | OpKind::Conv | OpKind::Attention) && op.flops > 0.0 {
+            let math = op.math.and_then(|m| dev.effective_math(m));
+            if let Some(x) = spec.dense_tflops.iter().find(|(m, _)| Some(*m) == math) {
+                peak = peak.max(x.1);
+            }
+        }
+    });
+    if peak <= 0.0 {
+        peak = spec.dense_16bit_tflops();
+    }
+    (peak > 0.0 && seconds > 0.0 && phase == Phase::Train).then(|| flops / seconds / (peak * 1e12))
 }
 
 /// Memory per device against the device's, and the devices needed if the

@@ -354,7 +354,8 @@ fn mfu_leaves_recomputation_out() {
 
 /// MFU is against the peak of the math the matrix products run in: an FP8
 /// step on an H100 over its 1,978.9 dense FP8 TFLOP/s (datasheet), the same
-/// step on an A100, which has no FP8 and runs it in 16 bits, over its 312.
+/// step on an A100, which has no FP8 and runs it in 16 bits, over its 312;
+/// fp32 convolutions over the TF32 peak cuDNN runs them at.
 #[test]
 fn fp8_mfu_is_against_the_fp8_peak() {
     let (l, h, v, s, b) = (12.0, 768.0, 50257.0, 1024.0, 8.0);
@@ -376,6 +377,20 @@ fn fp8_mfu_is_against_the_fp8_peak() {
         );
         assert!(st.mfu.unwrap() < 1.0);
     }
+    // an fp32 ResNet-50 trains its convolutions in TF32 (cuDNN's default):
+    // against the A100's 156 TF32 TFLOP/s, not its 19.5 FP32 ones
+    let sc = parse_scenario(
+        r#"{"version":1,"model":{"preset":"resnet50"},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"fp32","batch":256,"optimizer":"sgd"},"steps":1}],"hardware":{"device":"a100-sxm-80gb"},"software":"compiled"}"#,
+    )
+    .unwrap();
+    let e = shared::estimate::estimate_core(&sc, &[]).unwrap();
+    let st = &e.stages[0];
+    close(
+        "resnet50 fp32",
+        st.mfu.unwrap(),
+        st.flops_per_step / st.seconds_per_step.expected / 156e12,
+        1e-9,
+    );
 }
 
 /// Across nodes a group moves data over its members' NICs together (NCCL: one
