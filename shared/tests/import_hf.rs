@@ -158,3 +158,31 @@ fn bad_configs_are_input_errors_not_panics() {
     );
     assert!(e.is_err());
 }
+
+/// A size no model has is refused before anything is built from it: 1e308
+/// layers (an integer to JSON) once made the planner run for ever; 2^24 is
+/// the largest any field may hold, 2^24 + 1 is refused, naming the field.
+#[test]
+fn absurd_sizes_are_refused_naming_the_field() {
+    let llama = |layers: serde_json::Value| {
+        json!({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+               "num_hidden_layers": layers, "num_attention_heads": 8, "vocab_size": 100})
+    };
+    let e = spec_from_config(&llama(json!(1e308))).expect_err("refused");
+    assert_eq!(e.field, "model.hf_config.num_hidden_layers", "{e:?}");
+    for bad in [json!((1u64 << 24) + 1), json!(u64::MAX)] {
+        let e = spec_from_config(&llama(bad.clone())).expect_err("refused");
+        assert_eq!(e.field, "model.hf_config.num_hidden_layers", "{bad}: {e:?}");
+        assert!(e.message.contains("16777216"), "{e:?}");
+    }
+    // the families that read integers written as floats (DeepSeek's configs)
+    let ds = json!({"model_type": "deepseek_v3", "hidden_size": 512, "intermediate_size": 1024,
+        "moe_intermediate_size": 256, "num_hidden_layers": 1e308, "num_attention_heads": 8,
+        "num_key_value_heads": 8, "vocab_size": 32000, "n_routed_experts": 16, "n_shared_experts": 1,
+        "num_experts_per_tok": 4, "first_k_dense_replace": 1, "q_lora_rank": 128, "kv_lora_rank": 64,
+        "qk_rope_head_dim": 16, "qk_nope_head_dim": 32, "v_head_dim": 32});
+    let e = spec_from_config(&ds).expect_err("refused");
+    assert_eq!(e.field, "model.hf_config.num_hidden_layers", "{e:?}");
+    assert!(e.message.contains("16777216"), "{e:?}");
+    assert_eq!(spec(llama(json!(1u64 << 24))).layers, 1 << 24);
+}

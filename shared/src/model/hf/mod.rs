@@ -65,6 +65,19 @@ pub fn spec_from_config(cfg: &Value) -> Result<TransformerSpec, InputError> {
     Ok(s)
 }
 
+/// The largest integer a config field may hold: above every size a published
+/// model has (Llama 4 Scout's 10,485,760 positions are the largest seen), and
+/// low enough that a model built from it is planned in well under a second
+/// (a config with 1e308 layers made the planner run for ever).
+const MAX_CONFIG_INT: u64 = 1 << 24;
+
+fn too_large(key: &str) -> InputError {
+    InputError::new(
+        format!("model.hf_config.{key}"),
+        format!("must be at most {MAX_CONFIG_INT}: check the config"),
+    )
+}
+
 /// Reads fields of a config and remembers which ones it used.
 struct Cfg<'a> {
     v: &'a serde_json::Map<String, Value>,
@@ -89,6 +102,7 @@ impl<'a> Cfg<'a> {
     fn uint_or(&mut self, key: &str, default: Option<u64>) -> Result<u64, InputError> {
         match self.raw(key) {
             Some(v) => match v.as_u64() {
+                Some(n) if n > MAX_CONFIG_INT => Err(too_large(key)),
                 Some(n) if n > 0 => Ok(n),
                 _ => Err(InputError::new(
                     Self::field(key),
@@ -166,8 +180,14 @@ impl<'a> Cfg<'a> {
                         .filter(|f| f.fract() == 0.0 && *f >= 0.0)
                         .map(|f| f as u64)
                 })
-                .map(Some)
-                .ok_or_else(|| InputError::new(Self::field(key), "must be a non-negative integer")),
+                .ok_or_else(|| InputError::new(Self::field(key), "must be a non-negative integer"))
+                .and_then(|n| {
+                    if n > MAX_CONFIG_INT {
+                        Err(too_large(key))
+                    } else {
+                        Ok(Some(n))
+                    }
+                }),
         }
     }
 
