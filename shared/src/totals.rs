@@ -134,7 +134,12 @@ pub fn totals(
     } else {
         HOST_LOAD
     };
-    let mut warnings = vec![];
+    let mut warnings: Vec<String> = s
+        .stages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, st)| crate::check::ignored_knobs(i, st))
+        .collect();
     if let Some(r) = &s.resolved {
         if r.estimator_version != ESTIMATOR_VERSION {
             warnings.push(format!(

@@ -352,6 +352,46 @@ fn mfu_leaves_recomputation_out() {
     assert!(st.flops_per_step > model * 1.2, "{}", st.flops_per_step);
 }
 
+/// Knobs that change nothing are said, naming their field, and the estimate
+/// is the one without them (links made while they were dropped still load).
+#[test]
+fn knobs_that_change_nothing_are_warned_not_dropped() {
+    let est = |stage: &str| {
+        let sc = parse_scenario(&format!(
+            r#"{{"version":1,"model":{{"preset":"llama-2-7b"}},"stages":[{stage}],"hardware":{{"device":"h100-sxm","count":8}}}}"#
+        ))
+        .unwrap();
+        shared::estimate::estimate_core(&sc, &[]).unwrap()
+    };
+    let eval = r#"{"kind":"evaluation","workload":{"phase":"inference","precision":"bf16","batch":8,"seq":512},"steps":100PAR}"#;
+    let plain = est(&eval.replace("PAR", ""));
+    let knobs = est(&eval.replace(
+        "PAR",
+        r#","parallelism":{"zero":1,"recompute":"full","interleave":2}"#,
+    ));
+    assert_eq!(knobs.energy_kwh, plain.energy_kwh);
+    for k in ["zero", "recompute", "interleave"] {
+        let field = format!("stages[0].parallelism.{k}");
+        assert!(
+            knobs.warnings.iter().any(|w| w.starts_with(&field)),
+            "{field}: {:?}",
+            knobs.warnings
+        );
+    }
+    assert!(!plain.warnings.iter().any(|w| w.contains("parallelism.")));
+    let served = r#"{"kind":"deployment","workload":{"phase":"decode","precision":"bf16","batch":64,"prompt":256,"new_tokens":256},"requests_per_day":10000,"days":1,"serving":{"replicas":1},"parallelism":{"tensor":2PAR}}"#;
+    let e = est(&served.replace("PAR", r#","pipeline":2,"overlap_expert_comm":true"#));
+    assert_eq!(e.energy_kwh, est(&served.replace("PAR", "")).energy_kwh);
+    for k in ["pipeline", "overlap_expert_comm"] {
+        let field = format!("stages[0].parallelism.{k}");
+        assert!(
+            e.warnings.iter().any(|w| w.starts_with(&field)),
+            "{field}: {:?}",
+            e.warnings
+        );
+    }
+}
+
 /// MFU is against the peak of the math the matrix products run in: an FP8
 /// step on an H100 over its 1,978.9 dense FP8 TFLOP/s (datasheet), the same
 /// step on an A100, which has no FP8 and runs it in 16 bits, over its 312;

@@ -337,49 +337,6 @@ fn stage(c: &mut Checker, at: &str, st: &Stage) {
         if p.zero.is_some_and(|z| z > 3) {
             c.push(f("parallelism.zero"), "must be 0, 1, 2 or 3");
         }
-        // knobs that would change nothing are refused, not silently dropped
-        let more = |v: Option<u64>| v.is_some_and(|v| v > 1);
-        if w.phase != Phase::Train {
-            if p.zero.is_some_and(|z| z > 0) {
-                c.push(
-                    f("parallelism.zero"),
-                    "shards training state (gradients, optimizer, weights for training): remove it, or shard the weights with parallelism.tensor or pipeline",
-                );
-            }
-            if p.recompute.is_some_and(|r| r != Recompute::None) {
-                c.push(
-                    f("parallelism.recompute"),
-                    "recomputes forward activations for the backward pass, which only training has: remove it",
-                );
-            }
-        }
-        if more(p.interleave) && !more(p.pipeline) {
-            c.push(
-                f("parallelism.interleave"),
-                "interleaves pipeline stages: set parallelism.pipeline above 1, or remove it",
-            );
-        }
-        if p.overlap_expert_comm == Some(true) && !more(p.expert) {
-            c.push(
-                f("parallelism.overlap_expert_comm"),
-                "hides expert parallelism's all-to-all: set parallelism.expert above 1, or remove it",
-            );
-        }
-        if st.serving.is_some() {
-            for (k, v) in [
-                ("pipeline", p.pipeline),
-                ("context", p.context),
-                ("expert", p.expert),
-                ("micro_batches", p.micro_batches),
-            ] {
-                if more(v) {
-                    c.push(
-                        f(&format!("parallelism.{k}")),
-                        "the serving engine's replicas are tensor-parallel only (docs/energy-model.md, \"Serving\"): remove it, or remove `serving` to estimate plain batches",
-                    );
-                }
-            }
-        }
     }
     if let Some(hw) = &st.hardware {
         c.text(&f("hardware.device"), &hw.device, MAX_NAME);
@@ -636,4 +593,64 @@ fn plain(v: f64) -> String {
     } else {
         format!("{v}")
     }
+}
+
+/// Parallelism knobs a stage gives that change nothing in its estimate: each
+/// is said as a warning naming its field (refusing them would break links
+/// made while they were silently dropped).
+pub fn ignored_knobs(i: usize, st: &Stage) -> Vec<String> {
+    let Some(p) = &st.parallelism else {
+        return vec![];
+    };
+    let w = &st.workload;
+    let f = |k: &str| format!("stages[{i}].parallelism.{k}");
+    let more = |v: Option<u64>| v.is_some_and(|v| v > 1);
+    let mut out = vec![];
+    if w.phase != Phase::Train {
+        match p.zero {
+            Some(1 | 2) => out.push(format!(
+                "{} is ignored: ZeRO-1 and -2 shard optimizer state and gradients, which a stage that does not train has none of (remove it)",
+                f("zero")
+            )),
+            Some(3) => out.push(format!(
+                "{}: ZeRO-3 shards the weights in the memory check, but the all-gathers that would fetch them for each layer are not modelled outside training (shard them with parallelism.tensor or pipeline instead)",
+                f("zero")
+            )),
+            _ => {}
+        }
+        if p.recompute.is_some_and(|r| r != Recompute::None) {
+            out.push(format!(
+                "{} is ignored: recomputation re-runs forwards for a backward pass, which only training has (remove it)",
+                f("recompute")
+            ));
+        }
+    }
+    if more(p.interleave) && !more(p.pipeline) {
+        out.push(format!(
+            "{} is ignored: it interleaves pipeline stages (set parallelism.pipeline above 1, or remove it)",
+            f("interleave")
+        ));
+    }
+    if p.overlap_expert_comm == Some(true) && !more(p.expert) {
+        out.push(format!(
+            "{} is ignored: it hides expert parallelism's all-to-all (set parallelism.expert above 1, or remove it)",
+            f("overlap_expert_comm")
+        ));
+    }
+    if st.serving.is_some() {
+        for (k, v) in [
+            ("pipeline", p.pipeline),
+            ("context", p.context),
+            ("expert", p.expert),
+            ("micro_batches", p.micro_batches),
+        ] {
+            if more(v) {
+                out.push(format!(
+                    "{} is ignored: the serving engine's replicas are tensor-parallel only (docs/energy-model.md, \"Serving\"); remove it, or remove `serving` to estimate plain batches",
+                    f(k)
+                ));
+            }
+        }
+    }
+    out
 }
