@@ -319,3 +319,37 @@ fn measured_idle_power_is_watts_for_the_measured_boards() {
         a.idle_w + a.active_floor_w + a.pj_per_flop[&Bf16] * 1e-12 * a.gemm_tflops[&Bf16] * 1e12;
     assert!((gemm_w - 300.0).abs() < 1e-6, "{gemm_w}");
 }
+
+/// A capped board moves a byte for what its die and memory cost, not for a
+/// share of its power cap. Worked from the datasheets: the A100 SXM 80 GB
+/// streams at 562.41/700 of its 400 W (the reference H100's share), less 80 W
+/// idle and the 0.29 x 400 W floor, over 2,039 x 0.834 GB/s: 73.7 pJ per byte;
+/// the 300 W PCIe board, same die and HBM2e at 1,935 GB/s, takes it (its own
+/// cap gave 45.9). The V100 PCIe (250 W) takes the SXM2's (300 W); the A10
+/// (150 W) would take the A10G's (300 W) but is held at what its cap leaves
+/// for streaming; the H100 PCIe's HBM2e (2,000 GB/s) is not the SXM's HBM3
+/// (3,350 GB/s) and keeps its own.
+#[test]
+fn a_capped_board_moves_a_byte_for_its_siblings_energy() {
+    let profile = |id: &str| catalog::find(id).unwrap().datasheet_profile();
+    let close = |id: &str, want: f64| {
+        let got = profile(id).pj_per_byte;
+        assert!((got / want - 1.0).abs() < 1e-9, "{id}: {got} vs {want}");
+    };
+    let (stream, idle, floor) = (562.41 / 700.0, 121.59 / 700.0, 0.29);
+    let a100 = (stream * 400.0 - 80.0 - floor * 400.0) / (2039.0 * 0.834) * 1e3;
+    close("a100-sxm-80gb", a100);
+    close("a100-pcie-80gb", a100);
+    let v100 = (stream - idle - floor) * 300.0 / (900.0 * 0.851) * 1e3;
+    close("v100-sxm2-32gb", v100);
+    close("v100-pcie-32gb", v100);
+    close("a10", (1.0 - idle - floor) * 150.0 / (600.0 * 0.782) * 1e3);
+    close(
+        "h100-pcie",
+        (stream - idle - floor) * 350.0 / (2000.0 * 3124.8 / 3350.0) * 1e3,
+    );
+    assert!(profile("a100-pcie-80gb")
+        .source
+        .detail
+        .contains("energy per byte"));
+}

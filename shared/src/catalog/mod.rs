@@ -421,6 +421,40 @@ impl DeviceSpec {
     /// efficiency figures (`arch`); where an architecture has none, the
     /// reference H100's measured ratio, named in the profile's source.
     pub fn datasheet_profile(&self) -> DeviceProfile {
+        let mut p = self.board_profile();
+        // Moving a byte costs what the die and its memory cost at their clocks,
+        // not a share of the board's power cap: a memory-bound kernel on a
+        // capped board (A100 PCIe at 300 W, V100 PCIe at 250 W) runs at the
+        // clocks of its uncapped sibling. Boards of one architecture whose
+        // memory bandwidth is within 10% take the largest per-byte energy among
+        // them, up to what this board's cap leaves for streaming.
+        let Some(a) = arch::arch_of(self.id) else {
+            return p;
+        };
+        let sibling = CATALOG
+            .iter()
+            .filter(|d| {
+                d.id != self.id
+                    && arch::arch_of(d.id).is_some_and(|b| b.id == a.id)
+                    && (d.mem_bw_gbs / self.mem_bw_gbs - 1.0).abs() <= SAME_MEMORY
+            })
+            .map(|d| (d, d.board_profile().pj_per_byte))
+            .max_by(|x, y| x.1.total_cmp(&y.1));
+        if let Some((d, pj)) = sibling.filter(|s| s.1 > p.pj_per_byte) {
+            let cap =
+                (p.power_limit_w - p.idle_w - p.active_floor_w).max(0.0) / (p.mem_gbs * 1e9) * 1e12;
+            let pj = pj.min(cap).max(p.pj_per_byte);
+            p.source.detail.push_str(&format!(
+                "; energy per byte {pj:.1} pJ from the {} (same die and memory; {:.1} pJ from this board's own power cap)",
+                d.name, p.pj_per_byte
+            ));
+            p.pj_per_byte = pj;
+        }
+        p
+    }
+
+    /// The profile from this board's datasheet values alone.
+    fn board_profile(&self) -> DeviceProfile {
         use arch::h100;
         use datasheet_assumptions::*;
         let a = arch::arch_of(self.id);
@@ -528,6 +562,11 @@ impl DeviceSpec {
         }
     }
 }
+
+/// Boards whose memory bandwidth differs by at most this share carry the same
+/// memory (A100 PCIe 80 GB at 1,935 GB/s beside the SXM's 2,039; H100 PCIe's
+/// HBM2e at 2,000 against the SXM's HBM3 at 3,350 is another memory).
+const SAME_MEMORY: f64 = 0.10;
 
 /// Fused attention at half the large-GEMM rate: FlashAttention-2 on the
 /// reference H100 (35% of peak against the GEMM's 69%), where nothing else is known.
