@@ -443,12 +443,17 @@ impl DeviceSpec {
         if let Some((d, pj)) = sibling.filter(|s| s.1 > p.pj_per_byte) {
             let cap =
                 (p.power_limit_w - p.idle_w - p.active_floor_w).max(0.0) / (p.mem_gbs * 1e9) * 1e12;
-            let pj = pj.min(cap).max(p.pj_per_byte);
+            let used = pj.min(cap).max(p.pj_per_byte);
+            let held = if used < pj {
+                ", held at what this board's power limit leaves for streaming"
+            } else {
+                ""
+            };
             p.source.detail.push_str(&format!(
-                "; energy per byte {pj:.1} pJ from the {} (same die and memory; {:.1} pJ from this board's own power cap)",
+                "; energy per byte {used:.1} pJ: the {}'s {pj:.1} (same die and memory){held}, not the {:.1} its own power cap gives",
                 d.name, p.pj_per_byte
             ));
-            p.pj_per_byte = pj;
+            p.pj_per_byte = used;
         }
         p
     }
