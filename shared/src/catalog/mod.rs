@@ -5,6 +5,18 @@ use crate::device::{DeviceProfile, DeviceSpec, KernelModel, ProfileSource};
 use crate::units::MathMode::{self, *};
 use std::collections::BTreeMap;
 
+/// Dense peaks of a GH100 in its SXM form, half the sparse figures of the H100
+/// (2023) and H200 datasheets, which print the same ones: the H100 SXM, the
+/// H800 (the same die with its NVLink cut) and the H200 (with HBM3e) share them.
+const GH100_SXM_DENSE: &[(MathMode, f64)] = &[
+    (Fp32, 66.9),
+    (Tf32, 494.7),
+    (Fp16, 989.4),
+    (Bf16, 989.4),
+    (Fp8, 1978.9),
+    (Int8, 1978.9),
+];
+
 pub static CATALOG: &[DeviceSpec] = &[
     // ---- NVIDIA Volta ----
     DeviceSpec {
@@ -229,7 +241,7 @@ pub static CATALOG: &[DeviceSpec] = &[
         memory_gb: 80.0,
         mem_bw_gbs: 3350.0,
         tdp_w: 700.0,
-        dense_tflops: &[(Fp32, 66.9), (Tf32, 494.7), (Fp16, 989.4), (Bf16, 989.4), (Fp8, 1978.9), (Int8, 1978.9)],
+        dense_tflops: GH100_SXM_DENSE,
         host_w_per_device: 575.0,
         embodied_kgco2e: 150.0,
         service_years: 5.0,
@@ -243,7 +255,7 @@ pub static CATALOG: &[DeviceSpec] = &[
         memory_gb: 80.0,
         mem_bw_gbs: 3350.0,
         tdp_w: 700.0,
-        dense_tflops: &[(Fp32, 66.9), (Tf32, 494.7), (Fp16, 989.4), (Bf16, 989.4), (Fp8, 1978.9), (Int8, 1978.9)],
+        dense_tflops: GH100_SXM_DENSE,
         host_w_per_device: 575.0,
         embodied_kgco2e: 150.0,
         service_years: 5.0,
@@ -285,7 +297,7 @@ pub static CATALOG: &[DeviceSpec] = &[
         memory_gb: 141.0,
         mem_bw_gbs: 4800.0,
         tdp_w: 700.0,
-        dense_tflops: &[(Fp32, 66.9), (Tf32, 494.7), (Fp16, 989.4), (Bf16, 989.4), (Fp8, 1978.9), (Int8, 1978.9)],
+        dense_tflops: GH100_SXM_DENSE,
         host_w_per_device: 575.0,
         embodied_kgco2e: 205.0,
         service_years: 5.0,
