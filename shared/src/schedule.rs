@@ -761,28 +761,25 @@ pub fn choose(
         let widest = tensors.last().copied();
         // a mixture of experts takes pipeline stages before tensor
         // parallelism (Megatron-Core's MoE guide), with either recomputation
-        let mut moe_shapes = vec![];
-        if moe.is_some() {
-            for recompute in [Recompute::Selective, Recompute::Full] {
-                for p in PIPELINES {
-                    if count.is_multiple_of(p) && p <= layers {
-                        moe_shapes.push((p, recompute));
-                    }
-                }
+        for recompute in [Recompute::Selective, Recompute::Full]
+            .into_iter()
+            .filter(|_| moe.is_some())
+        {
+            for p in PIPELINES
+                .into_iter()
+                .filter(|&p| count.is_multiple_of(p) && p <= layers)
+            {
+                candidates.push(Strategy {
+                    pipeline: p,
+                    data: count / p,
+                    zero: 1,
+                    sequence_parallel: false,
+                    micro_batches: batch * p,
+                    micro_batch: 1,
+                    recompute,
+                    ..base
+                });
             }
-        }
-        for (p, recompute) in moe_shapes {
-            let replica_batch = batch * p;
-            candidates.push(Strategy {
-                pipeline: p,
-                data: count / p,
-                zero: 1,
-                sequence_parallel: false,
-                micro_batches: replica_batch,
-                micro_batch: 1,
-                recompute,
-                ..base
-            });
         }
         for recompute in [Recompute::Selective, Recompute::Full] {
             let mut shapes: Vec<(u64, u64)> = tensors.iter().map(|&t| (t, 1)).collect();

@@ -11,7 +11,7 @@ use crate::model::presets::{self, Preset};
 use crate::report::{Estimate, Saving, WhatIfOutcome};
 use crate::resolve::device_profile;
 use crate::scenario::{ModelSource, Phase, Scenario, SoftwareClass, StageKind};
-use crate::totals::{estimate_core, totals};
+use crate::totals::estimate_core;
 use crate::units::Precision;
 
 /// The what-ifs, in the order they are shown.
@@ -212,11 +212,7 @@ fn default_student(s: &Scenario, base: &Estimate) -> Option<String> {
             };
             apply(Kind::Distill, &params, s, &[])
                 .ok()
-                .filter(|(t, _)| crate::check::check(t).is_ok())
-                .and_then(|(t, _)| {
-                    let r = crate::resolve::resolve(&t, &[]).ok()?;
-                    totals(&t, r, &[]).ok()
-                })
+                .and_then(|(t, _)| estimate_core(&t, &[]).ok())
                 .is_some_and(|e| e.energy_kwh.expected < base.energy_kwh.expected)
         })
         .map(|p| p.id.to_string())
