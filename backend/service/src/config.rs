@@ -92,7 +92,10 @@ pub struct Settings {
     #[serde(default = "default_min_runs")]
     pub profile_min_runs: u32,
     /// ...from this many tokens; and the accuracy table gives figures only
-    /// once this many tokens sent measured runs.
+    /// once this many tokens sent measured runs. The profile is the median
+    /// over one vote per token: with fewer than 3 tokens one token moves it
+    /// (the median of two votes is their mean), so 3 is the least that keeps
+    /// a single token from moving a profile ([`Settings::lone_token_warning`]).
     #[serde(default = "default_min_tokens")]
     pub profile_min_tokens: u32,
     /// Largest shared scenario, gzip-compressed canonical JSON, bytes.
@@ -152,8 +155,12 @@ fn default_min_runs() -> u32 {
     3
 }
 fn default_min_tokens() -> u32 {
-    2
+    3
 }
+
+/// The least `profile_min_tokens` under which one token cannot move a
+/// measured profile: the median of 3 votes is one of the 2 that agree.
+pub const SAFE_MIN_TOKENS: u32 = 3;
 /// An imported Llama-7B graph (4,465 nodes) is 23 kB as gzipped canonical JSON
 /// (573 kB raw); a Llama-70B graph has about twice the nodes. 256 KiB leaves
 /// room for both, several times over, and stops a megabyte of random text.
@@ -256,6 +263,23 @@ impl Settings {
     }
 
     /// Values that cannot work, named.
+    /// What to warn of at start when `profile_min_tokens` lets one token
+    /// make or move a measured profile by itself (below [`SAFE_MIN_TOKENS`]).
+    pub fn lone_token_warning(&self) -> Option<String> {
+        let n = self.profile_min_tokens;
+        (n < SAFE_MIN_TOKENS).then(|| {
+            format!(
+                "profile_min_tokens = {n}: {} (the median of two votes is their mean); \
+                 set it to {SAFE_MIN_TOKENS} or more so that one token cannot move a measured profile",
+                if n <= 1 {
+                    "one token makes a device's measured profile by itself"
+                } else {
+                    "one token moves a device's measured profile halfway to its own values"
+                }
+            )
+        })
+    }
+
     pub fn check(&self) -> Result<(), ConfigError> {
         let bad = |field, problem: &str| {
             Err(ConfigError::Invalid {
@@ -536,6 +560,26 @@ mod tests {
         s.trusted_proxies = vec![];
         s.profile_min_tokens = 0;
         assert!(s.check().is_err());
+    }
+
+    #[test]
+    fn fewer_than_three_tokens_is_warned_of() {
+        let mut s = Settings::for_tests("postgres://u@h/x");
+        s.profile_min_tokens = default_min_tokens();
+        assert_eq!(s.profile_min_tokens, 3);
+        assert_eq!(s.lone_token_warning(), None);
+        s.profile_min_tokens = 2;
+        let w = s.lone_token_warning().expect("2 tokens");
+        assert!(
+            w.starts_with("profile_min_tokens = 2: one token moves"),
+            "{w}"
+        );
+        s.profile_min_tokens = 1;
+        let w = s.lone_token_warning().expect("1 token");
+        assert!(
+            w.contains("makes a device's measured profile by itself"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! narrow enough that a run cannot move a profile by orders of magnitude.
 //! Only what the energy model takes from a run is bounded: the large-GEMM rate
 //! of each math mode and the streaming bandwidth, idle power, the power limit
-//! and every loop's average power. Individual loops (small or skinny GEMMs,
+//! and every loop's average power (at most [`MAX_POWER`] x the board power,
+//! and for the loops that do work, GEMMs, memory, element-wise and attention,
+//! at least the run's idle: a loop cannot draw less than the idle GPU). Individual loops (small or skinny GEMMs,
 //! L2-resident traffic) are not bounded by the peaks: they may run far below
 //! them, or above the DRAM bandwidth.
 //!
@@ -85,6 +87,26 @@ pub fn check(
                 format!(
                     "{} averages {p:.0} W, above {MAX_POWER}x the {} board power ({tdp:.0} W)",
                     m.name, spec.name
+                ),
+            );
+        }
+    }
+    // The marginal energy of a loop is its power above idle (and the active
+    // floor): below idle it is negative, and the derivation would clamp it to
+    // a near-zero energy per FLOP or byte instead of failing. Launch and spin
+    // loops keep the GPU barely above idle and are left out.
+    for (i, m) in rec.micro.iter().enumerate() {
+        use shared::calibration::MeasurementKind as K;
+        if !matches!(m.kind, K::Gemm | K::Memory | K::Elementwise | K::Attention) {
+            continue;
+        }
+        let p = m.avg_power();
+        if p < profile.idle_w {
+            return out(
+                format!("micro[{i}].joules"),
+                format!(
+                    "{} averages {p:.1} W, below the run's idle power ({:.1} W): a loop doing work cannot draw less than the idle GPU; check its joules and seconds, and the idle measurement",
+                    m.name, profile.idle_w
                 ),
             );
         }
@@ -263,6 +285,29 @@ mod tests {
             check(&rec, &p, spec).expect_err("inf").field,
             "profile.pj_per_byte"
         );
+    }
+
+    #[test]
+    fn a_working_loop_below_idle_is_named() {
+        let (mut rec, spec) = reference();
+        // Idle 121.59 W; micro[4] is gemm_bf16_512 at 299.065 J / 1.68941 s
+        // = 177.02 W. Idle at 180 W puts it 2.98 W below.
+        rec.idle.avg_power_w = 180.0;
+        let p = profile_from_record(&rec).expect("profile");
+        assert_eq!(p.idle_w, 180.0);
+        let e = check(&rec, &p, spec).expect_err("below idle");
+        assert_eq!(e.field, "micro[4].joules");
+        assert!(
+            e.message.starts_with(
+                "gemm_bf16_512 averages 177.0 W, below the run's idle power (180.0 W)"
+            ),
+            "{}",
+            e.message
+        );
+        // At 177 W idle every working loop is above it.
+        rec.idle.avg_power_w = 177.0;
+        let p = profile_from_record(&rec).expect("profile");
+        assert_eq!(check(&rec, &p, spec), Ok(()));
     }
 
     fn h100_case(joules: f64, seconds: f64) -> shared::validate::Case {

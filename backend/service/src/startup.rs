@@ -85,6 +85,9 @@ impl Application {
             limits: RateLimits::from_settings(&settings),
             bound: format!("{}:{port}", settings.host),
         });
+        if let Some(w) = settings.lone_token_warning() {
+            tracing::warn!("{w}");
+        }
         if let Some(limit) = fd_limit {
             let need =
                 settings.max_connections as u64 + u64::from(settings.db_max_connections) + 64;

@@ -172,6 +172,37 @@ async fn implausible_profiles_are_refused_naming_the_field() {
 }
 
 #[tokio::test]
+async fn gemm_loops_below_idle_are_refused() {
+    let app = TestApp::spawn_config(relaxed()).await;
+    let token = app.token("h").await;
+    // The sweep's run: the rogue run with its GEMM loops at 300 W under an
+    // idle of 345 W. Its marginal energy per FLOP, (300 - 345 - 203) W over
+    // the rate, is negative; it used to be clamped to 0.01 pJ/FLOP and stored.
+    let mut r = rogue_record();
+    for m in r["micro"].as_array_mut().expect("micro") {
+        if m["kind"] == "gemm" {
+            let seconds = m["seconds"].as_f64().expect("seconds");
+            let steps = m["steps"].as_f64().expect("steps");
+            m["joules"] = json!(300.0 * seconds);
+            m["joules_per_step"] = json!(300.0 * seconds / steps);
+            m["avg_power_w"] = json!(300.0);
+        }
+    }
+    let (s, b) = error_of(app.submit(&token, &r).await).await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(b["code"], "implausible_profile", "{b}");
+    // micro[0] is gemm_bf16_8192, the first loop.
+    assert_eq!(b["field"], "micro[0].joules", "{b}");
+    assert!(
+        b["message"].as_str().unwrap_or("").starts_with(
+            "micro[0].joules: gemm_bf16_8192 averages 300.0 W, below the run's idle power (345.0 W)"
+        ),
+        "{b}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM calibration_runs").await, 0);
+}
+
+#[tokio::test]
 async fn a_run_list_with_a_broken_stored_profile_still_answers() {
     let app = TestApp::spawn_config(relaxed()).await;
     // A row stored by an older version, whose derived profile had a null coefficient.
@@ -209,10 +240,13 @@ async fn a_run_list_with_a_broken_stored_profile_still_answers() {
 }
 
 #[tokio::test]
-async fn a_measured_profile_needs_three_runs_from_two_tokens() {
+async fn a_measured_profile_needs_three_runs_from_three_tokens() {
     let app = TestApp::spawn_config(json!({"rate_limits": false})).await;
-    let a = app.token("host-a").await;
-    let b = app.token("host-b").await;
+    let (a, b, c) = (
+        app.token("host-a").await,
+        app.token("host-b").await,
+        app.token("host-c").await,
+    );
     for idle in [100.0, 101.0, 102.0] {
         let r = app.submit(&a, &record_idle(idle)).await;
         assert_eq!(r.status(), 201);
@@ -226,17 +260,158 @@ async fn a_measured_profile_needs_three_runs_from_two_tokens() {
     );
     assert_eq!(d["quorum"]["runs"], 3);
     assert_eq!(d["quorum"]["tokens"], 1);
-    assert_eq!(d["quorum"]["min_tokens"], 2);
+    assert_eq!(d["quorum"]["min_tokens"], 3);
 
+    // Two tokens are not enough either: the median of two votes is their mean.
     let r = app.submit(&b, &record_idle(110.0)).await;
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["profile_in_use"], false, "{body}");
+    assert_eq!(device(&app).await["profile_origin"], "builtin");
+
+    let r = app.submit(&c, &record_idle(104.0)).await;
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["profile_in_use"], true, "{body}");
     let d = device(&app).await;
     assert_eq!(d["profile_origin"], "measured", "{d}");
-    // One vote per token: host-a's newest run (102 W) and host-b's (110 W).
-    assert_eq!(d["runs"]["in_profile"], 2);
-    assert_eq!(d["profile"]["idle_w"], 106.0);
-    assert_eq!(d["runs"]["accepted"], 4);
+    assert_eq!(d["quorum"]["met"], true, "{d}");
+    // One vote per token: host-a's newest run (102 W), host-b's (110 W) and
+    // host-c's (104 W); the median of three.
+    assert_eq!(d["runs"]["in_profile"], 3);
+    assert_eq!(d["profile"]["idle_w"], 104.0);
+    assert_eq!(d["runs"]["accepted"], 5);
+}
+
+/// The fuzzing sweep's rogue run on the reference H100 record: every large
+/// GEMM at 1.15x its mode's datasheet dense peak (the bound is 1.2x), idle
+/// 345 W (just under half the 700 W board power) and every GEMM loop at 700 W
+/// (the power limit). Each figure passes the plausibility bounds; together
+/// they halve the energy per FLOP.
+fn rogue_record() -> Value {
+    let spec = shared::catalog::find("h100-sxm").expect("h100");
+    let mut r = record(uuid::Uuid::new_v4());
+    let mut largest: std::collections::BTreeMap<String, f64> = Default::default();
+    for m in r["micro"].as_array().expect("micro") {
+        if m["kind"] == "gemm" {
+            let dtype = m["dtype"].as_str().expect("dtype").to_string();
+            let rate = m["tflops"].as_f64().expect("tflops");
+            let e = largest.entry(dtype).or_insert(0.0);
+            *e = e.max(rate);
+        }
+    }
+    for m in r["micro"].as_array_mut().expect("micro") {
+        if m["kind"] != "gemm" {
+            continue;
+        }
+        let dtype = m["dtype"].as_str().expect("dtype").to_string();
+        let peak = spec
+            .dense_tflops
+            .iter()
+            .find(|(mode, _)| mode.as_str() == dtype)
+            .map(|(_, p)| *p)
+            .expect("peak");
+        let f = 1.15 * peak / largest[&dtype];
+        let seconds = m["seconds"].as_f64().expect("seconds") / f;
+        let steps = m["steps"].as_f64().expect("steps");
+        m["seconds"] = json!(seconds);
+        m["seconds_per_step"] = json!(seconds / steps);
+        m["tflops"] = json!(m["tflops"].as_f64().expect("tflops") * f);
+        m["joules"] = json!(700.0 * seconds);
+        m["joules_per_step"] = json!(700.0 * seconds / steps);
+        m["avg_power_w"] = json!(700.0);
+    }
+    r["idle"]["avg_power_w"] = json!(345.0);
+    r
+}
+
+/// The reference H100 record's coefficients, by hand: idle 121.5909267311176 W;
+/// bf16 8192 GEMM 2702 x 2^40 FLOPs in 4.348125581 s = 683.255431083363
+/// TFLOP/s at 3020.427 J / 4.348125581 s = 694.6503599616254 W; marginal
+/// pJ/FLOP (694.650 - 121.591 - 0.290 x 700) / 683.255 = 0.5416121356602249.
+const HONEST_IDLE_W: f64 = 121.5909267311176;
+const HONEST_BF16_TFLOPS: f64 = 683.255431083363;
+const HONEST_BF16_PJ_PER_FLOP: f64 = 0.5416121356602249;
+
+fn close(v: &Value, want: f64) -> bool {
+    v.as_f64()
+        .is_some_and(|x| (x - want).abs() <= 1e-9 * want.abs())
+}
+
+#[tokio::test]
+async fn one_rogue_token_beside_one_honest_token_moves_nothing() {
+    // The default quorum (configuration/jouleprint.toml).
+    let app = TestApp::spawn_config(json!({"rate_limits": false})).await;
+    let honest = app.token("honest-a").await;
+    let rogue = app.token("rogue-b").await;
+    let builtin = serde_json::to_value(shared::calibration::builtin_profile(
+        shared::catalog::find("h100-sxm").expect("h100"),
+    ))
+    .expect("builtin");
+    for _ in 0..2 {
+        let r = app.submit(&honest, &record(uuid::Uuid::new_v4())).await;
+        assert_eq!(r.status(), 201);
+    }
+    let r = app.submit(&rogue, &rogue_record()).await;
+    assert_eq!(r.status(), 201, "the rogue run passes every bound");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "accepted", "{body}");
+    assert_eq!(body["profile_in_use"], false, "{body}");
+
+    let d = device(&app).await;
+    // Before: the median of the two votes was their mean, e.g. idle
+    // (121.59 + 345) / 2 = 233.3 W, served as the measured profile.
+    assert_eq!(d["profile_origin"], "builtin", "{d}");
+    assert_eq!(
+        d["quorum"],
+        json!({"runs": 3, "tokens": 2, "min_runs": 3, "min_tokens": 3, "met": false})
+    );
+    assert_eq!(d["profile"], builtin, "the built-in profile stays");
+    assert!(close(&d["profile"]["idle_w"], HONEST_IDLE_W), "{d}");
+    assert!(
+        close(&d["profile"]["gemm_tflops"]["bf16"], HONEST_BF16_TFLOPS),
+        "{d}"
+    );
+}
+
+#[tokio::test]
+async fn two_honest_tokens_outvote_a_rogue_one() {
+    let app = TestApp::spawn_config(json!({"rate_limits": false})).await;
+    let (a, b, c) = (
+        app.token("honest-a").await,
+        app.token("rogue-b").await,
+        app.token("honest-c").await,
+    );
+    // Two runs of token A and the rogue's: three runs, two tokens (one vote each).
+    for _ in 0..2 {
+        assert_eq!(
+            app.submit(&a, &record(uuid::Uuid::new_v4())).await.status(),
+            201
+        );
+    }
+    let r = app.submit(&b, &rogue_record()).await;
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["profile_in_use"], false, "{body}");
+    let d = device(&app).await;
+    assert_eq!(d["profile_origin"], "builtin", "{d}");
+
+    let r = app.submit(&c, &record(uuid::Uuid::new_v4())).await;
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["profile_in_use"], true, "{body}");
+    let d = device(&app).await;
+    assert_eq!(d["profile_origin"], "measured", "{d}");
+    assert_eq!(d["runs"]["in_profile"], 3, "{d}");
+    // Each coefficient is the median of (honest, honest, rogue): the honest
+    // value, whatever the rogue sent (idle 345 W, bf16 at 1.15 x 989.4 =
+    // 1137.81 TFLOP/s, (700 - 345 - 203) / 1137.81 = 0.1336 pJ/FLOP).
+    let p = &d["profile"];
+    assert!(close(&p["idle_w"], HONEST_IDLE_W), "{p}");
+    assert!(close(&p["gemm_tflops"]["bf16"], HONEST_BF16_TFLOPS), "{p}");
+    assert!(
+        close(&p["pj_per_flop"]["bf16"], HONEST_BF16_PJ_PER_FLOP),
+        "{p}"
+    );
+    // Two equal votes of three: a MAD of 0, nothing screened.
+    assert_eq!(d["values"]["idle_w"]["outliers"], 0, "{d}");
 }
 
 #[tokio::test]
@@ -249,14 +424,15 @@ async fn one_token_cannot_outvote_the_others() {
     );
     assert_eq!(app.submit(&b, &record_idle(100.0)).await.status(), 201);
     assert_eq!(app.submit(&c, &record_idle(102.0)).await.status(), 201);
-    // 23 runs from one token, each plausible alone (300 W idle is under half the limit).
+    // 23 runs from one token, each plausible alone (170 W idle is under half
+    // the limit, and under the 177 W of the record's least loop).
     for _ in 0..23 {
-        assert_eq!(app.submit(&a, &record_idle(300.0)).await.status(), 201);
+        assert_eq!(app.submit(&a, &record_idle(170.0)).await.status(), 201);
     }
     let d = device(&app).await;
     assert_eq!(d["profile_origin"], "measured");
     assert_eq!(d["runs"]["in_profile"], 3, "{d}");
-    // Votes 100, 102, 300: median 102, MAD 2; 300 W is (300-102)/(1.4826*2) = 67
+    // Votes 100, 102, 170: median 102, MAD 2; 170 W is (170-102)/(1.4826*2) = 22.9
     // scaled MADs away (over 3.5), so it is screened out: median of 100 and 102.
     assert_eq!(d["profile"]["idle_w"], 101.0, "{}", d["values"]["idle_w"]);
     assert_eq!(d["values"]["idle_w"]["outliers"], 1);
@@ -266,7 +442,11 @@ async fn one_token_cannot_outvote_the_others() {
 
 #[tokio::test]
 async fn quarantine_leaves_history_and_takes_runs_out_of_the_profile() {
-    let app = TestApp::spawn_config(json!({"rate_limits": false, "profile_min_runs": 2})).await;
+    // Two tokens make a profile here: the test is about quarantine, not the quorum.
+    let app = TestApp::spawn_config(
+        json!({"rate_limits": false, "profile_min_runs": 2, "profile_min_tokens": 2}),
+    )
+    .await;
     let (a, b, c) = (
         app.token("a").await,
         app.token("b").await,
@@ -1150,8 +1330,12 @@ async fn two_instances_on_one_database_serve_the_same_profiles() {
     let b = TestApp::spawn_config_on(a.db.clone(), cfg).await;
     assert_eq!(device(&b).await["profile_origin"], "builtin");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (t1, t2) = (a.token("one").await, a.token("two").await);
-    for (t, idle) in [(&t1, 100.0), (&t1, 102.0), (&t2, 104.0)] {
+    let (t1, t2, t3) = (
+        a.token("one").await,
+        a.token("two").await,
+        a.token("three").await,
+    );
+    for (t, idle) in [(&t1, 100.0), (&t1, 102.0), (&t2, 104.0), (&t3, 106.0)] {
         assert_eq!(a.submit(t, &record_idle(idle)).await.status(), 201);
     }
     let mut seen = Value::Null;
@@ -1163,7 +1347,8 @@ async fn two_instances_on_one_database_serve_the_same_profiles() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(seen["profile_origin"], "measured", "instance B: {seen}");
-    assert_eq!(seen["profile"]["idle_w"], 103.0);
+    // One vote per token: 102, 104 and 106 W; their median.
+    assert_eq!(seen["profile"]["idle_w"], 104.0);
     assert_eq!(seen["profile"], device(&a).await["profile"]);
     // B estimates with it and pins it in a link A serves.
     let link: Value = b
