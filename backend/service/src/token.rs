@@ -28,6 +28,14 @@ pub fn from_bearer(header: &str) -> Option<&str> {
     (!t.is_empty()).then_some(t)
 }
 
+/// An `Authorization` header of the Bearer scheme that carries no token
+/// (`Bearer`, `Bearer   `).
+pub fn is_empty_bearer(header: &str) -> bool {
+    let h = header.trim();
+    let scheme = h.split_whitespace().next().unwrap_or("");
+    scheme.eq_ignore_ascii_case("bearer") && from_bearer(h).is_none()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -53,5 +61,11 @@ mod tests {
         assert_eq!(from_bearer("bearer  abc "), Some("abc"));
         assert_eq!(from_bearer("Basic abc"), None);
         assert_eq!(from_bearer("Bearer "), None);
+        for empty in ["Bearer", "Bearer ", "bearer   ", " BEARER"] {
+            assert!(is_empty_bearer(empty), "{empty:?}");
+        }
+        for not in ["Bearer abc", "Basic abc", "Basic", ""] {
+            assert!(!is_empty_bearer(not), "{not:?}");
+        }
     }
 }

@@ -126,6 +126,25 @@ async fn device_errors() {
         (s, b["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_query"))
     );
+    assert_eq!(b["field"], "version", "{b}");
+    assert_eq!(
+        b["message"], "the query parameter `version` must be a whole number",
+        "{b}"
+    );
+    let (s, b) = error_of(
+        app.get("/api/devices/h100-sxm/calibrations?limit=abc")
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(
+        (b["code"].as_str(), b["field"].as_str()),
+        (Some("invalid_query"), Some("limit")),
+        "{b}"
+    );
+    let (s, b) = error_of(app.get("/api/devices/h100-sxm?colour=red").await).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["field"], "colour", "{b}");
     let (s, b) = error_of(app.get("/api/devices/h100-sxm/calibrations?limit=0").await).await;
     assert_eq!(
         (s, b["code"].as_str()),
@@ -425,6 +444,42 @@ async fn calibrations_need_a_valid_token() {
         (StatusCode::UNAUTHORIZED, Some("revoked_token"))
     );
     assert_eq!(app.count("SELECT count(*) FROM calibration_runs").await, 0);
+}
+
+#[tokio::test]
+async fn a_missing_record_field_is_named_by_its_path() {
+    let app = TestApp::spawn().await;
+    let token = app.token("h").await;
+    for (parent, key, field) in [
+        ("device", "power_limit_mw", "device.power_limit_mw"),
+        ("idle", "avg_power_w", "idle.avg_power_w"),
+        ("", "run_id", "run_id"),
+    ] {
+        let mut r = record(uuid::Uuid::new_v4());
+        let obj = if parent.is_empty() {
+            &mut r
+        } else {
+            &mut r[parent]
+        };
+        obj.as_object_mut().expect("object").remove(key);
+        let (s, b) = error_of(app.submit(&token, &r).await).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {b}");
+        assert_eq!(b["code"], "invalid_record", "{field}: {b}");
+        assert_eq!(b["field"], field, "{b}");
+        if key != "run_id" {
+            assert_eq!(
+                b["message"],
+                format!("{field}: missing field `{key}`"),
+                "{b}"
+            );
+        }
+    }
+    let (_, b) = error_of(app.submit(&token, &json!({})).await).await;
+    assert_eq!(b["code"], "invalid_record", "{b}");
+    assert!(
+        !b["field"].as_str().unwrap_or("record").eq("record"),
+        "the first missing key, not the record: {b}"
+    );
 }
 
 #[tokio::test]

@@ -270,6 +270,133 @@ async fn bad_runs_are_refused_naming_the_field() {
 }
 
 #[tokio::test]
+async fn seconds_per_step_is_checked_before_the_window() {
+    let app = TestApp::spawn().await;
+    let token = app.token("alice").await;
+    // The sweep's run: 40 steps in a window of 2.0279 s, with a step time that
+    // is not one. It used to be blamed on window_s (and 1e-300 came back as a
+    // 300-digit number).
+    for (seconds, message) in [
+        (-0.05, "must be a finite number above 0 (it is -0.05)"),
+        (0.0, "must be a finite number above 0 (it is 0)"),
+        (
+            1e-300,
+            "must be a finite number above 0 and at least 0.000001 s (it is 1e-300)",
+        ),
+        (
+            1e300,
+            "must be a finite number above 0 and at most window_s (2.0279 s) (it is 1e300)",
+        ),
+    ] {
+        let mut body = run(15.209, 0.050698, 40);
+        body["window_s"] = json!(2.0279);
+        body["case"]["measured"]["seconds_per_step"] = json!(seconds);
+        let (s, b) = error_of(post(&app, Some(&token), &body).await).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{seconds}: {b}");
+        assert_eq!(b["code"], "invalid_run", "{seconds}: {b}");
+        assert_eq!(
+            b["field"], "case.measured.seconds_per_step",
+            "{seconds}: {b}"
+        );
+        let m = b["message"].as_str().expect("message");
+        assert!(m.contains(message), "{seconds}: {m}");
+        assert!(m.len() < 200, "{seconds}: {m}");
+    }
+    // The window still answers for itself.
+    let mut body = run(15.209, 0.050698, 40);
+    body["window_s"] = json!(7.0);
+    let (_, b) = error_of(post(&app, Some(&token), &body).await).await;
+    assert_eq!(b["field"], "window_s", "{b}");
+    assert_eq!(app.count("SELECT count(*) FROM measured_runs").await, 0);
+}
+
+#[tokio::test]
+async fn a_missing_field_is_named_by_its_path() {
+    let app = TestApp::spawn().await;
+    let token = app.token("alice").await;
+    let mut body = run(100.0, 0.25, 20);
+    body["case"]["measured"]
+        .as_object_mut()
+        .expect("measured")
+        .remove("joules_per_step");
+    let (s, b) = error_of(post(&app, Some(&token), &body).await).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["code"], "invalid_run", "{b}");
+    assert_eq!(b["field"], "case.measured.joules_per_step", "{b}");
+    let mut body = run(100.0, 0.25, 20);
+    body.as_object_mut().expect("run").remove("steps");
+    let (_, b) = error_of(post(&app, Some(&token), &body).await).await;
+    assert_eq!(b["field"], "steps", "{b}");
+}
+
+#[tokio::test]
+async fn query_errors_name_the_parameter_and_an_empty_bearer_is_refused() {
+    let app = TestApp::spawn().await;
+    for (path, field, message) in [
+        (
+            "/api/runs",
+            "device",
+            "the query parameter `device` is required",
+        ),
+        (
+            "/api/runs?device=h100-sxm&limit=abc",
+            "limit",
+            "the query parameter `limit` must be a whole number",
+        ),
+        (
+            "/api/accuracy",
+            "device",
+            "the query parameter `device` is required",
+        ),
+    ] {
+        let (s, b) = error_of(app.get(path).await).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {b}");
+        assert_eq!(b["code"], "invalid_query", "{path}: {b}");
+        assert_eq!(b["field"], field, "{path}: {b}");
+        assert_eq!(b["message"], message, "{path}: {b}");
+    }
+    // `Authorization: Bearer ` with no token: 401, not an anonymous request.
+    for path in [
+        "/api/runs?device=h100-sxm",
+        "/api/devices/h100-sxm/calibrations",
+    ] {
+        let r = app
+            .client
+            .get(app.url(path))
+            .header("authorization", "Bearer ")
+            .send()
+            .await
+            .expect("GET");
+        let (s, b) = error_of(r).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}: {b}");
+        assert_eq!(b["code"], "invalid_token", "{path}: {b}");
+    }
+    let r = app
+        .client
+        .post(app.url("/api/runs"))
+        .header("authorization", "Bearer")
+        .json(&run(100.0, 0.25, 20))
+        .send()
+        .await
+        .expect("POST");
+    let (s, b) = error_of(r).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    // Without the header, or with another scheme, the lists answer anonymously.
+    assert_eq!(app.get("/api/runs?device=h100-sxm").await.status(), 200);
+    let r = app
+        .client
+        .get(app.url("/api/runs?device=h100-sxm"))
+        .basic_auth("user", Some("pass"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
 async fn writes_are_rate_limited() {
     let app = TestApp::spawn_with(|s| {
         s.rate_limits = true;

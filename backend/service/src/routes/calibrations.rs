@@ -99,12 +99,19 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> SubmitError 
 
 /// The token of an `Authorization: Bearer` request, checked.
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<i64, SubmitError> {
-    let token = req
+    let value = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::token::from_bearer)
-        .ok_or(SubmitError::MissingToken)?;
+        .and_then(|v| v.to_str().ok());
+    let Some(token) = value.and_then(crate::token::from_bearer) else {
+        // `Bearer` with no token is a token that is not valid, not an
+        // anonymous request (another scheme, a proxy's Basic, is ignored).
+        return Err(if value.is_some_and(crate::token::is_empty_bearer) {
+            SubmitError::InvalidToken
+        } else {
+            SubmitError::MissingToken
+        });
+    };
     match tokens::authenticate(&state.pool, token).await? {
         Auth::Valid { token_id } => Ok(token_id),
         Auth::Revoked => Err(SubmitError::RevokedToken),
@@ -119,15 +126,31 @@ fn parse_record(value: serde_json::Value) -> Result<CalibrationRecord, SubmitErr
     let ignored = serde_ignored::Deserializer::new(value, &mut track);
     let rec: CalibrationRecord = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let path = e.path().to_string();
-        invalid(
-            if path == "." { "record".into() } else { path },
-            e.into_inner().to_string(),
-        )
+        let message = e.into_inner().to_string();
+        invalid(serde_field(&path, &message, "record"), message)
     })?;
     if let Some(f) = unknown.first() {
         return Err(invalid(json_path(f), "unknown field"));
     }
     Ok(rec)
+}
+
+/// The field a serde error is about: its path (`micro[0].seconds`), `root`
+/// for the document itself. serde_path_to_error stops at the object that
+/// lacks a required field (`device` for a missing `device.power_limit_mw`):
+/// the key named in serde's ``missing field `x` `` is appended.
+pub(crate) fn serde_field(path: &str, message: &str, root: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(key, _)| key)
+        .filter(|k| !k.is_empty());
+    match (path, missing) {
+        (".", Some(key)) => key.to_string(),
+        (".", None) => root.to_string(),
+        (p, Some(key)) => format!("{p}.{key}"),
+        (p, None) => p.to_string(),
+    }
 }
 
 /// `micro.0.extra` (serde_ignored) as `micro[0].extra` (like every other field path).
@@ -396,6 +419,23 @@ mod tests {
             serde_json::from_str(shared::calibration::H100_REFERENCE_CALIBRATION).expect("json");
         let rec = parse_record(v).expect("reference parses");
         assert!(rec.validate().is_ok());
+    }
+
+    #[test]
+    fn a_missing_field_is_named_by_its_path() {
+        assert_eq!(
+            serde_field("device", "missing field `power_limit_mw`", "record"),
+            "device.power_limit_mw"
+        );
+        assert_eq!(
+            serde_field(".", "missing field `run_id`", "record"),
+            "run_id"
+        );
+        assert_eq!(serde_field(".", "expected a map", "record"), "record");
+        assert_eq!(
+            serde_field("micro[0].seconds", "invalid type: string", "record"),
+            "micro[0].seconds"
+        );
     }
 
     #[test]

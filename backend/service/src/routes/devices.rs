@@ -116,7 +116,7 @@ pub struct VersionQuery {
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<VersionQuery>,
+    q: super::Query<VersionQuery>,
 ) -> Result<HttpResponse, DeviceError> {
     let spec = find_device(&id)?;
     let g = snapshot(&state).await?;
@@ -169,7 +169,7 @@ pub async fn calibrations(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<RunsQuery>,
+    q: super::Query<RunsQuery>,
 ) -> Result<HttpResponse, DeviceError> {
     let spec = find_device(&id)?;
     let limit = q.limit.unwrap_or(50);

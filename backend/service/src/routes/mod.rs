@@ -108,12 +108,116 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 }
 
 fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    let msg = format!("bad query string: {err}");
     actix_web::error::InternalError::from_response(
         err,
-        error_response(StatusCode::BAD_REQUEST, "invalid_query", msg),
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "the query string does not parse",
+        ),
     )
     .into()
+}
+
+/// A query string parsed as [`web::Query`] parses it, whose errors are
+/// `400 invalid_query` naming the parameter in `field` (`version`, `limit`,
+/// `device`) in words of our own rather than the parser's.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query).map_err(
+            |(field, message)| {
+                let r = field_error(StatusCode::BAD_REQUEST, "invalid_query", &field, &message);
+                actix_web::error::InternalError::from_response(message, r).into()
+            },
+        ))
+    }
+}
+
+/// The parser's message for a query string that does not parse as `T`.
+fn query_parse<T: serde::de::DeserializeOwned>(qs: &str) -> Result<T, String> {
+    web::Query::<T>::from_query(qs)
+        .map(web::Query::into_inner)
+        .map_err(|e| match e {
+            actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        })
+}
+
+/// Parse a query string as `T`; an error is (parameter, message). The
+/// parser names a missing, unknown or repeated parameter; a value that does
+/// not parse is found as the parameter whose removal changes the error.
+pub fn parse_query<T: serde::de::DeserializeOwned>(qs: &str) -> Result<T, (String, String)> {
+    let err = match query_parse::<T>(qs) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let quoted = |prefix: &str| {
+        err.strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(key, rest)| (key.to_string(), rest.to_string()))
+    };
+    if let Some((k, _)) = quoted("missing field `") {
+        let m = format!("the query parameter `{k}` is required");
+        return Err((k, m));
+    }
+    if let Some((k, rest)) = quoted("unknown field `") {
+        let m = match rest.split_once("expected ") {
+            Some((_, known)) => format!("`{k}` is not a query parameter here; expected {known}"),
+            None => format!("`{k}` is not a query parameter here; this endpoint takes none"),
+        };
+        return Err((k, m));
+    }
+    if let Some((k, _)) = quoted("duplicate field `") {
+        let m = format!("the query parameter `{k}` is given more than once");
+        return Err((k, m));
+    }
+    let what = if err.contains("too large") || err.contains("too small") {
+        "is out of range".to_string()
+    } else if err.contains("digit") || err.contains("integer") {
+        "must be a whole number".to_string()
+    } else if err.contains("float") {
+        "must be a number".to_string()
+    } else if let Some((_, known)) = err.split_once("expected one of ") {
+        format!("must be one of {known}")
+    } else if err.contains("`true` or `false`") {
+        "must be true or false".to_string()
+    } else {
+        "has a value that is not valid here".to_string()
+    };
+    let segments: Vec<&str> = qs.split('&').filter(|p| !p.is_empty()).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let without = segments
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, p)| *p)
+            .collect::<Vec<_>>()
+            .join("&");
+        if query_parse::<T>(&without).err().as_deref() == Some(err.as_str()) {
+            continue;
+        }
+        let key = query_parse::<Vec<(String, String)>>(seg)
+            .ok()
+            .and_then(|pairs| pairs.into_iter().next())
+            .map(|(k, _)| k)
+            .unwrap_or_else(|| seg.split('=').next().unwrap_or(seg).to_string());
+        let m = format!("the query parameter `{key}` {what}");
+        return Err((key, m));
+    }
+    Err(("query".into(), "the query string does not parse".into()))
 }
 
 fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
@@ -190,4 +294,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .default_service(web::to(api_not_found)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_query;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Q {
+        device: String,
+        limit: Option<i64>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let field = |qs: &str| parse_query::<Q>(qs).expect_err(qs);
+        assert_eq!(
+            field("device=h100-sxm&limit=abc"),
+            (
+                "limit".into(),
+                "the query parameter `limit` must be a whole number".into()
+            )
+        );
+        assert_eq!(
+            field("limit=5"),
+            (
+                "device".into(),
+                "the query parameter `device` is required".into()
+            )
+        );
+        assert_eq!(
+            field("device=x&limit=99999999999999999999").0,
+            "limit".to_string()
+        );
+        assert_eq!(
+            field("device=x&colour=red"),
+            (
+                "colour".into(),
+                "`colour` is not a query parameter here; expected `device` or `limit`".into()
+            )
+        );
+        let q = parse_query::<Q>("device=h100-sxm&limit=7").expect("parses");
+        assert_eq!((q.device.as_str(), q.limit), ("h100-sxm", Some(7)));
+    }
 }

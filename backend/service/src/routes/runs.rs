@@ -4,7 +4,9 @@
 //! `GET /api/runs?device=ID` and `GET /api/accuracy?device=ID[&software=...]`.
 
 use super::body::{read_json, BodyError};
-use super::calibrations::{authenticate, check_free_text, json_path, parse_time, SubmitError};
+use super::calibrations::{
+    authenticate, check_free_text, json_path, parse_time, serde_field, SubmitError,
+};
 use super::{error_response, field_error, store_error_response};
 use crate::state::AppState;
 use crate::store::runs::{self as store, Inserted, NewMeasuredRun};
@@ -27,6 +29,19 @@ const MAX_TEXT: usize = 256;
 const MAX_ITEMS: usize = 64;
 /// `steps x seconds_per_step` must match `window_s` this closely.
 const WINDOW_TOLERANCE: f64 = 0.01;
+/// The shortest step a run may report, s: no step is shorter than a kernel
+/// launch (a few microseconds).
+const MIN_STEP_S: f64 = 1e-6;
+
+/// A number for a message: plain in the usual range, else in scientific
+/// notation (`1e-300`, not three hundred digits).
+fn short(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e9).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -116,10 +131,8 @@ fn parse_run(value: serde_json::Value) -> Result<RunSubmission, RunError> {
     let ignored = serde_ignored::Deserializer::new(value, &mut track);
     let run: RunSubmission = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let path = e.path().to_string();
-        invalid(
-            if path == "." { "run".into() } else { path },
-            e.into_inner().to_string(),
-        )
+        let message = e.into_inner().to_string();
+        invalid(serde_field(&path, &message, "run"), message)
     })?;
     // A config.json is taken as it is (`docs/scenario.md`): its keys are not ours to know.
     if let Some(f) = unknown
@@ -188,20 +201,56 @@ fn check_window(run: &RunSubmission, spec: &DeviceSpec) -> Result<(), RunError> 
             "must be at least 1 (the steps inside the window)",
         ));
     }
+    // The step's time first: a window cannot be checked against a step time
+    // that is not one (negative, zero, or out of any physical range).
+    let s = run.case.measured.seconds_per_step;
+    const STEP: &str = "case.measured.seconds_per_step";
+    if !(s.is_finite() && s > 0.0) {
+        return Err(invalid(
+            STEP,
+            format!(
+                "must be a finite number above 0 (it is {}): the measured seconds per step",
+                short(s)
+            ),
+        ));
+    }
+    if s < MIN_STEP_S {
+        return Err(invalid(
+            STEP,
+            format!(
+                "must be a finite number above 0 and at least {MIN_STEP_S} s (it is {}): no step is shorter than a kernel launch",
+                short(s)
+            ),
+        ));
+    }
     let w = run.window_s;
     if !(w.is_finite() && w >= MIN_WINDOW_S) {
         return Err(invalid(
             "window_s",
-            format!("must be at least {MIN_WINDOW_S} s (it is {w}); measure more steps"),
+            format!(
+                "must be at least {MIN_WINDOW_S} s (it is {}); measure more steps",
+                short(w)
+            ),
         ));
     }
-    let s = run.case.measured.seconds_per_step;
+    if s > w * (1.0 + WINDOW_TOLERANCE) {
+        return Err(invalid(
+            STEP,
+            format!(
+                "must be a finite number above 0 and at most window_s ({} s) (it is {}): the steps lie inside the window",
+                short(w),
+                short(s)
+            ),
+        ));
+    }
     let product = run.steps as f64 * s;
     if !(product.is_finite() && (product - w).abs() <= WINDOW_TOLERANCE * w) {
         return Err(invalid(
             "window_s",
             format!(
-                "{w} s disagrees with steps x case.measured.seconds_per_step ({product} s) by more than {:.0}%",
+                "{} s disagrees with steps x case.measured.seconds_per_step ({} s) by more than {:.0}%",
+                short(w),
+                short(product),
                 WINDOW_TOLERANCE * 100.0
             ),
         ));
@@ -390,7 +439,7 @@ fn software_of(s: Option<&str>) -> Result<Option<&'static str>, RunError> {
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    q: web::Query<RunsQuery>,
+    q: super::Query<RunsQuery>,
 ) -> Result<HttpResponse, RunError> {
     let spec = device_of(&q.device)?;
     let software = software_of(q.software.as_deref())?;
@@ -497,7 +546,7 @@ fn group(
     ))]
 pub async fn accuracy(
     state: web::Data<AppState>,
-    q: web::Query<AccuracyQuery>,
+    q: super::Query<AccuracyQuery>,
 ) -> Result<HttpResponse, RunError> {
     let spec = device_of(&q.device)?;
     let software = software_of(q.software.as_deref())?;
