@@ -168,10 +168,10 @@ fn inspect_config(bytes: &[u8], args: &InspectArgs) -> anyhow::Result<()> {
     for f in &args.safetensors {
         shards.push(read_safetensors_header(f)?);
     }
-    let header_params: u64 = shards.iter().map(|s| s.params).sum();
+    let (header_tensors, header_params) = shard_totals(&shards)?;
     let check = (!shards.is_empty()).then(|| {
         let total = SafetensorsSummary {
-            tensors: shards.iter().map(|s| s.tensors).sum(),
+            tensors: header_tensors,
             params: header_params,
             params_by_dtype: BTreeMap::new(),
             data_bytes: 0,
@@ -223,10 +223,28 @@ fn inspect_config(bytes: &[u8], args: &InspectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Tensors and parameters of all shards. Each shard's counts fit in u64; their
+/// sum may not (hostile headers): an error, never a wrapped total.
+fn shard_totals(shards: &[SafetensorsSummary]) -> anyhow::Result<(u64, u64)> {
+    shards
+        .iter()
+        .try_fold((0u64, 0u64), |(t, p), s| {
+            Some((t.checked_add(s.tensors)?, p.checked_add(s.params)?))
+        })
+        .ok_or_else(|| {
+            anyhow!("the safetensors shards' counts add up to more than 2^64: a header is corrupt")
+        })
+}
+
 fn print_graph(g: &ForwardGraph, args: &InspectArgs) -> anyhow::Result<()> {
     let flops: f64 = g.nodes.iter().map(|n| n.flops).sum();
     let other: f64 = g.nodes.iter().map(|n| n.other_flops).sum();
     let elements: f64 = g.nodes.iter().map(|n| n.elements).sum();
+    // The importer refuses non-finite costs; should one get through, say so
+    // rather than print a null or a silent zero.
+    if ![flops, other, elements].iter().all(|x| x.is_finite()) {
+        bail!("{}: the graph's totals are not finite numbers", g.source);
+    }
     if args.json {
         let v = serde_json::json!({
             "format": "onnx",
@@ -234,7 +252,7 @@ fn print_graph(g: &ForwardGraph, args: &InspectArgs) -> anyhow::Result<()> {
             "batch": g.batch,
             "params": g.params,
             "flops": flops,
-            "other_flops": flops_or_zero(other),
+            "other_flops": other,
             "elements": elements,
             "nodes": g.nodes,
             "unsupported_ops": g.unsupported_ops,
@@ -302,14 +320,6 @@ fn print_graph(g: &ForwardGraph, args: &InspectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn flops_or_zero(x: f64) -> f64 {
-    if x.is_finite() {
-        x
-    } else {
-        0.0
-    }
-}
-
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -338,5 +348,21 @@ mod tests {
         assert!(parse_dim("height").is_err());
         assert!(parse_dim("=3").is_err());
         assert!(parse_dim("h=-1").is_err());
+    }
+
+    #[test]
+    fn shard_totals_never_wrap() {
+        let shard = |params| SafetensorsSummary {
+            tensors: 1,
+            params,
+            params_by_dtype: BTreeMap::new(),
+            data_bytes: 0,
+            metadata: BTreeMap::new(),
+            warnings: Vec::new(),
+        };
+        assert_eq!(shard_totals(&[shard(3), shard(4)]).ok(), Some((2, 7)));
+        // Two headers of 2^63 parameters each (half_a/half_b.safetensors) wrapped to 0.
+        let e = shard_totals(&[shard(1 << 63), shard(1 << 63)]).expect_err("overflows");
+        assert!(e.to_string().contains("more than 2^64"), "{e}");
     }
 }

@@ -148,14 +148,21 @@ pub fn parse_header(bytes: &[u8], file_size: u64) -> Result<SafetensorsSummary, 
     Ok(s)
 }
 
-/// A config's parameter count against a header's: the relative difference and a line for the reader.
-pub fn cross_check(config_params: f64, header: &SafetensorsSummary) -> (f64, String) {
+/// A config's parameter count against a header's: the relative difference and a
+/// line for the reader; no difference when the header holds no parameters (an
+/// empty header, or only `__metadata__`), which the line says instead of a NaN.
+pub fn cross_check(config_params: f64, header: &SafetensorsSummary) -> (Option<f64>, String) {
     let h = header.params as f64;
-    let diff = if h > 0.0 {
-        (config_params - h) / h
-    } else {
-        f64::NAN
-    };
+    if header.params == 0 {
+        return (
+            None,
+            format!(
+                "config gives {:.4}B parameters; the safetensors header lists no tensors, so there is nothing to compare (pass the shards that hold the weights)",
+                config_params / 1e9
+            ),
+        );
+    }
+    let diff = (config_params - h) / h;
     let line = format!(
         "config gives {:.4}B parameters, the safetensors header {:.4}B ({:+.2}%){}",
         config_params / 1e9,
@@ -167,7 +174,7 @@ pub fn cross_check(config_params: f64, header: &SafetensorsSummary) -> (f64, Str
             ""
         }
     );
-    (diff, line)
+    (Some(diff), line)
 }
 
 #[cfg(test)]
