@@ -17,7 +17,7 @@ use super::ImportOptions;
 use crate::model::graph::{ForwardGraph, GraphNode, OpKind};
 use crate::InputError;
 use decode::{DimP, Node, ValueInfo};
-use ops::{is_float, is_int, numel, to_dim, to_dims, Cost, Cx, Table, Val};
+use ops::{is_float, is_int, numel, to_dim, to_dims, Cost, Cx, Fail, Table, Val};
 use std::collections::{HashMap, HashSet};
 
 fn bad(msg: impl Into<String>) -> InputError {
@@ -96,14 +96,7 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
         if is_float(t.dtype) {
             float_inits.insert(t.name);
         }
-        vals.insert(
-            t.name,
-            Val {
-                dtype: t.dtype,
-                shape,
-                ints: t.ints.clone(),
-            },
-        );
+        vals.insert(t.name, Val::of(t.dtype, shape, t.ints.clone()));
     }
     // Graph inputs, with symbolic dims bound.
     let mut bound: HashMap<String, u64> = HashMap::new();
@@ -152,7 +145,9 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
     let table = Table::new();
 
     let mut nodes = Vec::with_capacity(order.len());
+    // In the file's order, with a set beside it: 100k distinct ops must not take quadratic time.
     let mut unsupported: Vec<String> = Vec::new();
+    let mut unsupported_seen: HashSet<String> = HashSet::new();
     let mut counted_params: HashSet<&str> = HashSet::new();
     let mut params = 0.0;
     let mut zero_warned = false;
@@ -163,11 +158,7 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
             .iter()
             .map(|s| if s.is_empty() { None } else { vals.get(s) })
             .collect();
-        let label = if n.name.is_empty() {
-            format!("{}_{i}", n.op)
-        } else {
-            n.name.to_string()
-        };
+        let label = label(n, i);
         let foreign = !n.domain.is_empty() && !matches!(n.domain, "ai.onnx" | "com.microsoft");
         let def = if foreign { None } else { table.get(n) };
         let (outs, inferred) = match def {
@@ -179,9 +170,15 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
                         .is_some_and(|o| o.first().is_some_and(Option::is_some));
                     (o, ok)
                 }
-                Err(e) => {
+                Err(Fail::Skip(e)) => {
                     warnings.push(format!("{label}: {}", e.message));
                     (Some(vec![None; n.outputs.len()]), false)
+                }
+                Err(Fail::Invalid(e)) => {
+                    return Err(InputError::new(
+                        e.field,
+                        format!("node `{label}` ({}): {}", n.op, e.message),
+                    ))
                 }
             },
         };
@@ -191,7 +188,7 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
             } else {
                 format!("{}:{}", n.domain, n.op)
             };
-            if !unsupported.contains(&op) {
+            if unsupported_seen.insert(op.clone()) {
                 unsupported.push(op);
             }
             Vec::new()
@@ -255,6 +252,7 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
             zero_warned = true;
         }
         let c = c.unwrap_or(Cost::zero(OpKind::Elementwise));
+        check_cost(&c, &label, n.op)?;
         for (name, o) in n.outputs.iter().zip(outs) {
             if let Some(o) = o {
                 if !name.is_empty() {
@@ -277,6 +275,18 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
             mnk: c.mnk,
         });
     }
+    // A sum of finite costs can still overflow to infinity.
+    for (what, total) in [
+        ("FLOPs", nodes.iter().map(|n| n.flops).sum::<f64>()),
+        ("other FLOPs", nodes.iter().map(|n| n.other_flops).sum()),
+        ("elements", nodes.iter().map(|n| n.elements).sum()),
+    ] {
+        if !total.is_finite() {
+            return Err(bad(format!(
+                "the graph's total {what} overflow: the file's shapes are implausibly large"
+            )));
+        }
+    }
     if !unsupported.is_empty() {
         warnings.push(format!(
             "unsupported ops counted as zero: {}",
@@ -296,6 +306,37 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
         unsupported_ops: unsupported,
         warnings,
     })
+}
+
+/// A node's name, or `{op}_{index}` when the file gives none.
+fn label(n: &Node<'_>, i: usize) -> String {
+    if n.name.is_empty() {
+        format!("{}_{i}", n.op)
+    } else {
+        n.name.to_string()
+    }
+}
+
+/// Every cost an answer shows is finite and non-negative; an op formula fed by
+/// hostile attributes that breaks this is an error naming the node, not a NaN later.
+fn check_cost(c: &Cost, label: &str, op: &str) -> Result<(), InputError> {
+    let mnk = c.mnk.unwrap_or_default();
+    let fields = [
+        ("FLOPs", c.flops),
+        ("other FLOPs", c.other),
+        ("elements", c.elements),
+    ];
+    let bad_field = fields
+        .iter()
+        .copied()
+        .chain(mnk.iter().map(|&x| ("m, n, k", x)))
+        .find(|(_, x)| !x.is_finite() || *x < 0.0);
+    match bad_field {
+        None => Ok(()),
+        Some((what, x)) => Err(bad(format!(
+            "node `{label}` ({op}): its {what} come to {x}: an attribute or shape of this node is out of range; fix the node in the exporter"
+        ))),
+    }
 }
 
 /// Kahn's algorithm over the nodes (the spec requires sorted nodes; a hostile file
@@ -342,10 +383,46 @@ fn topo_order(nodes: &[Node<'_>], known: &HashMap<&str, Val>) -> Result<Vec<usiz
     if order.len() != nodes.len() {
         let stuck = (0..nodes.len())
             .find(|&i| indeg[i] > 0)
-            .map_or("?", |i| nodes[i].name);
+            .map_or_else(|| "?".to_string(), |i| label(&nodes[i], i));
         return Err(bad(format!(
             "the graph has a cycle (through node `{stuck}`)"
         )));
     }
     Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backstop behind every op formula: a non-finite or negative count is
+    /// an error naming the node, never a number in an answer.
+    #[test]
+    fn non_finite_or_negative_costs_are_errors() {
+        let cost = |flops, other, mnk| Cost {
+            flops,
+            other,
+            mnk,
+            ..Cost::zero(OpKind::Matmul)
+        };
+        assert!(check_cost(&cost(2.0, 1.0, Some([1.0, 2.0, 3.0])), "mm", "MatMul").is_ok());
+        for (c, what) in [
+            (cost(f64::INFINITY, 0.0, None), "its FLOPs come to inf"),
+            (cost(-8.0, 0.0, None), "its FLOPs come to -8"),
+            (cost(0.0, f64::NAN, None), "its other FLOPs come to NaN"),
+            (
+                cost(0.0, 0.0, Some([1.0, -2.0, 1.0])),
+                "its m, n, k come to -2",
+            ),
+        ] {
+            let e = check_cost(&c, "pool1", "MaxPool").expect_err(what);
+            assert_eq!(e.field, "model.file");
+            assert!(
+                e.message
+                    .starts_with(&format!("node `pool1` (MaxPool): {what}")),
+                "{}",
+                e.message
+            );
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! over the full score matrix (a causal mask does not halve them).
 
 use super::{
-    bad, one, op, same_shape, to_dim, Cost, CostCx, CostRule::*, Cx, Inferred, OpDef, Val,
+    bad, invalid, one, op, same_shape, Cost, CostCx, CostRule::*, Cx, Fail, Inferred, Node, OpDef,
+    Val,
 };
 use crate::model::graph::OpKind;
 use crate::InputError;
@@ -37,17 +38,59 @@ fn fused(cx: &CostCx<'_>, flops: f64, mnk: [f64; 3], other: f64) -> Cost {
     }
 }
 
+/// A head-count attribute: absent is 1 (as before), present must be at least 1.
+fn heads(n: &Node<'_>, name: &str) -> Result<u64, Fail> {
+    let h = n.attr_i(name, 1);
+    u64::try_from(h).ok().filter(|&h| h >= 1).ok_or_else(|| {
+        invalid(
+            &format!("attribute `{name}`"),
+            format!("= {h}: must be at least 1"),
+        )
+    })
+}
+
+/// `qkv_hidden_sizes` (Q, K, V widths), or the packed weight's width in thirds.
+/// Given, they are non-negative, Q and K match (Q x K^T) and they sum to the width.
+fn qkv_sizes(n: &Node<'_>, width: u64) -> Result<[u64; 3], Fail> {
+    let Some(s) = n.attr_ints("qkv_hidden_sizes") else {
+        return Ok([width / 3; 3]);
+    };
+    let what = "attribute `qkv_hidden_sizes`";
+    let sizes: [u64; 3] = s
+        .iter()
+        .map(|&x| u64::try_from(x).ok())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| {
+            invalid(
+                what,
+                format!("= {s:?}: must be three non-negative widths (Q, K, V)"),
+            )
+        })?;
+    let sum = sizes.iter().try_fold(0u64, |a, &x| a.checked_add(x));
+    if sum != Some(width) {
+        return Err(invalid(
+            what,
+            format!("= {s:?} does not sum to the weight's width {width}"),
+        ));
+    }
+    if sizes[0] != sizes[1] {
+        return Err(invalid(
+            what,
+            format!("= {s:?}: the Q and K widths must be equal"),
+        ));
+    }
+    Ok(sizes)
+}
+
 /// `com.microsoft` Attention: input (B, S, H) with the packed QKV weight (H, 3H).
 fn packed_attention(cx: &Cx<'_>) -> Inferred {
     let (v, w) = (cx.need(0)?, cx.need(1)?);
     if v.rank() != 3 || w.rank() != 2 {
-        return Err(bad("Attention: expects input (B,S,H) and weights (H, 3H)"));
+        return Err(bad("Attention: expects input (B,S,H) and weights (H, 3H)").into());
     }
-    let vh =
-        cx.n.attr_ints("qkv_hidden_sizes")
-            .and_then(|s| s.get(2).copied())
-            .and_then(to_dim)
-            .unwrap_or(w.shape[1] / 3);
+    heads(cx.n, "num_heads")?;
+    let [_, _, vh] = qkv_sizes(cx.n, w.shape[1])?;
     one(Val::new(v.dtype, vec![v.shape[0], v.shape[1], vh]))
 }
 
@@ -57,6 +100,7 @@ fn packed_attention_cost(cx: &CostCx<'_>) -> Result<Cost, InputError> {
     let (x, w) = (cx.operand(0, "Attention")?, cx.operand(1, "Attention")?);
     let (b, s, h) = (x.shape[0] as f64, x.shape[1] as f64, x.shape[2] as f64);
     let qkv = w.shape[1] as f64;
+    // Validated by `packed_attention`, which ran first.
     let sizes = n.attr_ints("qkv_hidden_sizes").filter(|s| s.len() == 3);
     let (qh, vh) = sizes.map_or((qkv / 3.0, qkv / 3.0), |s| (s[0] as f64, s[2] as f64));
     let heads = n.attr_i("num_heads", 1).max(1) as f64;
@@ -73,11 +117,13 @@ fn packed_attention_cost(cx: &CostCx<'_>) -> Result<Cost, InputError> {
 
 fn multi_head_attention(cx: &Cx<'_>) -> Inferred {
     let q = cx.need(0)?;
+    heads(cx.n, "num_heads")?;
     let ok = |v: Option<&Val>| v.is_none_or(|v| matches!(v.rank(), 3 | 4));
     if q.rank() != 3 || !ok(cx.inp(1)) || !ok(cx.inp(2)) {
         return Err(bad(
             "MultiHeadAttention: expects rank-3 query and rank-3 or rank-4 key and value",
-        ));
+        )
+        .into());
     }
     let vdim = match cx.inp(2) {
         Some(v) if v.rank() == 3 => v.shape[2],
@@ -94,17 +140,44 @@ fn multi_head_attention(cx: &Cx<'_>) -> Inferred {
 fn attention(cx: &Cx<'_>) -> Inferred {
     let (q, k, v) = (cx.need(0)?, cx.need(1)?, cx.need(2)?);
     if k.rank() != q.rank() {
-        return Err(bad("Attention: Q and K ranks differ"));
+        return Err(bad("Attention: Q and K ranks differ").into());
     }
     let mut shape = q.shape.clone();
     if q.rank() == 4 && v.rank() == 4 {
         shape[3] = v.shape[3];
     } else if q.rank() == 3 && v.rank() == 3 {
-        let qh = cx.n.attr_i("q_num_heads", 1).max(1) as u64;
-        let kvh = cx.n.attr_i("kv_num_heads", 1).max(1) as u64;
+        // 3-D inputs pack the heads into the last axis: the head counts must split it.
+        let (qh, kvh) = (heads(cx.n, "q_num_heads")?, heads(cx.n, "kv_num_heads")?);
+        let split = |attr: &str, h: u64, what: &str, width: u64| {
+            if width.is_multiple_of(h) {
+                Ok(width / h)
+            } else {
+                Err(invalid(
+                    &format!("attribute `{attr}`"),
+                    format!("= {h} does not divide the {what} width {width}"),
+                ))
+            }
+        };
+        let qd = split("q_num_heads", qh, "query", q.shape[2])?;
+        let kd = split("kv_num_heads", kvh, "key", k.shape[2])?;
+        split("kv_num_heads", kvh, "value", v.shape[2])?;
+        if !qh.is_multiple_of(kvh) {
+            return Err(invalid(
+                "attribute `kv_num_heads`",
+                format!("= {kvh} does not divide q_num_heads = {qh} (grouped-query attention)"),
+            ));
+        }
+        if qd != kd {
+            return Err(invalid(
+                "attribute `q_num_heads`",
+                format!(
+                    "= {qh} and kv_num_heads = {kvh} give query heads of {qd} and key heads of {kd}: they must be equal"
+                ),
+            ));
+        }
         shape[2] = v.shape[2] / kvh * qh;
     } else {
-        return Err(bad("Attention: expects rank-3 or rank-4 Q and V"));
+        return Err(bad("Attention: expects rank-3 or rank-4 Q and V").into());
     }
     one(Val::new(q.dtype, shape))
 }

@@ -1,6 +1,8 @@
 //! Convolutions and pooling.
 
-use super::{bad, one, op, to_dims, Cost, CostCx, CostRule::*, Cx, Inferred, Node, OpDef, Val};
+use super::{
+    bad, invalid, one, op, to_dims, Cost, CostCx, CostRule::*, Cx, Fail, Inferred, Node, OpDef, Val,
+};
 use crate::model::graph::OpKind;
 use crate::InputError;
 
@@ -14,24 +16,51 @@ pub(super) const OPS: &[OpDef] = &[
     op(&["GlobalAveragePool", "GlobalMaxPool"], global_pool, PerIn),
 ];
 
-/// Output spatial size of a window of `kernel` sliding over `spatial`.
-fn conv_out(
+/// A window attribute (`strides`, `dilations`, `pads`, `output_padding`) with
+/// `len` values of at least `min`, or `default` when absent; the spec allows
+/// nothing else, and a zero stride or a negative dilation would make up a size.
+fn window_attr(
     n: &Node<'_>,
-    spatial: &[u64],
-    kernel: &[u64],
-    ceil: bool,
-) -> Result<Vec<u64>, InputError> {
+    name: &str,
+    len: usize,
+    min: i64,
+    default: i64,
+) -> Result<Vec<i64>, Fail> {
+    let Some(v) = n.attr_ints(name) else {
+        return Ok(vec![default; len]);
+    };
+    if v.len() != len {
+        return Err(invalid(
+            &format!("attribute `{name}`"),
+            format!(
+                "has {} values for {len} expected (one per spatial axis{}); fix the exporter",
+                v.len(),
+                if name == "pads" { ", twice" } else { "" }
+            ),
+        ));
+    }
+    match v.iter().find(|&&x| x < min) {
+        Some(x) => Err(invalid(
+            &format!("attribute `{name}`"),
+            format!("holds {x}; every value must be at least {min}"),
+        )),
+        None => Ok(v),
+    }
+}
+
+/// Output spatial size of a window of `kernel` sliding over `spatial`.
+fn conv_out(n: &Node<'_>, spatial: &[u64], kernel: &[u64], ceil: bool) -> Result<Vec<u64>, Fail> {
     let k = kernel.len();
-    let strides = n.attr_ints("strides").unwrap_or_else(|| vec![1; k]);
-    let dil = n.attr_ints("dilations").unwrap_or_else(|| vec![1; k]);
-    let pads = n.attr_ints("pads").unwrap_or_else(|| vec![0; 2 * k]);
+    let strides = window_attr(n, "strides", k, 1, 1)?;
+    let dil = window_attr(n, "dilations", k, 1, 1)?;
+    let pads = window_attr(n, "pads", 2 * k, 0, 0)?;
     let auto = n.attr_s("auto_pad").unwrap_or("NOTSET");
-    if strides.len() != k || dil.len() != k || pads.len() != 2 * k || spatial.len() != k {
-        return Err(bad(format!("{}: inconsistent kernel attributes", n.op)));
+    if spatial.len() != k {
+        return Err(bad(format!("{}: inconsistent kernel attributes", n.op)).into());
     }
     let mut out = Vec::with_capacity(k);
     for i in 0..k {
-        let s = strides[i].max(1) as i128;
+        let s = strides[i] as i128;
         let x = spatial[i] as i128;
         let o = match auto {
             "SAME_UPPER" | "SAME_LOWER" => (x + s - 1) / s,
@@ -44,7 +73,7 @@ fn conv_out(
                 let eff = dil[i] as i128 * (kernel[i] as i128 - 1) + 1;
                 let num = x + pb + pe - eff;
                 if num < 0 {
-                    return Err(bad(format!("{}: kernel larger than its input", n.op)));
+                    return Err(bad(format!("{}: kernel larger than its input", n.op)).into());
                 }
                 if ceil {
                     (num + s - 1) / s + 1
@@ -59,20 +88,13 @@ fn conv_out(
 }
 
 /// ConvTranspose's output spatial size from its attributes.
-fn conv_transpose_out(
-    n: &Node<'_>,
-    spatial: &[u64],
-    kernel: &[u64],
-) -> Result<Vec<u64>, InputError> {
+fn conv_transpose_out(n: &Node<'_>, spatial: &[u64], kernel: &[u64]) -> Result<Vec<u64>, Fail> {
     let k = kernel.len();
-    let strides = n.attr_ints("strides").unwrap_or_else(|| vec![1; k]);
-    let dil = n.attr_ints("dilations").unwrap_or_else(|| vec![1; k]);
-    let pads = n.attr_ints("pads").unwrap_or_else(|| vec![0; 2 * k]);
-    let op = n.attr_ints("output_padding").unwrap_or_else(|| vec![0; k]);
-    if strides.len() != k || dil.len() != k || pads.len() != 2 * k || op.len() != k {
-        return Err(bad("ConvTranspose: inconsistent attributes"));
-    }
-    (0..k)
+    let strides = window_attr(n, "strides", k, 1, 1)?;
+    let dil = window_attr(n, "dilations", k, 1, 1)?;
+    let pads = window_attr(n, "pads", 2 * k, 0, 0)?;
+    let op = window_attr(n, "output_padding", k, 0, 0)?;
+    Ok((0..k)
         .map(|i| {
             let o = strides[i] as i128 * (spatial[i] as i128 - 1)
                 + op[i] as i128
@@ -83,7 +105,60 @@ fn conv_transpose_out(
             u64::try_from(o).ok()
         })
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| bad("ConvTranspose: bad output size"))
+        .ok_or_else(|| bad("ConvTranspose: bad output size"))?)
+}
+
+/// `group` divides the channels and the weight's channels fit the input's
+/// (Conv: W is Cout x Cin/group x k; ConvTranspose: W is Cin x Cout/group x k).
+fn check_channels(n: &Node<'_>, x: &Val, w: &Val) -> Result<u64, Fail> {
+    let group = n.attr_i("group", 1);
+    let g = u64::try_from(group)
+        .ok()
+        .filter(|&g| g >= 1)
+        .ok_or_else(|| {
+            invalid(
+                "attribute `group`",
+                format!("= {group}: must be at least 1"),
+            )
+        })?;
+    let cin = x.shape[1];
+    if !cin.is_multiple_of(g) {
+        return Err(invalid(
+            "attribute `group`",
+            format!("= {g} does not divide the input's {cin} channels"),
+        ));
+    }
+    let wname = n.inputs.get(1).copied().unwrap_or("W");
+    if n.op == "Conv" {
+        if w.shape[1] != cin / g {
+            return Err(invalid(
+                &format!("weight `{wname}`"),
+                format!(
+                    "has {} input channels per group, but the input has {cin} channels in {g} group(s): {} each",
+                    w.shape[1],
+                    cin / g
+                ),
+            ));
+        }
+        if !w.shape[0].is_multiple_of(g) {
+            return Err(invalid(
+                "attribute `group`",
+                format!(
+                    "= {g} does not divide the weight's {} output channels",
+                    w.shape[0]
+                ),
+            ));
+        }
+    } else if w.shape[0] != cin {
+        return Err(invalid(
+            &format!("weight `{wname}`"),
+            format!(
+                "has {} input channels (axis 0), but the input has {cin}",
+                w.shape[0]
+            ),
+        ));
+    }
+    Ok(g)
 }
 
 fn conv(cx: &Cx<'_>) -> Inferred {
@@ -96,10 +171,11 @@ fn conv(cx: &Cx<'_>) -> Inferred {
             n.name,
             v.rank(),
             w.rank()
-        )));
+        ))
+        .into());
     }
     let kernel = &w.shape[2..];
-    let group = n.attr_i("group", 1).max(1) as u64;
+    let group = check_channels(n, v, w)?;
     let transposed = n.op == "ConvTranspose";
     let spatial = if !transposed {
         conv_out(n, &v.shape[2..], kernel, false)?
@@ -167,15 +243,27 @@ fn conv_cost(cx: &CostCx<'_>) -> Result<Cost, InputError> {
 fn pool(cx: &Cx<'_>) -> Inferred {
     let n = cx.n;
     let v = cx.need(0)?;
-    let k = n
-        .attr_ints("kernel_shape")
-        .ok_or_else(|| bad("pool without kernel_shape"))?;
-    let k = to_dims(&k).ok_or_else(|| bad("bad kernel"))?;
+    let k = n.attr_ints("kernel_shape").ok_or_else(|| {
+        invalid(
+            "attribute `kernel_shape`",
+            "is missing (the spec requires it)",
+        )
+    })?;
+    // Each at least 1, and a window of at most 2^64 elements: the cost is the
+    // kernel size per output, so a larger one cannot be counted.
+    let k = to_dims(&k)
+        .filter(|k| k.iter().all(|&d| d >= 1))
+        .filter(|k| k.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).is_some())
+        .ok_or_else(|| {
+            invalid(
+                "attribute `kernel_shape`",
+                format!(
+                    "= {k:?}: every size must be at least 1 and the window at most 2^64 elements"
+                ),
+            )
+        })?;
     if v.rank() != k.len() + 2 {
-        return Err(bad(format!(
-            "{} `{}`: kernel rank does not match",
-            n.op, n.name
-        )));
+        return Err(bad(format!("{} `{}`: kernel rank does not match", n.op, n.name)).into());
     }
     let sp = conv_out(n, &v.shape[2..], &k, n.attr_i("ceil_mode", 0) != 0)?;
     let mut shape = v.shape[..2].to_vec();

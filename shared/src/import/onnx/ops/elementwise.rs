@@ -2,8 +2,8 @@
 //! integer tensors, for shape arithmetic), `Where`, casts.
 
 use super::{
-    bad, broadcast, is_float, is_int, numel, one, op, same_shape, CostRule::*, Cx, Inferred, OpDef,
-    Val, MAX_INTS,
+    bad, broadcast, is_float, is_int, numel, one, op, same_shape, CostRule::*, Cx, Inferred, Ints,
+    OpDef, Val, MAX_INTS,
 };
 
 pub(super) const OPS: &[OpDef] = &[
@@ -104,7 +104,7 @@ fn int_binary(op: &str, a: &Val, b: &Val, shape: &[u64]) -> Option<Vec<i64>> {
     if n > MAX_INTS || (x.len() != n && x.len() != 1) || (y.len() != n && y.len() != 1) {
         return None;
     }
-    let get = |v: &Vec<i64>, i: usize| if v.len() == 1 { v[0] } else { v[i] };
+    let get = |v: &[i64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
     (0..n)
         .map(|i| {
             let (p, q) = (get(x, i), get(y, i));
@@ -137,8 +137,11 @@ fn where_(cx: &Cx<'_>) -> Inferred {
         .ok_or_else(|| bad(format!("Where `{}`: shapes do not broadcast", cx.n.name)))?;
     let ints = (|| {
         let (ci, ai, bi) = (c.ints.as_ref()?, a.ints.as_ref()?, b.ints.as_ref()?);
-        let k = numel(&shape).ok()? as usize;
-        let g = |v: &Vec<i64>, i: usize| v.get(if v.len() == 1 { 0 } else { i }).copied();
+        // Never more values than a value may hold, whatever the broadcast shape.
+        let k = usize::try_from(numel(&shape).ok()?)
+            .ok()
+            .filter(|&k| k <= MAX_INTS)?;
+        let g = |v: &[i64], i: usize| v.get(if v.len() == 1 { 0 } else { i }).copied();
         (0..k)
             .map(|i| if g(ci, i)? != 0 { g(ai, i) } else { g(bi, i) })
             .collect()
@@ -158,9 +161,9 @@ fn cast(cx: &Cx<'_>) -> Inferred {
         9 => v
             .ints
             .as_ref()
-            .map(|x| x.iter().map(|&x| i64::from(x != 0)).collect()),
+            .map(|x| x.iter().map(|&x| i64::from(x != 0)).collect::<Ints>()),
         t if is_int(t) || is_float(t) => v.ints.clone(),
         _ => None,
     };
-    one(Val::of(to, v.shape.clone(), ints))
+    one(Val::with(to, v.shape.clone(), ints))
 }

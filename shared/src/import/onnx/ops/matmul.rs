@@ -1,7 +1,8 @@
 //! Matrix products: MatMul, Gemm, Einsum. 2 FLOPs per multiply-add.
 
 use super::{
-    bad, broadcast, numel, one, op, Cost, CostCx, CostRule::*, Cx, Inferred, Node, OpDef, Val,
+    bad, broadcast, invalid, numel, one, op, Cost, CostCx, CostRule::*, Cx, Fail, Inferred, Node,
+    OpDef, Val,
 };
 use crate::model::graph::OpKind;
 use crate::InputError;
@@ -127,11 +128,13 @@ fn einsum(cx: &Cx<'_>) -> Inferred {
     one(Val::new(cx.need(0)?.dtype, e.out_shape))
 }
 
-/// Two operands: a contraction over every index; one operand: element-wise.
+/// Two or more operands: contracted pairwise left to right (as `numpy.einsum`
+/// without `optimize`), each pair a product over the union of its indices;
+/// one operand: element-wise.
 fn einsum_cost(cx: &CostCx<'_>) -> Result<Cost, InputError> {
-    let es = einsum_dims(cx.n, cx.ins)?;
-    if cx.ins.len() == 2 {
-        Ok(product(cx, 2.0 * es.all, es.mnk))
+    let es = einsum_dims(cx.n, cx.ins).map_err(Fail::into_error)?;
+    if cx.ins.len() >= 2 {
+        Ok(product(cx, 2.0 * es.macs, es.mnk))
     } else {
         Ok(Cost {
             other: cx.in_el,
@@ -139,14 +142,22 @@ fn einsum_cost(cx: &CostCx<'_>) -> Result<Cost, InputError> {
         })
     }
 }
+
 struct Einsum {
     out_shape: Vec<u64>,
-    /// Product of every index size (the multiply-adds of a two-operand contraction).
-    all: f64,
+    /// Multiply-adds of the pairwise contractions (two operands: the product of every index size).
+    macs: f64,
+    /// `(m, n, k)` of the largest pairwise contraction.
     mnk: [f64; 3],
 }
 
-fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError> {
+/// The pseudo-letter of the `i`-th dim under an ellipsis: a private-use
+/// character, so no two dims (up to rank 64) and no real letter collide.
+fn ell_char(i: usize) -> char {
+    char::from_u32(0xE000 + i as u32).unwrap_or('\u{E000}')
+}
+
+fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, Fail> {
     let eq: String = n
         .attr_s("equation")
         .unwrap_or("")
@@ -162,11 +173,21 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
         return Err(bad(format!(
             "Einsum `{}`: equation {eq:?} does not match its inputs",
             n.name
-        )));
+        ))
+        .into());
     }
     let mut sizes: HashMap<char, u64> = HashMap::new();
     let mut ell: Vec<u64> = Vec::new();
-    let mut expand = |t: &str, v: &Val| -> Result<Vec<char>, InputError> {
+    // Sizes of one index in two operands must agree (1 broadcasts).
+    let mismatch = |what: String, a: u64, b: u64| {
+        invalid(
+            &what,
+            format!(
+                "is {a} in one operand and {b} in another (equation {eq:?}); the sizes must agree"
+            ),
+        )
+    };
+    let mut expand = |t: &str, v: &Val| -> Result<Vec<char>, Fail> {
         let letters: Vec<char> = t.chars().filter(|c| c.is_ascii_alphabetic()).collect();
         let has_ell = t.contains("...");
         let ne = if has_ell {
@@ -181,7 +202,8 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
                 "Einsum `{}`: term {t:?} does not match rank {}",
                 n.name,
                 v.rank()
-            )));
+            ))
+            .into());
         }
         let mut out = Vec::new();
         let mut dim = 0;
@@ -190,7 +212,7 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
             if c == '.' {
                 it.next();
                 it.next();
-                // ellipsis dims as pseudo-letters '0'..
+                // Ellipsis dims align on the right, as in broadcasting.
                 let base = ell.len().saturating_sub(ne);
                 if ell.len() < ne {
                     ell.resize(ne, 1);
@@ -201,8 +223,11 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
                         .get(dim)
                         .ok_or_else(|| bad("Einsum: bad ellipsis"))?;
                     let e = &mut ell[base + j];
+                    if *e != 1 && d != 1 && *e != d {
+                        return Err(mismatch("the dims under `...`".into(), *e, d));
+                    }
                     *e = (*e).max(d);
-                    out.push(char::from(b'0' + (base + j) as u8 % 10));
+                    out.push(ell_char(base + j));
                     dim += 1;
                 }
             } else {
@@ -213,6 +238,8 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
                 let e = sizes.entry(c).or_insert(d);
                 if *e == 1 {
                     *e = d;
+                } else if d != 1 && *e != d {
+                    return Err(mismatch(format!("index `{c}`"), *e, d));
                 }
                 out.push(c);
                 dim += 1;
@@ -225,7 +252,7 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
         in_letters.push(expand(t, v.ok_or_else(|| bad("Einsum input unknown"))?)?);
     }
     for (i, e) in ell.iter().enumerate() {
-        sizes.insert(char::from(b'0' + i as u8 % 10), *e);
+        sizes.insert(ell_char(i), *e);
     }
     let out_letters: Vec<char> = match rhs {
         Some(r) => {
@@ -235,7 +262,7 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
                 if c == '.' {
                     it.next();
                     it.next();
-                    o.extend((0..ell.len()).map(|i| char::from(b'0' + i as u8 % 10)));
+                    o.extend((0..ell.len()).map(ell_char));
                 } else {
                     o.push(c);
                 }
@@ -243,9 +270,7 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
             o
         }
         None => {
-            let mut o: Vec<char> = (0..ell.len())
-                .map(|i| char::from(b'0' + i as u8 % 10))
-                .collect();
+            let mut o: Vec<char> = (0..ell.len()).map(ell_char).collect();
             let mut once: Vec<char> = sizes
                 .keys()
                 .filter(|c| {
@@ -269,28 +294,43 @@ fn einsum_dims(n: &Node<'_>, ins: &[Option<&Val>]) -> Result<Einsum, InputError>
                 n.name
             ))
         })?;
-    let all: f64 = sizes.values().map(|&d| d as f64).product();
+    // Pairwise left to right: each step multiplies over the union of the two
+    // operands' indices and keeps those the output or a later operand needs.
+    let size = |c: &char| sizes[c] as f64;
+    let mut macs = 0.0;
     let mut mnk = [1.0f64; 3];
-    if in_letters.len() == 2 {
-        let (a, b) = (&in_letters[0], &in_letters[1]);
-        let mut seen = BTreeSet::new();
-        for c in a.iter().chain(b.iter()) {
-            if !seen.insert(*c) {
-                continue;
-            }
-            let d = sizes[c] as f64;
-            let (ia, ib, io) = (a.contains(c), b.contains(c), out_letters.contains(c));
-            match (ia, ib, io) {
-                (true, false, true) => mnk[0] *= d,
-                (false, true, true) => mnk[1] *= d,
-                (true, true, false) => mnk[2] *= d,
-                _ => {}
+    let mut best = -1.0;
+    let mut cur: Vec<char> = in_letters.first().cloned().unwrap_or_default();
+    for (j, b) in in_letters.iter().enumerate().skip(1) {
+        let mut union: BTreeSet<char> = cur.iter().copied().collect();
+        union.extend(b.iter().copied());
+        let step: f64 = union.iter().map(size).product();
+        macs += step;
+        let keep: Vec<char> = union
+            .iter()
+            .copied()
+            .filter(|c| {
+                out_letters.contains(c) || in_letters[j + 1..].iter().any(|t| t.contains(c))
+            })
+            .collect();
+        if step > best {
+            best = step;
+            mnk = [1.0; 3];
+            for c in &union {
+                let (ia, ib, io) = (cur.contains(c), b.contains(c), keep.contains(c));
+                match (ia, ib, io) {
+                    (true, false, true) => mnk[0] *= size(c),
+                    (false, true, true) => mnk[1] *= size(c),
+                    (true, true, false) => mnk[2] *= size(c),
+                    _ => {}
+                }
             }
         }
+        cur = keep;
     }
     Ok(Einsum {
         out_shape,
-        all,
+        macs,
         mnk,
     })
 }

@@ -63,10 +63,11 @@ fn range(cx: &Cx<'_>) -> Inferred {
         return Err(bad(format!(
             "Range `{}`: start, limit or delta unknown",
             cx.n.name
-        )));
+        ))
+        .into());
     };
     if d == 0 {
-        return Err(bad("Range with delta 0"));
+        return Err(bad("Range with delta 0").into());
     }
     let len = ((l as i128 - s as i128) + d as i128 - d.signum() as i128) / d as i128;
     let len = u64::try_from(len.max(0)).map_err(|_| bad("Range too long"))?;

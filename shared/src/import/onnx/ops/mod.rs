@@ -21,14 +21,20 @@ use super::decode::{Node, MAX_INTS};
 use crate::model::graph::OpKind;
 use crate::InputError;
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::rc::Rc;
+
+/// A small integer tensor's values, shared: views (Identity, Reshape...) pass
+/// them on without a copy, so a long chain of them costs no memory per node.
+pub(super) type Ints = Rc<[i64]>;
 
 /// What is known about one value.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Val {
     pub dtype: i32,
     pub shape: Vec<u64>,
-    /// The values of a small integer tensor (shape computations).
-    pub ints: Option<Vec<i64>>,
+    /// The values of a small integer tensor (shape computations), at most `MAX_INTS`.
+    pub ints: Option<Ints>,
 }
 
 impl Val {
@@ -39,12 +45,17 @@ impl Val {
             ints: None,
         }
     }
+    /// With values, kept only when few (`MAX_INTS`): a value is never bigger than that.
     pub fn of(dtype: i32, shape: Vec<u64>, ints: Option<Vec<i64>>) -> Self {
+        let ints = ints.filter(|i| i.len() <= MAX_INTS).map(Ints::from);
         Val { dtype, shape, ints }
     }
     /// With values, kept only when few (`MAX_INTS`).
     pub fn ints(dtype: i32, shape: Vec<u64>, ints: Vec<i64>) -> Self {
-        let ints = (ints.len() <= MAX_INTS).then_some(ints);
+        Val::of(dtype, shape, Some(ints))
+    }
+    /// With another value's values (a view), shared.
+    pub fn with(dtype: i32, shape: Vec<u64>, ints: Option<Ints>) -> Self {
         Val { dtype, shape, ints }
     }
     pub fn numel(&self) -> Result<u64, InputError> {
@@ -105,8 +116,39 @@ fn broadcast(shapes: &[&[u64]]) -> Option<Vec<u64>> {
 // ---------------------------------------------------------------------------
 // Shape inference.
 
+/// Why a node's outputs were not inferred.
+#[derive(Debug)]
+pub(super) enum Fail {
+    /// The importer cannot follow the node (an input of unknown shape, a form it
+    /// does not handle): a warning, and the node counts as zero.
+    Skip(InputError),
+    /// The node contradicts the ONNX spec (a bad attribute, operands that do
+    /// not fit): the import stops, since any count would be made up.
+    Invalid(InputError),
+}
+
+impl Fail {
+    pub fn into_error(self) -> InputError {
+        match self {
+            Fail::Skip(e) | Fail::Invalid(e) => e,
+        }
+    }
+}
+
+impl From<InputError> for Fail {
+    fn from(e: InputError) -> Self {
+        Fail::Skip(e)
+    }
+}
+
+/// A node whose attribute or input `what` breaks the spec (`why`, then the fix).
+/// The importer prefixes the node's label.
+pub(super) fn invalid(what: &str, why: impl Display) -> Fail {
+    Fail::Invalid(bad(format!("{what} {why}")))
+}
+
 /// A node's outputs (`None` where unknown); `Ok(None)`: the op cannot be inferred.
-pub(super) type Inferred = Result<Option<Vec<Option<Val>>>, InputError>;
+pub(super) type Inferred = Result<Option<Vec<Option<Val>>>, Fail>;
 
 /// One node and what is known of its inputs (`None`: absent or unknown).
 pub(super) struct Cx<'c> {
@@ -135,7 +177,11 @@ impl<'c> Cx<'c> {
         i: usize,
         unknown: impl FnOnce() -> InputError,
     ) -> Result<Vec<i64>, InputError> {
-        self.need(i)?.ints.clone().ok_or_else(unknown)
+        self.need(i)?
+            .ints
+            .as_deref()
+            .map(<[i64]>::to_vec)
+            .ok_or_else(unknown)
     }
     /// Every input (variadic ops).
     fn need_all(&self) -> Result<Vec<&'c Val>, InputError> {
@@ -144,7 +190,9 @@ impl<'c> Cx<'c> {
     /// The ints of an optional input, or of the attribute older opsets used instead.
     fn ints_of(&self, i: usize, name: &str) -> Option<Vec<i64>> {
         match self.inp(i) {
-            Some(v) if self.n.inputs.get(i).is_some_and(|s| !s.is_empty()) => v.ints.clone(),
+            Some(v) if self.n.inputs.get(i).is_some_and(|s| !s.is_empty()) => {
+                v.ints.as_deref().map(<[i64]>::to_vec)
+            }
             _ => self.n.attr_ints(name),
         }
     }

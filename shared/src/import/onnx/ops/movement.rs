@@ -44,16 +44,21 @@ fn concat(cx: &Cx<'_>) -> Inferred {
     let mut sum = 0u64;
     for v in &vals {
         if v.rank() != first.rank() {
-            return Err(bad(format!("Concat `{}`: ranks differ", cx.n.name)));
+            return Err(bad(format!("Concat `{}`: ranks differ", cx.n.name)).into());
         }
         sum = sum
             .checked_add(v.shape[ax])
             .ok_or_else(|| bad("Concat overflows"))?;
     }
     shape[ax] = sum;
-    let ints = if first.rank() <= 1 {
+    // Values only while the result stays small: nested Concat(x, x) doubles them.
+    let small = vals
+        .iter()
+        .try_fold(0usize, |n, v| Some(n + v.ints.as_ref()?.len()))
+        .is_some_and(|n| n <= MAX_INTS);
+    let ints = if first.rank() <= 1 && small {
         vals.iter()
-            .map(|v| v.ints.clone())
+            .map(|v| v.ints.as_deref())
             .collect::<Option<Vec<_>>>()
             .map(|v| v.concat())
     } else {
@@ -93,7 +98,7 @@ fn slice(cx: &Cx<'_>) -> Inferred {
     let v = cx.need(0)?;
     let (starts, ends) = (cx.ints_of(1, "starts"), cx.ints_of(2, "ends"));
     let (Some(starts), Some(ends)) = (starts, ends) else {
-        return Err(bad(format!("Slice `{name}`: starts/ends unknown")));
+        return Err(bad(format!("Slice `{name}`: starts/ends unknown")).into());
     };
     let axes = cx
         .ints_of(3, "axes")
@@ -104,24 +109,34 @@ fn slice(cx: &Cx<'_>) -> Inferred {
     if axes.len() != starts.len() || ends.len() != starts.len() || steps.len() != starts.len() {
         return Err(bad(format!(
             "Slice `{name}`: inconsistent starts/ends/axes/steps"
-        )));
+        ))
+        .into());
     }
     let mut shape = v.shape.clone();
     let mut ints = v
         .ints
-        .clone()
-        .filter(|i| v.rank() == 1 && i.len() as u64 == v.shape[0]);
+        .as_deref()
+        .filter(|i| v.rank() == 1 && i.len() as u64 == v.shape[0])
+        .map(<[i64]>::to_vec);
     for i in 0..starts.len() {
         let a = norm_axis(axes[i], v.rank()).ok_or_else(|| bad("Slice: bad axis"))?;
         let d = v.shape[a] as i128;
         let step = steps[i] as i128;
         if step == 0 {
-            return Err(bad("Slice with step 0"));
+            return Err(bad("Slice with step 0").into());
         }
         let fix = |x: i64, lo: i128, hi: i128| {
             let x = x as i128;
             (if x < 0 { x + d } else { x }).clamp(lo, hi)
         };
+        // An empty axis stays empty (the clamps below need d >= 1 for a negative step).
+        if d == 0 {
+            shape[a] = 0;
+            if let Some(v) = ints.as_mut() {
+                v.clear();
+            }
+            continue;
+        }
         let (s, e) = if step > 0 {
             (fix(starts[i], 0, d), fix(ends[i], 0, d))
         } else {
@@ -207,7 +222,7 @@ fn expand(cx: &Cx<'_>) -> Inferred {
         Some(iv) if iv.len() == 1 && numel(&shape)? as usize <= MAX_INTS => {
             Some(vec![iv[0]; numel(&shape)? as usize])
         }
-        Some(iv) if shape == v.shape => Some(iv.clone()),
+        Some(iv) if shape == v.shape => Some(iv.to_vec()),
         _ => None,
     };
     one(Val::of(v.dtype, shape, ints))
@@ -217,7 +232,7 @@ fn tile(cx: &Cx<'_>) -> Inferred {
     let v = cx.need(0)?;
     let r = cx.need_ints(1, || bad("Tile: repeats unknown"))?;
     if r.len() != v.rank() {
-        return Err(bad("Tile: repeats do not match the rank"));
+        return Err(bad("Tile: repeats do not match the rank").into());
     }
     let shape = v
         .shape
@@ -235,9 +250,7 @@ fn pad(cx: &Cx<'_>) -> Inferred {
         .ints_of(1, "pads")
         .ok_or_else(|| bad("Pad: pads unknown"))?;
     if p.len() != 2 * v.rank() {
-        return Err(bad(
-            "Pad: pads do not match the rank (axes input not supported)",
-        ));
+        return Err(bad("Pad: pads do not match the rank (axes input not supported)").into());
     }
     let r = v.rank();
     let shape = (0..r)

@@ -1,6 +1,8 @@
 //! Reductions over axes, arg-reductions, TopK, CumSum.
 
-use super::{bad, norm_axis, one, op, same_shape, to_dim, CostRule::*, Cx, Inferred, OpDef, Val};
+use super::{
+    bad, invalid, norm_axis, one, op, same_shape, to_dim, CostRule::*, Cx, Inferred, OpDef, Val,
+};
 
 pub(super) const OPS: &[OpDef] = &[
     op(
@@ -60,6 +62,15 @@ fn top_k(cx: &Cx<'_>) -> Inferred {
     let k = cx.need_ints(1, unknown)?.first().copied().and_then(to_dim);
     let k = k.ok_or_else(unknown)?;
     let ax = norm_axis(cx.n.attr_i("axis", -1), v.rank()).ok_or_else(|| bad("TopK: bad axis"))?;
+    if k > v.shape[ax] {
+        return Err(invalid(
+            &format!("input `K` ({})", cx.n.inputs.get(1).copied().unwrap_or("?")),
+            format!(
+                "= {k} is larger than axis {ax}'s {} elements; the spec requires k <= the axis size",
+                v.shape[ax]
+            ),
+        ));
+    }
     let mut shape = v.shape.clone();
     shape[ax] = k;
     Ok(Some(vec![

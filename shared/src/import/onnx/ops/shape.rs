@@ -90,7 +90,8 @@ fn reshape(cx: &Cx<'_>) -> Inferred {
             return Err(bad(format!(
                 "Reshape `{}`: {total} elements do not fit {s:?}",
                 n.name
-            )));
+            ))
+            .into());
         }
         out[i] = total / rest;
     }
@@ -98,9 +99,10 @@ fn reshape(cx: &Cx<'_>) -> Inferred {
         return Err(bad(format!(
             "Reshape `{}`: {:?} -> {s:?} changes the element count",
             n.name, v.shape
-        )));
+        ))
+        .into());
     }
-    one(Val::of(v.dtype, out, v.ints.clone()))
+    one(Val::with(v.dtype, out, v.ints.clone()))
 }
 
 /// `axes` normalised against `rank`, or `err`.
@@ -127,7 +129,7 @@ fn squeeze(cx: &Cx<'_>) -> Inferred {
             }
         }
     }
-    one(Val::of(v.dtype, shape, v.ints.clone()))
+    one(Val::with(v.dtype, shape, v.ints.clone()))
 }
 
 fn unsqueeze(cx: &Cx<'_>) -> Inferred {
@@ -138,9 +140,9 @@ fn unsqueeze(cx: &Cx<'_>) -> Inferred {
     let mut shape = v.shape.clone();
     for a in axes_in(&ax, v.rank() + ax.len(), "Unsqueeze: bad axis")? {
         if a > shape.len() {
-            return Err(bad("Unsqueeze: bad axis"));
+            return Err(bad("Unsqueeze: bad axis").into());
         }
         shape.insert(a, 1);
     }
-    one(Val::of(v.dtype, shape, v.ints.clone()))
+    one(Val::with(v.dtype, shape, v.ints.clone()))
 }
