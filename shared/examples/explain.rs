@@ -37,6 +37,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for n in &ss.notes {
             println!("  {n}");
         }
+        let m = &ss.memory;
+        println!(
+            "memory per device: weights {:.2} GB, gradients {:.2} GB, optimizer {:.2} GB, activations {:.2} GB, KV cache {:.2} GB",
+            m.weights / 1e9,
+            m.gradients / 1e9,
+            m.optimizer / 1e9,
+            m.activations / 1e9,
+            m.kv_cache / 1e9
+        );
         println!("one micro-batch on one device:");
         pl = ss.plan;
     }

@@ -278,6 +278,23 @@ crate::named_enum! {
     }
 }
 
+crate::named_enum! {
+    /// A module Megatron-Core's selective recomputation runs again in the
+    /// backward instead of keeping its output (`--recompute-modules`).
+    pub enum RecomputeModule {
+        /// The attention core (Megatron's default selective recomputation).
+        CoreAttn = "core_attn",
+        /// Every norm: the inputs of the matmuls after a norm are not kept.
+        Layernorm = "layernorm",
+        /// Multi-head latent attention's up-projections: the latents are kept
+        /// instead of the queries, keys and values.
+        MlaUpProj = "mla_up_proj",
+        /// A mixture of experts' activation function (SwiGLU): its input is
+        /// kept, its output is not.
+        MoeAct = "moe_act",
+    }
+}
+
 /// How a training stage's devices share the work. Degrees multiply to the
 /// device count: data = count / (tensor x pipeline x context).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -319,6 +336,11 @@ pub struct Parallelism {
     pub interleave: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recompute: Option<Recompute>,
+    /// With `recompute: selective` and `software: megatron`, the modules
+    /// recomputed (Megatron-Core's `--recompute-modules`); default the
+    /// attention core.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recompute_modules: Vec<RecomputeModule>,
 }
 
 fn one() -> f64 {

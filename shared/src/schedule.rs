@@ -10,9 +10,11 @@ use crate::device::{DeviceProfile, Links};
 use crate::error::InputError;
 use crate::model::graph::Pass;
 use crate::model::{Architecture, TransformerSpec};
-use crate::plan::parallel::Shard;
+use crate::plan::parallel::{module_bits, modules_of, Shard};
 use crate::plan::{plan, MemoryNeed, Node, StepPlan};
-use crate::scenario::{HostCosts, Parallelism, Phase, Recompute, SoftwareClass, Workload};
+use crate::scenario::{
+    HostCosts, Parallelism, Phase, Recompute, RecomputeModule, SoftwareClass, Workload,
+};
 use crate::step::{step_cost, StepCost};
 use crate::units::Precision;
 
@@ -43,6 +45,9 @@ pub struct Strategy {
     pub micro_batch: u64,
     pub interleave: u64,
     pub recompute: Recompute,
+    /// Under selective recomputation, the modules run again
+    /// (`plan::parallel::module_bits`; none: the attention core).
+    pub modules: u8,
     /// Chosen by the estimator (no parallelism was given).
     pub chosen: bool,
 }
@@ -63,6 +68,7 @@ impl Strategy {
             micro_batch: batch.max(1),
             interleave: 1,
             recompute: Recompute::None,
+            modules: 0,
             chosen: false,
         }
     }
@@ -102,6 +108,13 @@ impl Strategy {
                 format!("must divide the {data} data-parallel replicas (devices / (tensor x pipeline x context))"),
             ));
         }
+        let recompute = p.recompute.unwrap_or_default();
+        if !p.recompute_modules.is_empty() && recompute != Recompute::Selective {
+            return Err(InputError::new(
+                format!("{field}.recompute_modules"),
+                "modules are recomputed under selective recomputation: set recompute to \"selective\" or remove recompute_modules",
+            ));
+        }
         Ok(Strategy {
             tensor: t,
             pipeline: pp,
@@ -114,7 +127,8 @@ impl Strategy {
             micro_batches: m,
             micro_batch: batch / m,
             interleave: p.interleave.unwrap_or(1).max(1),
-            recompute: p.recompute.unwrap_or_default(),
+            recompute,
+            modules: module_bits(&p.recompute_modules),
             chosen: false,
         })
     }
@@ -126,6 +140,7 @@ impl Strategy {
             context: self.context as f64,
             sequence_parallel: self.sequence_parallel,
             recompute: self.recompute,
+            modules: self.modules,
             optimizer_shards: if self.zero >= 1 {
                 self.data as f64
             } else {
@@ -167,7 +182,17 @@ impl Strategy {
             parts.push("sequence parallel".into());
         }
         if self.recompute != Recompute::None {
-            parts.push(format!("{} recomputation", self.recompute.as_str()));
+            let modules = modules_of(self.modules);
+            parts.push(if modules.is_empty() {
+                format!("{} recomputation", self.recompute.as_str())
+            } else {
+                let names: Vec<&str> = modules.iter().map(|m| m.as_str()).collect();
+                format!(
+                    "{} recomputation of {}",
+                    self.recompute.as_str(),
+                    names.join(", ")
+                )
+            });
         }
         parts.join(", ")
     }
@@ -326,6 +351,69 @@ fn split(pl: &StepPlan) -> (StepPlan, StepPlan) {
     (work, opt)
 }
 
+/// Recomputed modules the model and software have.
+fn check_modules(
+    spec: Option<&TransformerSpec>,
+    sw: SoftwareClass,
+    st: &Strategy,
+    field: &str,
+) -> Result<(), InputError> {
+    let modules = modules_of(st.modules);
+    if modules.is_empty() {
+        return Ok(());
+    }
+    let f = format!("{field}.parallelism.recompute_modules");
+    let Some(spec) = spec.filter(|s| s.decoder_layers == 0) else {
+        return Err(InputError::new(
+            f,
+            "recompute_modules needs a decoder-only or encoder-only transformer (a preset or hf_config): remove it",
+        ));
+    };
+    if sw != SoftwareClass::Megatron {
+        return Err(InputError::new(
+            f,
+            "recompute_modules are Megatron-Core's: set software to \"megatron\" or remove them",
+        ));
+    }
+    if modules.contains(&RecomputeModule::MlaUpProj) && spec.mla.is_none() {
+        return Err(InputError::new(
+            f,
+            "mla_up_proj needs multi-head latent attention (a DeepSeek-V2/V3 config): remove it",
+        ));
+    }
+    if modules.contains(&RecomputeModule::MoeAct) && spec.moe.is_none() {
+        return Err(InputError::new(
+            f,
+            "moe_act needs a mixture of experts: remove it",
+        ));
+    }
+    Ok(())
+}
+
+/// Activations one device keeps under its recomputed modules, relative to
+/// those it keeps without them (`plan::transformer::megatron_activations`).
+fn kept_by_modules(arch: &Architecture, w: &Workload, sw: SoftwareClass, st: &Strategy) -> f64 {
+    let modules = modules_of(st.modules);
+    match spec_of(arch) {
+        Some(spec)
+            if st.recompute == Recompute::Selective
+                && !modules.is_empty()
+                && sw == SoftwareClass::Megatron
+                && spec.decoder_layers == 0 =>
+        {
+            use crate::plan::transformer::megatron_activations;
+            let all = megatron_activations(spec, 1.0, w.precision, &[]);
+            let kept = megatron_activations(spec, 1.0, w.precision, &modules);
+            if all > 0.0 {
+                kept / all
+            } else {
+                1.0
+            }
+        }
+        _ => 1.0,
+    }
+}
+
 fn spec_of(arch: &Architecture) -> Option<&TransformerSpec> {
     match arch {
         Architecture::Transformer(t) => Some(t),
@@ -396,6 +484,9 @@ pub fn stage_step(
             }
             Some(_) => {}
         }
+    }
+    if w.phase == Phase::Train {
+        check_modules(spec, sw, st, field)?;
     }
     let mut wm = w.clone();
     wm.batch = st.micro_batch.max(1);
@@ -561,6 +652,7 @@ pub fn stage_step(
 
     // memory per device
     let mut memory = pl.memory;
+    memory.activations *= kept_by_modules(arch, w, sw, st);
     if st.zero >= 2 {
         memory.gradients /= d;
     }
@@ -641,6 +733,7 @@ pub fn memory_of(
         }
     };
     let mut m = whole.sharded(&st.shard());
+    m.activations *= kept_by_modules(arch, w, sw, st);
     if st.zero >= 2 {
         m.gradients /= st.data as f64;
     }

@@ -469,3 +469,133 @@ fn a_group_across_nodes_uses_its_members_nics_together() {
     );
     assert!(!group_link(&h100, 64, 1).1, "NVLS is inside a node only");
 }
+
+/// A DeepSeek-V3-shaped model (MLA, 8 of 256 routed experts plus one shared;
+/// every layer a mixture of experts here) trained in FP8 under Megatron, 1,024
+/// tokens per device. Per token and layer the step keeps, in bytes (activation
+/// precision 2; Transformer Engine keeps the FP8 cast of each matmul's input, 1):
+/// the two norms' inputs 2 h x 2; the QKV and MLP inputs 2 h, the k = 8 copies
+/// of the token the routed experts take in 8 h, the attention output nh v and
+/// the activation's output (8 + 1) I_e, all x 1; Q, K and V, (2 nh (d_nope +
+/// d_rope) + nh v) x 2; the first expert matmuls' output 2 (8 + 1) I_e x 2.
+/// Recomputing the norms, the MLA up-projections and the experts' activation
+/// (DeepSeek-V3, arXiv:2412.19437, section 3.3.2; Megatron-Core's
+/// `--recompute-modules layernorm mla_up_proj moe_act`) drops the QKV and MLP
+/// inputs and the routed share of the activation's output, and keeps the
+/// latents (d_q + d_kv) x 1 and the rotary key d_rope x 2 instead of Q, K, V.
+/// After the layers: the final norm's input h x 2 and fp32 logits 4 V.
+/// The up-projections then run once more: 2 t (d_q nh (d_nope + d_rope) + d_kv
+/// nh (d_nope + v)) FLOPs per layer.
+#[test]
+fn recomputed_modules_keep_the_latents_and_run_the_up_projections_again() {
+    let (l, h, nh, ie, k, v_vocab) = (4.0, 7168.0, 128.0, 2048.0, 8.0, 129280.0);
+    let (dq, dkv, nope, rope, v) = (1536.0, 512.0, 128.0, 64.0, 128.0);
+    let t = 1024.0;
+    let config = r#"{"model_type":"deepseek_v3","hidden_size":7168,"intermediate_size":18432,"moe_intermediate_size":2048,"num_hidden_layers":4,"first_k_dense_replace":0,"num_attention_heads":128,"n_routed_experts":256,"n_shared_experts":1,"num_experts_per_tok":8,"q_lora_rank":1536,"kv_lora_rank":512,"qk_nope_head_dim":128,"qk_rope_head_dim":64,"v_head_dim":128,"vocab_size":129280}"#;
+    let sc = |par: &str, software: &str| {
+        parse_scenario(&format!(
+            r#"{{"version":1,"model":{{"hf_config":{config}}},"stages":[{{"kind":"final_training","workload":{{"phase":"train","precision":"fp8","batch":1,"seq":1024,"optimizer":"adamw"}},"steps":1,"parallelism":{par}}}],"hardware":{{"device":"h100-sxm","count":8}},"software":"{software}"}}"#
+        ))
+    };
+    let all = sc(r#"{"recompute":"selective"}"#, "megatron").unwrap();
+    let modules = sc(
+        r#"{"recompute":"selective","recompute_modules":["layernorm","mla_up_proj","moe_act"]}"#,
+        "megatron",
+    )
+    .unwrap();
+    let arch = architecture(&all).unwrap();
+    let dev = device_profile("h100-sxm", &[]).unwrap();
+    let run = |s: &Scenario| {
+        let st = strategy(s.stages[0].parallelism.clone().unwrap(), 8, 1);
+        let ss = stage_step(
+            &arch,
+            &s.stages[0].workload,
+            s.software,
+            "stages[0]",
+            &st,
+            &dev,
+            &HostCosts::default(),
+        )
+        .unwrap();
+        let m = memory_of(
+            &arch,
+            &s.stages[0].workload,
+            s.software,
+            "stages[0]",
+            &st,
+            &mut vec![],
+        )
+        .unwrap();
+        assert_eq!(m.activations, ss.memory.activations);
+        ss
+    };
+    let (a, lin) = (2.0, 1.0);
+    let qk = nh * (nope + rope);
+    let out = h * a + 4.0 * v_vocab;
+    let kept_all = 2.0 * h * a
+        + (2.0 * h + k * h + nh * v + (k + 1.0) * ie) * lin
+        + (2.0 * qk + nh * v) * a
+        + 2.0 * (k + 1.0) * ie * a;
+    let kept_modules = 2.0 * h * a
+        + (k * h + nh * v + ie) * lin
+        + (dq + dkv) * lin
+        + rope * a
+        + 2.0 * (k + 1.0) * ie * a;
+    let base = run(&all);
+    let with = run(&modules);
+    close(
+        "activations, attention core recomputed",
+        base.memory.activations,
+        t * (l * kept_all + out),
+        1e-12,
+    );
+    close(
+        "activations, norms, up-projections and expert activation recomputed",
+        with.memory.activations,
+        t * (l * kept_modules + out),
+        1e-12,
+    );
+    // Megatron-Core's list replaces the default: the attention core is not run again
+    assert_eq!(flops_of(&with.plan, "attn.sdpa.recompute"), 0.0);
+    assert!(flops_of(&base.plan, "attn.sdpa.recompute") > 0.0);
+    close(
+        "up-projections run again",
+        flops_of(&with.plan, "attn.q_b.recompute") + flops_of(&with.plan, "attn.kv_b.recompute"),
+        2.0 * t * (dq * qk + dkv * nh * (nope + v)) * l,
+        1e-9,
+    );
+    assert!(with
+        .strategy
+        .describe()
+        .contains("selective recomputation of layernorm, mla_up_proj, moe_act"));
+
+    // what does not apply is refused, naming the field and the fix
+    let err = |s: Scenario| {
+        shared::estimate::estimate_core(&s, &[])
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err(sc(r#"{"recompute_modules":["layernorm"]}"#, "megatron").unwrap());
+    assert!(
+        e.contains("stages[0].parallelism.recompute_modules") && e.contains("selective"),
+        "{e}"
+    );
+    let e = err(sc(
+        r#"{"recompute":"selective","recompute_modules":["layernorm"]}"#,
+        "pytorch-eager",
+    )
+    .unwrap());
+    assert!(
+        e.contains("stages[0].parallelism.recompute_modules") && e.contains("megatron"),
+        "{e}"
+    );
+    let llama = parse_scenario(
+        r#"{"version":1,"model":{"preset":"llama-2-7b"},"stages":[{"kind":"final_training","workload":{"phase":"train","precision":"bf16","batch":1,"seq":1024,"optimizer":"adamw"},"steps":1,"parallelism":{"recompute":"selective","recompute_modules":["mla_up_proj"]}}],"hardware":{"device":"h100-sxm","count":8},"software":"megatron"}"#,
+    )
+    .unwrap();
+    let e = err(llama);
+    assert!(
+        e.contains("stages[0].parallelism.recompute_modules") && e.contains("latent"),
+        "{e}"
+    );
+}

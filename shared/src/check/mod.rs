@@ -624,6 +624,12 @@ pub fn ignored_knobs(i: usize, st: &Stage) -> Vec<String> {
                 f("recompute")
             ));
         }
+        if !p.recompute_modules.is_empty() {
+            out.push(format!(
+                "{} is ignored: recomputation re-runs forwards for a backward pass, which only training has (remove it)",
+                f("recompute_modules")
+            ));
+        }
     }
     if more(p.interleave) && !more(p.pipeline) {
         out.push(format!(

@@ -18,7 +18,28 @@
 
 use super::{Node, Seq, StepPlan};
 use crate::model::graph::{Op, Pass};
-use crate::scenario::Recompute;
+use crate::scenario::{Recompute, RecomputeModule};
+
+/// Recomputed modules as a set of bits, in [`RecomputeModule::ALL`]'s order.
+pub fn module_bits(modules: &[RecomputeModule]) -> u8 {
+    modules.iter().fold(0, |b, m| {
+        b | 1
+            << RecomputeModule::ALL
+                .iter()
+                .position(|x| x == m)
+                .unwrap_or(0)
+    })
+}
+
+/// The modules of a set of bits.
+pub fn modules_of(bits: u8) -> Vec<RecomputeModule> {
+    RecomputeModule::ALL
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, m)| *m)
+        .collect()
+}
 
 /// The degrees a device's share follows from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,6 +49,8 @@ pub struct Shard {
     pub context: f64,
     pub sequence_parallel: bool,
     pub recompute: Recompute,
+    /// Under selective recomputation, the modules run again ([`module_bits`]).
+    pub modules: u8,
     /// Devices the optimizer state is sharded over (ZeRO-1 and above: the
     /// data-parallel degree; 1 otherwise).
     pub optimizer_shards: f64,
@@ -41,6 +64,7 @@ impl Default for Shard {
             context: 1.0,
             sequence_parallel: false,
             recompute: Recompute::None,
+            modules: 0,
             optimizer_shards: 1.0,
         }
     }
@@ -142,7 +166,7 @@ impl StepPlan {
         }
         walk(&mut self.root, s, false, t, p, c);
         if s.recompute != Recompute::None {
-            recompute(&mut self.root, s.recompute);
+            recompute(&mut self.root, s.recompute, &modules_of(s.modules));
         }
         self.params /= t * p;
         self.active_params /= t * p;
@@ -172,11 +196,59 @@ impl StepPlan {
 const FULL_RECOMPUTE_ACTIVATIONS: f64 = 2.0 / 34.0;
 
 /// Put each layer's recomputed forward (or its attention core) at the start of its backward.
-fn recompute(root: &mut Seq, r: Recompute) {
+fn recompute(root: &mut Seq, r: Recompute, modules: &[RecomputeModule]) {
     // find the forward layer sequences, then prepend them to their backward twins
     let mut forwards: Vec<Seq> = vec![];
     collect(root, &mut forwards);
-    insert(root, &forwards, r);
+    let modules = if modules.is_empty() {
+        &[RecomputeModule::CoreAttn][..]
+    } else {
+        modules
+    };
+    insert(root, &forwards, r, modules);
+}
+
+/// Whether selective recomputation of `modules` runs a layer's op again.
+fn recomputed(op: &Op, modules: &[RecomputeModule]) -> bool {
+    let n = op.name.as_str();
+    modules.iter().any(|m| match m {
+        RecomputeModule::CoreAttn => op.kind == crate::model::graph::OpKind::Attention,
+        RecomputeModule::Layernorm => n.contains("norm"),
+        // the up-projections and the rotary and concatenations that make Q and K from them
+        RecomputeModule::MlaUpProj => {
+            n.starts_with("attn.q_b")
+                || n.starts_with("attn.kv_b")
+                || n.starts_with("rotary.")
+                || n == "attn.q_cat"
+                || n == "attn.k_cat"
+        }
+        RecomputeModule::MoeAct => {
+            n.starts_with("mlp.silu") || n.starts_with("mlp.mul") || n.starts_with("mlp.gelu")
+        }
+    })
+}
+
+/// A layer node's recomputed part under selective recomputation: its ops
+/// that `modules` run again, inside nested sequences too (the experts' MLP).
+fn selective(n: &Node, modules: &[RecomputeModule]) -> Option<Node> {
+    match n {
+        Node::Op(op) => recomputed(op, modules).then(|| Node::Op(op.clone())),
+        Node::Seq(q) => {
+            let nodes: Vec<Node> = q
+                .nodes
+                .iter()
+                .filter_map(|c| selective(c, modules))
+                .collect();
+            (!nodes.is_empty()).then(|| {
+                Node::Seq(Seq {
+                    name: format!("{}.recompute", q.name),
+                    nodes,
+                    repeat: q.repeat,
+                    synced: q.synced,
+                })
+            })
+        }
+    }
 }
 
 fn collect(seq: &Seq, out: &mut Vec<Seq>) {
@@ -206,7 +278,7 @@ fn mark_recomputed(n: Node) -> Node {
     }
 }
 
-fn insert(seq: &mut Seq, forwards: &[Seq], r: Recompute) {
+fn insert(seq: &mut Seq, forwards: &[Seq], r: Recompute, modules: &[RecomputeModule]) {
     for n in &mut seq.nodes {
         if let Node::Seq(c) = n {
             if let Some(base) = c.name.strip_suffix(".backward").filter(|b| is_layer(b)) {
@@ -214,14 +286,11 @@ fn insert(seq: &mut Seq, forwards: &[Seq], r: Recompute) {
                     let ops: Vec<Node> = f
                         .nodes
                         .iter()
-                        .filter(|n| match (r, n) {
-                            (Recompute::Full, _) => true,
-                            (Recompute::Selective, Node::Op(op)) => {
-                                op.kind == crate::model::graph::OpKind::Attention
-                            }
-                            _ => false,
+                        .filter_map(|n| match r {
+                            Recompute::Full => Some(n.clone()),
+                            Recompute::Selective => selective(n, modules),
+                            Recompute::None => None,
                         })
-                        .cloned()
                         .map(mark_recomputed)
                         .collect();
                     let mut nodes = ops;
@@ -229,7 +298,7 @@ fn insert(seq: &mut Seq, forwards: &[Seq], r: Recompute) {
                     c.nodes = nodes;
                 }
             } else {
-                insert(c, forwards, r);
+                insert(c, forwards, r, modules);
             }
         }
     }

@@ -8,7 +8,8 @@ use crate::model::{
     HeadKind, InputKind, Mla, MlpKind, Moe, NormKind, NormPlacement, PositionKind, QkNormScope,
     TransformerSpec,
 };
-use crate::scenario::{AttentionImpl, Phase, SoftwareClass, Workload};
+use crate::scenario::{AttentionImpl, Phase, RecomputeModule, SoftwareClass, Workload};
+use crate::units::Precision;
 use crate::InputError;
 
 fn err(field: &str, msg: impl Into<String>) -> InputError {
@@ -241,7 +242,7 @@ pub(super) fn plan(
         // fused kernels keep only what their backward needs (not eager's
         // per-op outputs); the training pass is passes[0]
         let tokens = passes[0].0.b * passes[0].0.sq;
-        saved = megatron_activations(spec, tokens, w.precision.activation_bytes());
+        saved = megatron_activations(spec, tokens, w.precision, &[]);
     }
     let p = w.precision;
     let kv = if w.phase == Phase::Decode {
@@ -307,53 +308,102 @@ fn generate_loop_ops(b: f64, vocab: f64) -> Vec<Node> {
 /// (fused norms, bias-GeLU/SwiGLU and bias-dropout-add, FlashAttention):
 /// per token and layer, the inputs of both norms, the inputs of the QKV and
 /// first MLP matmuls, Q, K and V, the attention output, the first MLP
-/// matmul's output and the activation's output, in the activation precision,
-/// plus one byte per dropout mask element; after the layers, the final
-/// norm's input and the fp32 logits of the cross entropy. For GPT-3-shaped
-/// layers this is Korthikanti et al. 2022 ("Reducing Activation
-/// Recomputation in Large Transformer Models", eq. 1) with FlashAttention:
-/// 34 s b h bytes per layer.
-pub(crate) fn megatron_activations(spec: &TransformerSpec, tokens: f64, a: f64) -> f64 {
+/// matmul's output and the activation's output, plus one byte per dropout
+/// mask element; a mixture of experts also keeps the `k` copies of each token
+/// its routed experts take in; after the layers, the final norm's input and
+/// the fp32 logits of the cross entropy. In the activation precision, except
+/// that 8-bit training keeps the inputs of its matmuls in 8 bits (Transformer
+/// Engine's FP8 linear layers save the FP8 cast of their input for the weight
+/// gradient; DeepSeek-V3, arXiv:2412.19437, section 3.3.3). For GPT-3-shaped
+/// layers this is Korthikanti et al. 2022 ("Reducing Activation Recomputation
+/// in Large Transformer Models", eq. 1) with FlashAttention: 34 s b h bytes
+/// per layer. `modules`: what selective recomputation drops
+/// ([`crate::scenario::RecomputeModule`]).
+pub(crate) fn megatron_activations(
+    spec: &TransformerSpec,
+    tokens: f64,
+    p: Precision,
+    modules: &[RecomputeModule],
+) -> f64 {
+    let a = p.activation_bytes();
+    let lin = if matches!(p, Precision::Fp8 | Precision::Int8) {
+        1.0
+    } else {
+        a
+    };
+    let has = |m: RecomputeModule| modules.contains(&m);
     let h = spec.hidden as f64;
-    let (q, k, v) = match &spec.mla {
+    // Q, K and V in the activation precision, and what feeds them in the matmuls' precision
+    let qkv = match &spec.mla {
+        Some(m) if has(RecomputeModule::MlaUpProj) => {
+            // the up-projections run again: keep their inputs, the latents, and the shared rotary key
+            let q = m.q_lora_rank.map_or(
+                ((m.qk_nope_head_dim + m.qk_rope_head_dim) * spec.heads) as f64 * a,
+                |r| r as f64 * lin,
+            );
+            q + m.kv_lora_rank as f64 * lin + m.qk_rope_head_dim as f64 * a
+        }
         Some(m) => {
             let qk = (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64 * spec.heads as f64;
-            (qk, qk, (m.v_head_dim * spec.heads) as f64)
+            (2.0 * qk + (m.v_head_dim * spec.heads) as f64) * a
         }
         None => {
             let d = spec.head_dim as f64;
-            (
-                spec.heads as f64 * d,
-                spec.kv_heads as f64 * d,
-                spec.kv_heads as f64 * d,
-            )
+            (spec.heads as f64 * d + 2.0 * spec.kv_heads as f64 * d) * a
         }
     };
     let attn_out = match &spec.mla {
         Some(m) => (m.v_head_dim * spec.heads) as f64,
         None => spec.heads as f64 * spec.head_dim as f64,
     };
-    let ffn = match &spec.moe {
-        Some(m) => (m.active * m.expert_intermediate + m.shared * m.shared_intermediate) as f64,
-        None => spec.intermediate as f64,
-    };
-    let fc1_out = if spec.mlp == MlpKind::GatedSwiglu {
-        2.0 * ffn
-    } else {
-        ffn
-    };
     let norms = if spec.parallel_residual && spec.parallel_shared_norm {
         1.0
     } else {
         2.0
     };
-    // norm inputs; QKV and MLP inputs (one shared input for parallel blocks)
-    let inputs = if spec.parallel_residual { 1.0 } else { 2.0 };
-    let elements = norms * h + inputs * h + q + k + v + attn_out + fc1_out + ffn;
+    // the norms' outputs: the QKV and MLP inputs (one shared input for
+    // parallel blocks), run again from the norms' inputs under `layernorm`
+    let inputs = if has(RecomputeModule::Layernorm) {
+        0.0
+    } else if spec.parallel_residual {
+        1.0
+    } else {
+        2.0
+    };
     let masks = if spec.dropout > 0.0 { 2.0 * h } else { 0.0 };
-    let per_layer = tokens * (elements * a + masks);
-    let out = tokens * (h * a + spec.vocab as f64 * 4.0);
-    spec.layers as f64 * per_layer + out
+    // one layer's bytes per token with `routed` expert width taken by `k`
+    // copies of the token and `shared` width every token runs
+    let layer = |routed: f64, shared: f64, k: f64| {
+        let ffn = routed + shared;
+        let fc1_out = if spec.mlp == MlpKind::GatedSwiglu {
+            2.0 * ffn
+        } else {
+            ffn
+        };
+        // the activation's output, the input of the last MLP matmul
+        let act_out = if has(RecomputeModule::MoeAct) {
+            shared
+        } else {
+            ffn
+        };
+        norms * h * a + (inputs * h + k * h + attn_out + act_out) * lin + qkv + fc1_out * a + masks
+    };
+    let dense = layer(0.0, spec.intermediate as f64, 0.0);
+    let layers = spec.layers as f64;
+    let per_token = match &spec.moe {
+        Some(m) => {
+            let d = m.dense_layers.min(spec.layers) as f64;
+            let moe = layer(
+                (m.active * m.expert_width(spec.intermediate)) as f64,
+                (m.shared * m.shared_width(spec.intermediate)) as f64,
+                m.active as f64,
+            );
+            d * dense + (layers - d) * moe
+        }
+        None => layers * dense,
+    };
+    let out = h * a + spec.vocab as f64 * 4.0;
+    tokens * (per_token + out)
 }
 
 /// One forward pass (and its backward when training).
