@@ -91,6 +91,13 @@ pub fn parse_typed<T: DeserializeOwned>(
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner().to_string();
+                // 8.0 and 8e0 are the JSON number 8: read them where a whole number is expected
+                if let Some(n) = whole_number(&inner) {
+                    let here = path.trim_end_matches(".?").to_string();
+                    if apply_fix(&mut v, &here, Fix::Replace(n)) {
+                        continue;
+                    }
+                }
                 let (field, message, fix) = explain(&path, &inner);
                 let repeated = errors.iter().any(|x| x.field == field);
                 if !repeated {
@@ -103,6 +110,33 @@ pub fn parse_typed<T: DeserializeOwned>(
                 }
             }
         }
+    }
+}
+
+/// The integer a whole-valued float stands for, where serde expected an
+/// integer type (`invalid type: floating point `8.0`, expected u64`) and the
+/// value fits it exactly (up to 2^53, where every integer is a float).
+fn whole_number(inner: &str) -> Option<Value> {
+    let rest = inner.strip_prefix("invalid type: floating point `")?;
+    let (num, expected) = rest.split_once("`, expected ")?;
+    let x: f64 = num.parse().ok()?;
+    if !x.is_finite() || x.fract() != 0.0 || x.abs() > 9_007_199_254_740_992.0 {
+        return None;
+    }
+    match expected.trim() {
+        "u64" | "u32" | "u16" | "u8" | "usize" if x >= 0.0 => {
+            let n = x as u64;
+            let max = match expected.trim() {
+                "u8" => u64::from(u8::MAX),
+                "u16" => u64::from(u16::MAX),
+                "u32" => u64::from(u32::MAX),
+                _ => u64::MAX,
+            };
+            (n <= max).then(|| Value::from(n))
+        }
+        "i64" => Some(Value::from(x as i64)),
+        "i32" => i32::try_from(x as i64).ok().map(Value::from),
+        _ => None,
     }
 }
 
@@ -351,6 +385,23 @@ mod tests {
     #[test]
     fn the_valid_document_parses() {
         assert!(parse_scenario(OK).is_ok());
+    }
+
+    /// 8.0 and 8e0 are the JSON number 8 (RFC 8259 has one number type): a
+    /// whole number written with a decimal point or an exponent reads as the
+    /// integer; 8.5, -8.0 and 2^64 stay errors naming the field.
+    #[test]
+    fn whole_numbers_written_as_floats_are_those_integers() {
+        let want = parse_scenario(OK).unwrap();
+        for spelling in ["8.0", "8e0", "0.8e1"] {
+            let s = parse_scenario(&OK.replace(r#""batch":8"#, &format!(r#""batch":{spelling}"#)))
+                .unwrap_or_else(|e| panic!("{spelling}: {e}"));
+            assert_eq!(s, want, "{spelling}");
+        }
+        for bad in ["8.5", "-8.0", "18446744073709551616.0", "1e300"] {
+            let e = errs(&OK.replace(r#""batch":8"#, &format!(r#""batch":{bad}"#)));
+            assert_eq!(e[0].field, "stages[0].workload.batch", "{bad}: {e:?}");
+        }
     }
 
     #[test]
