@@ -86,6 +86,8 @@ impl Server {
             .args(["--static-dir", "/nonexistent/jouleprint-frontend"])
             .env("JOULEPRINT_DATABASE_URL", &db_url)
             .env("JOULEPRINT_WORKERS", "2")
+            // these tests score two contributors; the default quorum is three tokens
+            .env("JOULEPRINT_PROFILE_MIN_TOKENS", "2")
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -159,7 +161,7 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
     let server = Server::start().await;
     let est = common::gpt2_step_estimate();
     let (ej, es) = (est.joules_per_step.expected, est.seconds_per_step.expected);
-    // Two contributors (the quorum is two tokens by default), each with the
+    // Two contributors (the server above lowers the quorum to two tokens), each with the
     // fake meter at its own power: 1.5 s of 30 marked steps.
     let (marked, steps) = (1.5, 30u64);
     let runs = [("alice", 300.0), ("bob", 330.0)];
