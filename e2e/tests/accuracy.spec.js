@@ -31,7 +31,13 @@ async function startServer() {
   const db = `jp_e2e_acc_${crypto.randomBytes(6).toString('hex')}`;
   psql(`CREATE DATABASE ${db}`);
   const dbUrl = withDatabase(DB_URL, db);
-  const env = { ...process.env, JOULEPRINT_DATABASE_URL: dbUrl, JOULEPRINT_WORKERS: '2' };
+  // this test scores two contributors; the service's default quorum is three tokens
+  const env = {
+    ...process.env,
+    JOULEPRINT_DATABASE_URL: dbUrl,
+    JOULEPRINT_WORKERS: '2',
+    JOULEPRINT_PROFILE_MIN_TOKENS: '2',
+  };
   const proc = spawn(h.BIN, ['serve', '--host', '127.0.0.1', '--port', '0', '--static-dir', DIST], {
     cwd: h.ROOT, env, stdio: ['ignore', 'pipe', 'pipe'],
   });
