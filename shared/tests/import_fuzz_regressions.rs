@@ -51,30 +51,9 @@ fn in_own_process(test: &str, f: impl FnOnce()) -> Option<u64> {
 
 // A protobuf writer for hand-made ONNX models (as in import_robust.rs, plus
 // attributes, integer initializers with values, domains and symbolic dims).
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-fn vfield(f: u32, v: u64) -> Vec<u8> {
-    let mut o = Vec::new();
-    varint(u64::from(f) << 3, &mut o);
-    varint(v, &mut o);
-    o
-}
-fn bfield(f: u32, b: &[u8]) -> Vec<u8> {
-    let mut o = Vec::new();
-    varint((u64::from(f) << 3) | 2, &mut o);
-    varint(b.len() as u64, &mut o);
-    o.extend_from_slice(b);
-    o
-}
+#[path = "support/onnx_wire.rs"]
+mod onnx_wire;
+use onnx_wire::{bfield, varint, vfield};
 fn packed(v: &[i64]) -> Vec<u8> {
     let mut o = Vec::new();
     for &x in v {

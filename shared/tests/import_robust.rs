@@ -8,30 +8,9 @@ use shared::import::safetensors::parse_header;
 use shared::import::ImportOptions;
 
 // A tiny protobuf writer for hand-made ONNX models.
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-fn vfield(f: u32, v: u64) -> Vec<u8> {
-    let mut o = Vec::new();
-    varint(u64::from(f) << 3, &mut o);
-    varint(v, &mut o);
-    o
-}
-fn bfield(f: u32, b: &[u8]) -> Vec<u8> {
-    let mut o = Vec::new();
-    varint((u64::from(f) << 3) | 2, &mut o);
-    varint(b.len() as u64, &mut o);
-    o.extend_from_slice(b);
-    o
-}
+#[path = "support/onnx_wire.rs"]
+mod onnx_wire;
+use onnx_wire::{bfield, varint, vfield};
 fn node(op: &str, ins: &[&str], outs: &[&str]) -> Vec<u8> {
     let mut n = Vec::new();
     for i in ins {
