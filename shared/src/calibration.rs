@@ -473,6 +473,7 @@ fn validate_measurement(i: usize, m: &Measurement, limit_w: f64) -> Result<(), R
             ));
         }
     }
+    check_derived(i, m)?;
     match m.kind {
         MeasurementKind::Gemm | MeasurementKind::Attention if m.flops_per_step.is_none() => {
             return Err(bad(f("flops_per_step"), "required for a gemm or attention"))
@@ -511,6 +512,71 @@ fn validate_measurement(i: usize, m: &Measurement, limit_w: f64) -> Result<(), R
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// The derived per-loop figures a record may carry (the runner writes them,
+/// histories show them) must be what its raw seconds, joules, steps, FLOPs
+/// and bytes give, within 1% for rounding: the profile is recomputed from the
+/// raw figures, but a stored record must not say otherwise.
+fn check_derived(i: usize, m: &Measurement) -> Result<(), RecordError> {
+    let steps = m.steps as f64;
+    let flops = m.flops_per_step.map(|f| f * steps);
+    let bytes = m.bytes_per_step.map(|b| b * steps);
+    let fields = [
+        (
+            "seconds_per_step",
+            m.seconds_per_step,
+            Some(m.seconds / steps),
+            "seconds / steps",
+        ),
+        (
+            "joules_per_step",
+            m.joules_per_step,
+            Some(m.joules / steps),
+            "joules / steps",
+        ),
+        (
+            "tflops",
+            m.tflops,
+            flops.map(|f| f / m.seconds / 1e12),
+            "flops_per_step x steps / seconds / 1e12",
+        ),
+        (
+            "gb_per_s",
+            m.gb_per_s,
+            bytes.map(|b| b / m.seconds / 1e9),
+            "bytes_per_step x steps / seconds / 1e9",
+        ),
+        (
+            "pj_per_flop",
+            m.pj_per_flop,
+            flops.map(|f| m.joules / f * 1e12),
+            "joules / (flops_per_step x steps) x 1e12",
+        ),
+        (
+            "pj_per_byte",
+            m.pj_per_byte,
+            bytes.map(|b| m.joules / b * 1e12),
+            "joules / (bytes_per_step x steps) x 1e12",
+        ),
+    ];
+    for (name, given, want, formula) in fields {
+        let Some(given) = given else { continue };
+        let field = format!("micro[{i}].{name}");
+        let Some(want) = want else {
+            return Err(bad(
+                field,
+                format!("cannot be checked without its raw figures ({formula}): remove it"),
+            ));
+        };
+        if !given.is_finite() || (given - want).abs() > 0.01 * want.abs() {
+            return Err(bad(
+                field,
+                format!("{given:.4e} disagrees with {formula} = {want:.4e}: send the runner's value or remove it"),
+            ));
+        }
     }
     Ok(())
 }

@@ -108,7 +108,61 @@ fn gemm_row(dtype: &str, n: u64, t: f64, w: f64) -> shared::calibration::Measure
     m.avg_power_w = Some(w);
     m.flops_per_step = Some(2.0 * (n * n * n) as f64);
     m.bytes_per_step = None;
+    clear_derived(&mut m);
     m
+}
+
+/// Drop a loop's derived figures (the reference's no longer match once its raw ones change).
+fn clear_derived(m: &mut shared::calibration::Measurement) {
+    m.seconds_per_step = None;
+    m.joules_per_step = None;
+    m.tflops = None;
+    m.gb_per_s = None;
+    m.pj_per_flop = None;
+    m.pj_per_byte = None;
+}
+
+#[test]
+fn derived_loop_figures_must_match_the_raw_ones() {
+    let rec = reference();
+    let m = &rec.micro[0];
+    // By hand from the raw figures: pJ/FLOP = joules / (FLOPs per step x steps) x 1e12.
+    let pj = m.joules / (m.flops_per_step.unwrap() * m.steps as f64) * 1e12;
+    assert!(rec.validate().is_ok());
+    for (factor, ok) in [
+        (1.0, true),
+        (1.009, true),
+        (0.991, true),
+        (1.02, false),
+        (1e30, false),
+    ] {
+        let mut r = rec.clone();
+        r.micro[0].pj_per_flop = Some(pj * factor);
+        let got = r.validate();
+        assert_eq!(got.is_ok(), ok, "x{factor}: {got:?}");
+        if !ok {
+            assert!(got
+                .unwrap_err()
+                .to_string()
+                .starts_with("micro[0].pj_per_flop:"));
+        }
+    }
+    let mut r = rec.clone();
+    r.micro[0].seconds_per_step = Some(f64::NAN);
+    assert!(r
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .starts_with("micro[0].seconds_per_step:"));
+    // A byte rate on a loop without bytes cannot be checked: refused.
+    let mut r = rec.clone();
+    r.micro[0].bytes_per_step = None;
+    r.micro[0].gb_per_s = Some(100.0);
+    assert!(r
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .starts_with("micro[0].gb_per_s:"));
 }
 
 #[test]
@@ -207,6 +261,7 @@ fn gemm_latency_is_the_intercept_of_the_square_family_and_never_dropped() {
     big.flops_per_step = Some(f);
     big.seconds = (f / (1.03 * r) + t0) * big.steps as f64;
     big.joules = 690.0 * big.seconds;
+    clear_derived(&mut big);
     big.avg_power_w = Some(690.0);
     rec.micro.push(big);
     let d = shared::calibration::derived(&rec).unwrap();

@@ -5,7 +5,7 @@
 //! (`TestApp::spawn_config`). Needs Postgres: run `scripts/test.sh`.
 
 mod common;
-use common::{admin, error_of, pinned_scenario, record, scenario, TestApp};
+use common::{admin, error_of, pinned_scenario, record, rederive, scenario, TestApp};
 use serde_json::{json, Value};
 use sqlx::Executor;
 use std::time::{Duration, Instant};
@@ -90,6 +90,7 @@ async fn implausible_profiles_are_refused_naming_the_field() {
                 m[k] = json!(x * 1e30);
             }
         }
+        rederive(m);
     }
     let (s, b) = error_of(app.submit(&token, &r).await).await;
     assert_eq!(s, 422, "{b}");
@@ -108,6 +109,7 @@ async fn implausible_profiles_are_refused_naming_the_field() {
         if m["kind"] == "gemm" {
             let x = m["flops_per_step"].as_f64().expect("flops");
             m["flops_per_step"] = json!(x * 0.1);
+            rederive(m);
         }
     }
     let (s, b) = error_of(app.submit(&token, &r).await).await;
@@ -122,6 +124,7 @@ async fn implausible_profiles_are_refused_naming_the_field() {
         if let Some(x) = m["bytes_per_step"].as_f64() {
             m["bytes_per_step"] = json!(x * 2.0);
         }
+        rederive(m);
     }
     let (s, b) = error_of(app.submit(&token, &r).await).await;
     assert_eq!(s, 422, "{b}");
@@ -141,6 +144,7 @@ async fn implausible_profiles_are_refused_naming_the_field() {
     let secs = r["micro"][3]["seconds"].as_f64().expect("seconds");
     r["micro"][3]["joules"] = json!(secs * 1.4 * spec.tdp_w);
     r["micro"][3]["avg_power_w"] = json!(1.4 * spec.tdp_w);
+    rederive(&mut r["micro"][3]);
     let (s, b) = error_of(app.submit(&token, &r).await).await;
     assert_eq!(
         (s.as_u16(), b["field"].as_str()),
@@ -154,6 +158,7 @@ async fn implausible_profiles_are_refused_naming_the_field() {
     r["micro"][0]["seconds"] = json!(1e-300);
     r["micro"][0]["joules"] = json!(4e-298);
     r["micro"][0]["avg_power_w"] = json!(400.0);
+    rederive(&mut r["micro"][0]);
     let (s, b) = error_of(app.submit(&token, &r).await).await;
     assert_eq!(s, 422, "{b}");
     assert!(
@@ -186,6 +191,7 @@ async fn gemm_loops_below_idle_are_refused() {
             m["joules"] = json!(300.0 * seconds);
             m["joules_per_step"] = json!(300.0 * seconds / steps);
             m["avg_power_w"] = json!(300.0);
+            rederive(m);
         }
     }
     let (s, b) = error_of(app.submit(&token, &r).await).await;
@@ -200,6 +206,60 @@ async fn gemm_loops_below_idle_are_refused() {
         "{b}"
     );
     assert_eq!(app.count("SELECT count(*) FROM calibration_runs").await, 0);
+}
+
+/// A loop's derived figures must be what its raw ones give, and the stored
+/// `derived` block is the server's: no history shows a number its run did not
+/// measure (the fuzz sweep stored `pj_per_flop` 1e30 beside a sane loop).
+#[tokio::test]
+async fn derived_figures_that_disagree_with_the_raw_ones_are_refused_or_replaced() {
+    let app = TestApp::spawn_config(relaxed()).await;
+    let token = app.token("h").await;
+    let mut r = record(uuid::Uuid::new_v4());
+    r["micro"][2]["pj_per_flop"] = json!(1e30);
+    let (s, b) = error_of(app.submit(&token, &r).await).await;
+    assert_eq!(
+        (s.as_u16(), b["code"].as_str(), b["field"].as_str()),
+        (422, Some("invalid_record"), Some("micro[2].pj_per_flop")),
+        "{b}"
+    );
+    // 0.5% off (a rounded figure) passes; the raw figures of loop 2 by hand.
+    let m = &r["micro"][2];
+    let (j, fl, n) = (
+        m["joules"].as_f64().expect("j"),
+        m["flops_per_step"].as_f64().expect("f"),
+        m["steps"].as_f64().expect("n"),
+    );
+    let mut r = record(uuid::Uuid::new_v4());
+    r["micro"][2]["pj_per_flop"] = json!(1.005 * j / (fl * n) * 1e12);
+    // A made-up summary: the server stores its own instead.
+    let parsed: shared::calibration::CalibrationRecord =
+        serde_json::from_value(r.clone()).expect("record");
+    let mut fake = serde_json::to_value(shared::calibration::derived(&parsed).expect("derives"))
+        .expect("json");
+    fake["profile"]["idle_w"] = json!(1.0);
+    fake["notes"] = json!(["made up"]);
+    r["derived"] = fake;
+    let run_id = r["run_id"].as_str().expect("id").to_string();
+    assert_eq!(app.submit(&token, &r).await.status(), 201);
+    let stored: Value = sqlx::query_scalar::<_, sqlx::types::Json<Value>>(
+        "SELECT record FROM calibration_runs WHERE run_id = $1::uuid",
+    )
+    .bind(&run_id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("stored")
+    .0;
+    let idle = r["idle"]["avg_power_w"].as_f64().expect("idle");
+    assert_eq!(
+        stored["derived"]["profile"]["idle_w"].as_f64(),
+        Some(idle),
+        "{}",
+        stored["derived"]
+    );
+    assert!(!stored["derived"]["notes"].to_string().contains("made up"));
+    // The same body again is a replay, not a conflict.
+    assert_eq!(app.submit(&token, &r).await.status(), 200);
 }
 
 #[tokio::test]
@@ -318,6 +378,7 @@ fn rogue_record() -> Value {
         m["joules"] = json!(700.0 * seconds);
         m["joules_per_step"] = json!(700.0 * seconds / steps);
         m["avg_power_w"] = json!(700.0);
+        rederive(m);
     }
     r["idle"]["avg_power_w"] = json!(345.0);
     r

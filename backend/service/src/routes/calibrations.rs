@@ -11,7 +11,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::{DateTime, Utc};
 use shared::api::{RunStatus, SubmitResponse};
-use shared::calibration::{profile_from_record, CalibrationRecord, RecordError};
+use shared::calibration::{derived, profile_from_record, CalibrationRecord, RecordError};
 
 /// Longest accepted name-like field (host, names, versions, flags...).
 const MAX_TEXT: usize = 256;
@@ -312,8 +312,8 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SubmitError> {
     let token_id = authenticate(&req, &state).await?;
-    let (_, value) = read_json(&req, payload, state.body).await?;
-    let rec = parse_record(value.clone())?;
+    let (_, mut value) = read_json(&req, payload, state.body).await?;
+    let mut rec = parse_record(value.clone())?;
     let run_id = rec
         .run_id
         .as_deref()
@@ -350,6 +350,15 @@ pub async fn submit(
         field: e.field,
         message: e.message,
     })?;
+    // A record's `derived` block is the runner's summary; the stored one is
+    // the server's own, so no history shows figures its raw data do not give.
+    if rec.derived.is_some() {
+        let d = derived(&rec)
+            .map_err(|RecordError::Invalid { field, problem }| invalid(field, problem))?;
+        value["derived"] =
+            serde_json::to_value(&d).map_err(|e| invalid("derived", e.to_string()))?;
+        rec.derived = Some(d);
+    }
     let flags = run_flags(&rec);
     let status = if flags.is_empty() {
         RunStatus::Accepted

@@ -236,6 +236,37 @@ pub fn record(run_id: uuid::Uuid) -> Value {
     v
 }
 
+/// Recompute a loop's derived figures from its raw ones, as the runner writes
+/// them (the server refuses a record whose figures disagree); a non-finite
+/// one is left out.
+pub fn rederive(m: &mut Value) {
+    let f = |k: &str| m[k].as_f64();
+    let (s, j, n) = (
+        f("seconds").unwrap_or(1.0),
+        f("joules").unwrap_or(1.0),
+        f("steps").unwrap_or(1.0),
+    );
+    let mut set = vec![
+        ("seconds_per_step", Some(s / n)),
+        ("joules_per_step", Some(j / n)),
+    ];
+    if let Some(fl) = f("flops_per_step") {
+        set.push(("tflops", Some(fl * n / s / 1e12)));
+        set.push(("pj_per_flop", Some(j / (fl * n) * 1e12)));
+    }
+    if let Some(b) = f("bytes_per_step") {
+        set.push(("gb_per_s", Some(b * n / s / 1e9)));
+        set.push(("pj_per_byte", Some(j / (b * n) * 1e12)));
+    }
+    let obj = m.as_object_mut().expect("a loop is an object");
+    for (k, v) in set {
+        match v.filter(|v| v.is_finite()) {
+            Some(v) => obj.insert(k.into(), json!(v)),
+            None => obj.remove(k),
+        };
+    }
+}
+
 /// A GPT-2 deployment scenario the API tests store and estimate.
 pub fn scenario() -> Value {
     json!({"version":1,"model":{"preset":"gpt2"},"stages":[{"kind":"deployment","workload":{"phase":"decode","precision":"bf16","batch":8,"prompt":128,"new_tokens":128},"requests_per_day":10000,"days":30}],"hardware":{"device":"h100-sxm","count":1},"infrastructure":{"pue":1.2,"region":"FR"}})
