@@ -1177,6 +1177,38 @@ async fn no_answer_holds_a_non_finite_number() {
 
 // ---------------------------------------------------------------- idempotency
 
+/// Whole numbers written as floats (`7e5`, `4000.0`, as Python's json writes
+/// them) are read where a record wants an integer, like the CLI's reader does;
+/// a fraction there is still refused, naming the field.
+#[tokio::test]
+async fn whole_numbers_written_as_floats_are_read_as_integers() {
+    let app = TestApp::spawn_config(relaxed()).await;
+    let token = app.token("h").await;
+    let mut r = record(uuid::Uuid::new_v4());
+    let limit = r["device"]["power_limit_mw"]
+        .as_u64()
+        .expect("integer limit");
+    let steps = r["micro"][0]["steps"].as_u64().expect("integer steps");
+    r["device"]["power_limit_mw"] = json!(limit as f64);
+    r["micro"][0]["steps"] = json!(steps as f64);
+    assert!(r["device"]["power_limit_mw"].is_f64() && r["micro"][0]["steps"].is_f64());
+    let resp = app.submit(&token, &r).await;
+    assert_eq!(
+        resp.status(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let mut r = record(uuid::Uuid::new_v4());
+    r["micro"][0]["steps"] = json!(steps as f64 + 0.5);
+    let (s, b) = error_of(app.submit(&token, &r).await).await;
+    assert_eq!(
+        (s.as_u16(), b["code"].as_str(), b["field"].as_str()),
+        (422, Some("invalid_record"), Some("micro[0].steps")),
+        "{b}"
+    );
+}
+
 #[tokio::test]
 async fn a_resend_with_other_number_spellings_is_a_replay() {
     let app = TestApp::spawn_config(relaxed()).await;

@@ -9,7 +9,7 @@
 
 mod parse;
 
-pub use parse::{checked, parse_scenario, parse_typed};
+pub use parse::{checked, parse_scenario, parse_typed, whole_floats_as_integers};
 
 use crate::device::DeviceProfile;
 use crate::error::{InputError, InputErrors};

@@ -113,6 +113,28 @@ pub fn parse_typed<T: DeserializeOwned>(
     }
 }
 
+/// Rewrites every whole-valued float up to 2^53 (`7e5`, `8.0`) as the integer
+/// it is, so typed readers that expect an integer accept it like
+/// `parse_typed` does; fields of float type read either form the same.
+pub fn whole_floats_as_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(x) = n.as_f64() {
+                if x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0 {
+                    *v = if x >= 0.0 {
+                        Value::from(x as u64)
+                    } else {
+                        Value::from(x as i64)
+                    };
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(o) => o.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
+}
+
 /// The integer a whole-valued float stands for, where serde expected an
 /// integer type (`invalid type: floating point `8.0`, expected u64`) and the
 /// value fits it exactly (up to 2^53, where every integer is a float).
@@ -402,6 +424,23 @@ mod tests {
             let e = errs(&OK.replace(r#""batch":8"#, &format!(r#""batch":{bad}"#)));
             assert_eq!(e[0].field, "stages[0].workload.batch", "{bad}: {e:?}");
         }
+    }
+
+    /// The record readers' pass: whole floats up to 2^53 become integers,
+    /// anywhere in the document; fractions, larger values and integers stay.
+    #[test]
+    fn whole_floats_become_integers_everywhere() {
+        let mut v: Value = serde_json::from_str(
+            r#"{"a":7e5,"b":[8.0,-3.0,2.5],"c":{"d":1e300,"e":12,"f":9007199254740992.0}}"#,
+        )
+        .unwrap();
+        whole_floats_as_integers(&mut v);
+        assert_eq!(v["a"].as_u64(), Some(700_000));
+        assert_eq!(v["b"][0].as_u64(), Some(8));
+        assert_eq!(v["b"][1].as_i64(), Some(-3));
+        assert!(v["b"][2].is_f64() && v["c"]["d"].is_f64());
+        assert_eq!(v["c"]["e"].as_u64(), Some(12));
+        assert_eq!(v["c"]["f"].as_u64(), Some(1 << 53));
     }
 
     #[test]

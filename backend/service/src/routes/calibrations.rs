@@ -313,6 +313,8 @@ pub async fn submit(
 ) -> Result<HttpResponse, SubmitError> {
     let token_id = authenticate(&req, &state).await?;
     let (_, mut value) = read_json(&req, payload, state.body).await?;
+    // 7e5 and 700000.0 are the JSON number 700000, read where a whole number is expected.
+    shared::check::whole_floats_as_integers(&mut value);
     let mut rec = parse_record(value.clone())?;
     let run_id = rec
         .run_id

@@ -320,7 +320,9 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RunError> {
     let token_id = authenticate(&req, &state).await?;
-    let (_, value) = read_json(&req, payload, state.body).await?;
+    let (_, mut value) = read_json(&req, payload, state.body).await?;
+    // 8.0 and 8e0 are the JSON number 8, read where a whole number is expected.
+    shared::check::whole_floats_as_integers(&mut value);
     check_free_text(&value).map_err(|e| match e {
         SubmitError::Invalid { field, message } => invalid(field, message),
         other => other.into(),
