@@ -565,3 +565,55 @@ fn cross_check_against_an_empty_header_has_no_difference() {
     };
     assert_eq!(cross_check(150.0, &half).0, Some(0.5));
 }
+
+// 12. A graph input or initializer listed twice was taken once, silently.
+
+#[test]
+fn a_name_listed_twice_is_refused() {
+    let mm = || node("MatMul", &["x", "w"], &["y"], &[]);
+    let ok = import(&[fixed("x", &[2, 4]), weight("w", &[4, 8]), mm()]).expect("imports");
+    assert_eq!(ok.params, 32.0);
+    for (graph, what) in [
+        (
+            vec![
+                fixed("x", &[2, 4]),
+                fixed("x", &[2, 4]),
+                weight("w", &[4, 8]),
+                mm(),
+            ],
+            "input `x` is listed twice",
+        ),
+        (
+            vec![
+                fixed("x", &[2, 4]),
+                weight("w", &[4, 8]),
+                weight("w", &[4, 8]),
+                mm(),
+            ],
+            "initializer `w` is listed twice",
+        ),
+    ] {
+        let e = import(&graph).expect_err(what);
+        assert_eq!(e.field, "model.file");
+        assert!(e.message.contains(what), "{}", e.message);
+    }
+}
+
+// 13. Float initializers that are an op's settings (Clip's bounds, Resize's
+// scales) were counted as parameters; a weight feeding Mul still is.
+
+#[test]
+fn float_settings_are_not_parameters() {
+    let g = import(&[
+        fixed("x", &[1, 4]),
+        weight("lo", &[]),
+        weight("hi", &[]),
+        weight("s", &[4]),
+        weight("r", &[2]),
+        node("Clip", &["x", "lo", "hi"], &["c"], &[]),
+        node("Mul", &["c", "s"], &["m"], &[]),
+        node("Resize", &["m", "", "r"], &["y"], &[]),
+    ])
+    .expect("imports");
+    assert_eq!(g.params, 4.0, "only Mul's weight `s`: {:?}", g.warnings);
+}

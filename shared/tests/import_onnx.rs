@@ -118,3 +118,38 @@ fn llama_7b_structure() {
     // Debug builds are ~10x slower than the benchmark's release build.
     assert!(took.as_secs_f64() < 2.0, "{took:?}");
 }
+
+/// `--dim NAME=N` binds a symbolic input dimension by name: a name no input
+/// has (a typo) is refused with the names the graph does have, instead of
+/// silently leaving the dimension at its default.
+#[test]
+fn named_dims_bind_or_are_refused() {
+    let r = reference()["gpt2"].clone();
+    let bytes = std::fs::read(fixtures().join(r["file"].as_str().expect("file"))).expect("fixture");
+    let with = |dims: &[(&str, u64)]| {
+        import_onnx(
+            &bytes,
+            &ImportOptions {
+                batch: Some(1),
+                seq: r["seq"].as_u64(),
+                dims: dims.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                ..Default::default()
+            },
+        )
+    };
+    let base = with(&[]).expect("imports");
+    let e = with(&[("typo", 5)]).expect_err("an unknown dim name is refused");
+    assert_eq!(e.field, "model.file");
+    assert!(e.message.contains("`typo`"), "{}", e.message);
+    // The message lists the graph's own symbolic names; binding the batch
+    // one (by its name) to 3 triples every node's FLOPs.
+    let names = e.message.split("they have: ").nth(1).expect("names listed");
+    let batch_name = names
+        .trim_end_matches(')')
+        .split(", ")
+        .find(|n| n.to_ascii_lowercase().contains("batch"))
+        .expect("gpt2's input has a named batch dimension");
+    let g3 = with(&[(batch_name, 3)]).expect("a real name binds");
+    let ratio = flops(&g3) / flops(&base);
+    assert!((ratio - 3.0).abs() < 0.01, "batch 3 by name gives {ratio}x");
+}

@@ -18,7 +18,7 @@ use crate::model::graph::{ForwardGraph, GraphNode, OpKind};
 use crate::InputError;
 use decode::{DimP, Node, ValueInfo};
 use ops::{is_float, is_int, numel, to_dim, to_dims, Cost, Cx, Fail, Table, Val};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 fn bad(msg: impl Into<String>) -> InputError {
     InputError::new("model.file", msg)
@@ -96,12 +96,22 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
         if is_float(t.dtype) {
             float_inits.insert(t.name);
         }
-        vals.insert(t.name, Val::of(t.dtype, shape, t.ints.clone()));
+        if vals
+            .insert(t.name, Val::of(t.dtype, shape, t.ints.clone()))
+            .is_some()
+        {
+            return Err(bad(format!("initializer `{}` is listed twice", t.name)));
+        }
     }
     // Graph inputs, with symbolic dims bound.
     let mut bound: HashMap<String, u64> = HashMap::new();
     let mut batch = None;
+    let mut symbolic: BTreeSet<&str> = BTreeSet::new();
+    let mut inputs: HashSet<&str> = HashSet::new();
     for vi in &g.inputs {
+        if !inputs.insert(vi.name) {
+            return Err(bad(format!("input `{}` is listed twice", vi.name)));
+        }
         if vals.contains_key(vi.name) {
             continue; // an initializer listed as an input (old exporters)
         }
@@ -118,7 +128,12 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
                     0
                 }
                 DimP::Value(_) => bind_dim("", axis, vi.dtype, opts, &mut warnings, &mut bound),
-                DimP::Param(p) => bind_dim(p, axis, vi.dtype, opts, &mut warnings, &mut bound),
+                DimP::Param(p) => {
+                    if !p.is_empty() {
+                        symbolic.insert(*p);
+                    }
+                    bind_dim(p, axis, vi.dtype, opts, &mut warnings, &mut bound)
+                }
             };
             s.push(v);
         }
@@ -134,6 +149,18 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
             }
         }
         vals.insert(vi.name, Val::new(vi.dtype, s));
+    }
+    // A named dimension the inputs do not have is a typo, not a no-op.
+    if let Some(k) = opts.dims.keys().find(|k| !symbolic.contains(k.as_str())) {
+        let known: Vec<&str> = symbolic.into_iter().collect();
+        return Err(bad(format!(
+            "no input has a symbolic dimension `{k}` (they have: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
     }
     // value_info: a fallback for outputs this importer cannot infer.
     let mut hints: HashMap<&str, &ValueInfo<'_>> = HashMap::new();
@@ -214,11 +241,17 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
                 });
             }
         }
-        // Parameters: float initializers, counted at their first use. BatchNorm's
-        // running statistics are buffers, not parameters.
+        // Parameters: float initializers, counted at their first use. Inputs that
+        // are settings, not weights, are not: BatchNorm's running statistics,
+        // Resize's roi and scales, Upsample's scales, Clip's bounds, Pad's value.
         let mut p = 0.0;
         for (j, name) in n.inputs.iter().enumerate() {
-            if n.op == "BatchNormalization" && j >= 3 {
+            let setting = match n.op {
+                "BatchNormalization" => j >= 3,
+                "Resize" | "Upsample" | "Clip" | "Pad" => j >= 1,
+                _ => false,
+            };
+            if setting {
                 continue;
             }
             if float_inits.contains(name) && counted_params.insert(name) {
