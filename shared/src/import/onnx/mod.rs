@@ -18,7 +18,7 @@ use crate::model::graph::{ForwardGraph, GraphNode, OpKind};
 use crate::InputError;
 use decode::{DimP, Node, ValueInfo};
 use ops::{is_float, is_int, numel, to_dim, to_dims, Cost, Cx, Fail, Table, Val};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 fn bad(msg: impl Into<String>) -> InputError {
     InputError::new("model.file", msg)
@@ -106,7 +106,7 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
     // Graph inputs, with symbolic dims bound.
     let mut bound: HashMap<String, u64> = HashMap::new();
     let mut batch = None;
-    let mut symbolic: BTreeSet<&str> = BTreeSet::new();
+    let mut symbolic: Vec<&str> = Vec::new();
     let mut inputs: HashSet<&str> = HashSet::new();
     for vi in &g.inputs {
         if !inputs.insert(vi.name) {
@@ -129,8 +129,8 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
                 }
                 DimP::Value(_) => bind_dim("", axis, vi.dtype, opts, &mut warnings, &mut bound),
                 DimP::Param(p) => {
-                    if !p.is_empty() {
-                        symbolic.insert(*p);
+                    if !p.is_empty() && !symbolic.contains(p) {
+                        symbolic.push(*p);
                     }
                     bind_dim(p, axis, vi.dtype, opts, &mut warnings, &mut bound)
                 }
@@ -151,15 +151,10 @@ pub fn import_onnx(bytes: &[u8], opts: &ImportOptions) -> Result<ForwardGraph, I
         vals.insert(vi.name, Val::new(vi.dtype, s));
     }
     // A named dimension the inputs do not have is a typo, not a no-op.
-    if let Some(k) = opts.dims.keys().find(|k| !symbolic.contains(k.as_str())) {
-        let known: Vec<&str> = symbolic.into_iter().collect();
+    if let Some(k) = opts.dims.keys().find(|k| !symbolic.contains(&k.as_str())) {
         return Err(bad(format!(
             "no input has a symbolic dimension `{k}` (they have: {})",
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
+            symbolic.join(", ")
         )));
     }
     // value_info: a fallback for outputs this importer cannot infer.
