@@ -95,7 +95,19 @@ fn options(args: &InspectArgs) -> ImportOptions {
 
 fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
     let name = args.file.to_string_lossy().into_owned();
+    // `--dim` names an ONNX graph's symbolic dimension; elsewhere it would be ignored.
+    let no_dims = |kind: &str| {
+        if args.dims.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow!(
+                "{}: --dim binds an ONNX graph's symbolic dimensions, and this is {kind}: remove it (--batch and --seq size a config.json)",
+                args.file.display()
+            ))
+        }
+    };
     if name.to_ascii_lowercase().ends_with(".safetensors") {
+        no_dims("a safetensors header")?;
         let s = read_safetensors_header(&args.file)?;
         return print_safetensors(&s, args.json);
     }
@@ -107,8 +119,12 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("{}: {}", args.file.display(), e.message))?;
             print_graph(&g, args)
         }
-        Some(FileKind::HfConfig) => inspect_config(&bytes, args),
+        Some(FileKind::HfConfig) => {
+            no_dims("a config.json")?;
+            inspect_config(&bytes, args)
+        }
         Some(FileKind::Safetensors) => {
+            no_dims("a safetensors header")?;
             let s = safetensors::parse_header(&bytes, bytes.len() as u64)
                 .map_err(|e| anyhow!("{e}"))?;
             print_safetensors(&s, args.json)

@@ -147,6 +147,36 @@ fn a_model_file_that_cannot_be_read_is_one_problem_among_the_others() {
     assert_eq!(fields, ["model.file", "infrastructure.pue"], "{err}");
 }
 
+/// `inspect --dim NAME=N` binds an ONNX input's symbolic dimension by name: a
+/// name the graph lacks, or `--dim` on a file without such dimensions, is an
+/// error naming the fix, never silently ignored.
+#[test]
+fn inspect_refuses_a_dim_it_cannot_bind() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/tests/fixtures");
+    let onnx = format!("{fixtures}/gpt2.onnx");
+    let ok = jouleprint(&["inspect", "--dim", "batch=2", &onnx]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let out = jouleprint(&["inspect", "--dim", "btach=2", &onnx]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("`btach`") && err.contains("batch"), "{err}");
+    let cfg = tmp("config.json");
+    std::fs::write(
+        &cfg,
+        r#"{"model_type":"gpt2","n_layer":2,"n_embd":64,"n_head":2,"n_positions":128,"vocab_size":100}"#,
+    )
+    .expect("write");
+    let cfg = cfg.to_str().expect("path");
+    assert!(jouleprint(&["inspect", cfg]).status.success());
+    let out = jouleprint(&["inspect", "--dim", "seq=5", cfg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--dim") && err.contains("config.json"),
+        "{err}"
+    );
+}
+
 /// Every option of the commands a newcomer runs first says what it does.
 #[test]
 fn help_describes_every_option() {
