@@ -345,6 +345,69 @@ impl Measurement {
         self.bytes_per_step
             .map(|b| b * self.steps as f64 / self.seconds)
     }
+    /// The six derived columns a loop may carry, as its raw seconds, joules,
+    /// steps, FLOPs and bytes give them: (name, value, formula). The runner
+    /// writes them from here and a record's are checked against them.
+    pub fn derived_columns(&self) -> [(&'static str, Option<f64>, &'static str); 6] {
+        let steps = self.steps as f64;
+        let flops = self.flops_per_step.map(|f| f * steps);
+        let bytes = self.bytes_per_step.map(|b| b * steps);
+        [
+            (
+                "seconds_per_step",
+                Some(self.seconds_per_step()),
+                "seconds / steps",
+            ),
+            (
+                "joules_per_step",
+                Some(self.joules / steps),
+                "joules / steps",
+            ),
+            (
+                "tflops",
+                self.flop_rate().map(|r| r / 1e12),
+                "flops_per_step x steps / seconds / 1e12",
+            ),
+            (
+                "gb_per_s",
+                self.byte_rate().map(|r| r / 1e9),
+                "bytes_per_step x steps / seconds / 1e9",
+            ),
+            (
+                "pj_per_flop",
+                flops.map(|f| self.joules / f * 1e12),
+                "joules / (flops_per_step x steps) x 1e12",
+            ),
+            (
+                "pj_per_byte",
+                bytes.map(|b| self.joules / b * 1e12),
+                "joules / (bytes_per_step x steps) x 1e12",
+            ),
+        ]
+    }
+    /// The derived columns as the loop gives them, in `derived_columns`' order.
+    fn given_columns(&self) -> [Option<f64>; 6] {
+        [
+            self.seconds_per_step,
+            self.joules_per_step,
+            self.tflops,
+            self.gb_per_s,
+            self.pj_per_flop,
+            self.pj_per_byte,
+        ]
+    }
+    /// Sets the derived columns from the raw figures (finite ones only).
+    pub fn fill_derived_columns(&mut self) {
+        let [a, b, c, d, e, f] = self
+            .derived_columns()
+            .map(|(_, v, _)| v.filter(|v| v.is_finite()));
+        self.seconds_per_step = a;
+        self.joules_per_step = b;
+        self.tflops = c;
+        self.gb_per_s = d;
+        self.pj_per_flop = e;
+        self.pj_per_byte = f;
+    }
     /// (m, n, k) of a GEMM, square or not.
     pub fn gemm_shape(&self) -> Option<[u64; 3]> {
         if self.kind != MeasurementKind::Gemm {
@@ -521,48 +584,8 @@ fn validate_measurement(i: usize, m: &Measurement, limit_w: f64) -> Result<(), R
 /// and bytes give, within 1% for rounding: the profile is recomputed from the
 /// raw figures, but a stored record must not say otherwise.
 fn check_derived(i: usize, m: &Measurement) -> Result<(), RecordError> {
-    let steps = m.steps as f64;
-    let flops = m.flops_per_step.map(|f| f * steps);
-    let bytes = m.bytes_per_step.map(|b| b * steps);
-    let fields = [
-        (
-            "seconds_per_step",
-            m.seconds_per_step,
-            Some(m.seconds / steps),
-            "seconds / steps",
-        ),
-        (
-            "joules_per_step",
-            m.joules_per_step,
-            Some(m.joules / steps),
-            "joules / steps",
-        ),
-        (
-            "tflops",
-            m.tflops,
-            flops.map(|f| f / m.seconds / 1e12),
-            "flops_per_step x steps / seconds / 1e12",
-        ),
-        (
-            "gb_per_s",
-            m.gb_per_s,
-            bytes.map(|b| b / m.seconds / 1e9),
-            "bytes_per_step x steps / seconds / 1e9",
-        ),
-        (
-            "pj_per_flop",
-            m.pj_per_flop,
-            flops.map(|f| m.joules / f * 1e12),
-            "joules / (flops_per_step x steps) x 1e12",
-        ),
-        (
-            "pj_per_byte",
-            m.pj_per_byte,
-            bytes.map(|b| m.joules / b * 1e12),
-            "joules / (bytes_per_step x steps) x 1e12",
-        ),
-    ];
-    for (name, given, want, formula) in fields {
+    let fields = m.derived_columns().into_iter().zip(m.given_columns());
+    for ((name, want, formula), given) in fields {
         let Some(given) = given else { continue };
         let field = format!("micro[{i}].{name}");
         let Some(want) = want else {

@@ -166,6 +166,34 @@ fn derived_loop_figures_must_match_the_raw_ones() {
 }
 
 #[test]
+fn filled_derived_columns_are_the_hand_worked_ones() {
+    // 4 steps of 2e12 FLOPs and 5e8 bytes in 2 s for 600 J, by hand:
+    // 0.5 s and 150 J a step, 4 TFLOP/s, 1 GB/s, 75 pJ/FLOP, 3e5 pJ/byte.
+    let mut m = reference().micro[0].clone();
+    (m.steps, m.seconds, m.joules) = (4, 2.0, 600.0);
+    (m.flops_per_step, m.bytes_per_step) = (Some(2e12), Some(5e8));
+    m.fill_derived_columns();
+    let got = [
+        m.seconds_per_step,
+        m.joules_per_step,
+        m.tflops,
+        m.gb_per_s,
+        m.pj_per_flop,
+        m.pj_per_byte,
+    ];
+    let want = [0.5, 150.0, 4.0, 1.0, 75.0, 3e5];
+    for (g, w) in got.iter().zip(want) {
+        let g = g.expect("filled");
+        assert!((g - w).abs() <= 1e-12 * w, "{g} vs {w}");
+    }
+    // Without bytes the byte columns stay empty rather than made up.
+    m.bytes_per_step = None;
+    m.fill_derived_columns();
+    assert_eq!((m.gb_per_s, m.pj_per_byte), (None, None));
+    assert!(m.tflops.is_some());
+}
+
+#[test]
 fn version_1_records_still_derive_and_version_2_is_written() {
     assert_eq!(shared::calibration::RECORD_SCHEMA_VERSION, 2);
     // The reference file has no schema_version: it is version 1.

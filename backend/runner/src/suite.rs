@@ -765,7 +765,7 @@ fn measurement(k: &Kernel, reps: &[Rep], flags: Vec<String>) -> Measurement {
     let kps = k.kernels_per_step();
     // Only GEMM, attention and element-wise loops carry FLOPs; the element-wise
     // loop's coefficient is per byte.
-    Measurement {
+    let mut m = Measurement {
         name: k.name(),
         kind: k.kind(),
         dtype: k.dtype().into(),
@@ -788,14 +788,16 @@ fn measurement(k: &Kernel, reps: &[Rep], flags: Vec<String>) -> Measurement {
         warmup_s: None,
         settled: None,
         conditions: loop_conditions(reps),
-        seconds_per_step: Some(seconds / steps as f64),
-        joules_per_step: Some(joules / steps as f64),
-        tflops: flops.map(|f| f * steps as f64 / seconds / 1e12),
-        gb_per_s: bytes.map(|b| b * steps as f64 / seconds / 1e9),
-        pj_per_flop: flops.map(|f| joules / (f * steps as f64) * 1e12),
-        pj_per_byte: bytes.map(|b| joules / (b * steps as f64) * 1e12),
+        seconds_per_step: None,
+        joules_per_step: None,
+        tflops: None,
+        gb_per_s: None,
+        pj_per_flop: None,
+        pj_per_byte: None,
         flags,
-    }
+    };
+    m.fill_derived_columns();
+    m
 }
 
 /// A fixed-width table of the record and its derived coefficients.

@@ -240,26 +240,10 @@ pub fn record(run_id: uuid::Uuid) -> Value {
 /// them (the server refuses a record whose figures disagree); a non-finite
 /// one is left out.
 pub fn rederive(m: &mut Value) {
-    let f = |k: &str| m[k].as_f64();
-    let (s, j, n) = (
-        f("seconds").unwrap_or(1.0),
-        f("joules").unwrap_or(1.0),
-        f("steps").unwrap_or(1.0),
-    );
-    let mut set = vec![
-        ("seconds_per_step", Some(s / n)),
-        ("joules_per_step", Some(j / n)),
-    ];
-    if let Some(fl) = f("flops_per_step") {
-        set.push(("tflops", Some(fl * n / s / 1e12)));
-        set.push(("pj_per_flop", Some(j / (fl * n) * 1e12)));
-    }
-    if let Some(b) = f("bytes_per_step") {
-        set.push(("gb_per_s", Some(b * n / s / 1e9)));
-        set.push(("pj_per_byte", Some(j / (b * n) * 1e12)));
-    }
+    let loop_: shared::calibration::Measurement =
+        serde_json::from_value(m.clone()).expect("a loop of the reference record");
     let obj = m.as_object_mut().expect("a loop is an object");
-    for (k, v) in set {
+    for (k, v, _) in loop_.derived_columns() {
         match v.filter(|v| v.is_finite()) {
             Some(v) => obj.insert(k.into(), json!(v)),
             None => obj.remove(k),
