@@ -7,7 +7,12 @@ fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/validation");
     let mut all = vec![];
-    for f in ["single-device", "pretraining", "serving"] {
+    for f in [
+        "single-device",
+        "pretraining",
+        "serving",
+        "training-at-scale",
+    ] {
         let text = std::fs::read_to_string(format!("{dir}/{f}.jsonl")).unwrap_or_default();
         let r = shared::validate::evaluate(&text, &[]);
         for c in &r.published {

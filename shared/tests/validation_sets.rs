@@ -22,11 +22,13 @@ fn the_sets_hold_enough_sourced_cases() {
     let single = set("single-device");
     let pre = set("pretraining");
     let serving = set("serving");
+    let at_scale = set("training-at-scale");
     let time = |q: Quantity| !q.is_energy();
     assert!(single.iter().filter(|c| time(c.quantity)).count() >= 25);
     assert!(pre.len() >= 15);
     assert!(serving.len() >= 10);
-    for c in single.iter().chain(&pre).chain(&serving) {
+    assert!(at_scale.len() >= 20);
+    for c in single.iter().chain(&pre).chain(&serving).chain(&at_scale) {
         assert!(!c.source.trim().is_empty(), "{}: no source", c.name);
         assert!(!c.uncertain.trim().is_empty(), "{}: no uncertainty", c.name);
         assert!(c.value.is_finite() && c.value > 0.0, "{}", c.name);
@@ -36,6 +38,7 @@ fn the_sets_hold_enough_sourced_cases() {
         .iter()
         .chain(&pre)
         .chain(&serving)
+        .chain(&at_scale)
         .map(|c| c.name.as_str())
         .collect();
     let n = names.len();
@@ -46,7 +49,12 @@ fn the_sets_hold_enough_sourced_cases() {
 
 #[test]
 fn the_estimator_takes_every_case() {
-    for name in ["single-device", "pretraining", "serving"] {
+    for name in [
+        "single-device",
+        "pretraining",
+        "serving",
+        "training-at-scale",
+    ] {
         for c in set(name) {
             let r = evaluate_case(&c, &[]);
             assert!(r.error.is_none(), "{}: {:?}", c.name, r.error);
@@ -57,6 +65,48 @@ fn the_estimator_takes_every_case() {
                 c.name
             );
         }
+    }
+}
+
+/// Each step time of the training-at-scale set is the paper's throughput
+/// turned back into time, worked here from its equation (3):
+/// F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h)), value = F / (X n).
+#[test]
+fn at_scale_step_times_follow_from_the_published_throughput() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/validation/training-at-scale.jsonl"
+    );
+    let text = std::fs::read_to_string(path).expect("training-at-scale.jsonl");
+    let f64_at = |v: &serde_json::Value, what: &str| v.as_f64().unwrap_or_else(|| panic!("{what}"));
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let c: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let name = c["name"].as_str().expect("name");
+        assert_eq!(c["quantity"], "seconds_per_step", "{name}");
+        let x = f64_at(&c["setup"]["tflops_per_gpu"], "tflops_per_gpu") * 1e12;
+        let b = f64_at(&c["setup"]["global_batch"], "global_batch");
+        let scn = &c["scenario"];
+        let cfg = &scn["model"]["hf_config"];
+        let (l, h) = (
+            f64_at(&cfg["n_layer"], "n_layer"),
+            f64_at(&cfg["n_embd"], "n_embd"),
+        );
+        let n = f64_at(&scn["hardware"]["count"], "count");
+        let (s, v) = (2048.0, 51200.0);
+        let f = 96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h));
+        let want = f / (x * n);
+        let value = f64_at(&c["value"], "value");
+        assert!(
+            (value - want).abs() <= 1e-9 * want,
+            "{name}: {value} vs {want}"
+        );
+        // the scenario's global batch is the published one
+        let stage = &scn["stages"][0];
+        let p = &stage["parallelism"];
+        let model_parallel =
+            p["tensor"].as_f64().unwrap_or(1.0) * p["pipeline"].as_f64().unwrap_or(1.0);
+        let per_replica = f64_at(&stage["workload"]["batch"], "batch");
+        assert_eq!(per_replica * n / model_parallel, b, "{name}");
     }
 }
 
