@@ -68,9 +68,10 @@ fn the_estimator_takes_every_case() {
     }
 }
 
-/// Each step time of the training-at-scale set is the paper's throughput
-/// turned back into time, worked here from its equation (3):
-/// F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h)), value = F / (X n).
+/// Each step time of the training-at-scale set is the published throughput
+/// turned back into time, worked here: the Megatron-LM paper's equation (3),
+/// F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h)), value = F / (X n); Llama 3's
+/// rows 6 N T / (X n).
 #[test]
 fn at_scale_step_times_follow_from_the_published_throughput() {
     let path = concat!(
@@ -84,18 +85,31 @@ fn at_scale_step_times_follow_from_the_published_throughput() {
         let name = c["name"].as_str().expect("name");
         assert_eq!(c["quantity"], "seconds_per_step", "{name}");
         let x = f64_at(&c["setup"]["tflops_per_gpu"], "tflops_per_gpu") * 1e12;
-        let b = f64_at(&c["setup"]["global_batch"], "global_batch");
         let scn = &c["scenario"];
+        let n = f64_at(&scn["hardware"]["count"], "count");
+        let value = f64_at(&c["value"], "value");
+        if let Some(tokens) = c["setup"]["tokens_per_step"].as_f64() {
+            // Llama 3's rows: 6 N T for N = 405e9, T = DP x batch/DP x 8192
+            let stage = &scn["stages"][0];
+            let dp = n / (8.0 * 16.0);
+            let per_dp = f64_at(&stage["workload"]["batch"], "batch");
+            assert_eq!(tokens, dp * per_dp * 8192.0, "{name}");
+            let want = 6.0 * 405e9 * tokens / (x * n);
+            assert!(
+                (value - want).abs() <= 1e-9 * want,
+                "{name}: {value} vs {want}"
+            );
+            continue;
+        }
+        let b = f64_at(&c["setup"]["global_batch"], "global_batch");
         let cfg = &scn["model"]["hf_config"];
         let (l, h) = (
             f64_at(&cfg["n_layer"], "n_layer"),
             f64_at(&cfg["n_embd"], "n_embd"),
         );
-        let n = f64_at(&scn["hardware"]["count"], "count");
         let (s, v) = (2048.0, 51200.0);
         let f = 96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h));
         let want = f / (x * n);
-        let value = f64_at(&c["value"], "value");
         assert!(
             (value - want).abs() <= 1e-9 * want,
             "{name}: {value} vs {want}"
