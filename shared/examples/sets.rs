@@ -12,6 +12,7 @@ fn main() {
         "pretraining",
         "serving",
         "training-at-scale",
+        "serving-held-out",
     ] {
         let text = std::fs::read_to_string(format!("{dir}/{f}.jsonl")).unwrap_or_default();
         let r = shared::validate::evaluate(&text, &[]);

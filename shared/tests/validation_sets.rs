@@ -23,12 +23,20 @@ fn the_sets_hold_enough_sourced_cases() {
     let pre = set("pretraining");
     let serving = set("serving");
     let at_scale = set("training-at-scale");
+    let held_out = set("serving-held-out");
     let time = |q: Quantity| !q.is_energy();
     assert!(single.iter().filter(|c| time(c.quantity)).count() >= 25);
     assert!(pre.len() >= 15);
     assert!(serving.len() >= 10);
     assert!(at_scale.len() >= 20);
-    for c in single.iter().chain(&pre).chain(&serving).chain(&at_scale) {
+    assert!(held_out.len() >= 100);
+    for c in single
+        .iter()
+        .chain(&pre)
+        .chain(&serving)
+        .chain(&at_scale)
+        .chain(&held_out)
+    {
         assert!(!c.source.trim().is_empty(), "{}: no source", c.name);
         assert!(!c.uncertain.trim().is_empty(), "{}: no uncertainty", c.name);
         assert!(c.value.is_finite() && c.value > 0.0, "{}", c.name);
@@ -39,6 +47,7 @@ fn the_sets_hold_enough_sourced_cases() {
         .chain(&pre)
         .chain(&serving)
         .chain(&at_scale)
+        .chain(&held_out)
         .map(|c| c.name.as_str())
         .collect();
     let n = names.len();
@@ -65,6 +74,24 @@ fn the_estimator_takes_every_case() {
                 c.name
             );
         }
+    }
+}
+
+/// The held-out serving cases are other configurations than the ten the
+/// engine's constants are fitted on: no leaderboard file is in both sets.
+#[test]
+fn held_out_serving_configurations_are_not_the_fitted_ones() {
+    let file = |c: &shared::validate::published::PublishedCase| {
+        let at = c.source.find("data/llm_text_generation/")?;
+        let rest = &c.source[at..];
+        Some(rest[..rest.find(".json")? + 5].to_string())
+    };
+    let fitted: Vec<String> = set("serving").iter().filter_map(file).collect();
+    assert_eq!(fitted.len(), 20, "ten configurations, two figures each");
+    let held = set("serving-held-out");
+    for c in &held {
+        let f = file(c).unwrap_or_else(|| panic!("{}: no leaderboard file", c.name));
+        assert!(!fitted.contains(&f), "{}: {f} is fitted on", c.name);
     }
 }
 
