@@ -8,7 +8,9 @@
 //! reference cases in the fit (docs/measuring.md, "Refitting from the shared
 //! runs"). Leave-one-out fits once per case: with many cases it takes a while.
 
-use shared::serving::{VLLM05_MS_PER_EXTRA_DEVICE, VLLM05_MS_PER_SEQUENCE, WAIT_FLOOR_SHARE};
+use shared::serving::{
+    VLLM05_MS_PER_EXTRA_DEVICE, VLLM05_MS_PER_SEQUENCE, VLLM05_MS_PER_STEP, WAIT_FLOOR_SHARE,
+};
 use shared::tuning::{CAMPAIGN_GOODPUT, GOODPUT_PRIOR, PRIOR, TUNING};
 use shared::validate::fit::{
     campaigns, engine_cases, engine_joules, fit, fit_engine, fit_goodput, fit_set, fit_wait_share,
@@ -113,18 +115,22 @@ fn main() {
     engine_host_time();
 }
 
-/// The vLLM 0.5 engine's host time per sequence: fitted on the serving set's
-/// vLLM 0.5.4 configurations, with each configuration's throughput and energy
-/// per token in sample and left out.
+/// The vLLM 0.5 engine's host time: fitted on the serving set's vLLM 0.5.4
+/// configurations, with each configuration's throughput and energy per token
+/// in sample and left out, then the held-out configurations
+/// (`serving-held-out.jsonl`) with the constants fitted on the ten.
 fn engine_host_time() {
     let serving = published_sets()[1];
     let eng = engine_cases(serving);
     let all: Vec<usize> = (0..eng.len()).collect();
-    let (a, b) = fit_engine(&eng, &all);
-    let k = fit_wait_share(&eng, serving, &all, (a, b));
+    let h = fit_engine(&eng, &all);
+    let k = fit_wait_share(&eng, serving, &all, h);
     println!();
     println!(
-        "engine host time (vllm-0.5): fitted {a:.4} ms per sequence + {b:.4} ms per further device, waiting at idle + {k:.3} x floor, on {} configurations; in code {VLLM05_MS_PER_SEQUENCE} + {VLLM05_MS_PER_EXTRA_DEVICE}, {WAIT_FLOOR_SHARE}",
+        "engine host time (vllm-0.5): fitted {:.3} ms per step + {:.4} ms per sequence + {:.4} ms per sequence and further device, waiting at idle + {k:.3} x floor, on {} configurations; in code {VLLM05_MS_PER_STEP} + {VLLM05_MS_PER_SEQUENCE} + {VLLM05_MS_PER_EXTRA_DEVICE}, {WAIT_FLOOR_SHARE}",
+        h.per_step,
+        h.per_sequence,
+        h.per_extra_device,
         eng.len()
     );
     println!(
@@ -132,22 +138,21 @@ fn engine_host_time() {
         "configuration", "implied", "tok/s in", "loo", "J/tok in", "loo"
     );
     // estimate / published energy per token at a host time and a wait share
-    let joules = |c: &EngineCase, ms: f64, share: f64| -> Option<f64> {
-        let (est, published, floor) = engine_joules(serving, c, ms)?;
+    let joules = |text: &str, c: &EngineCase, ms: f64, share: f64| -> Option<f64> {
+        let (est, published, floor) = engine_joules(text, c, ms)?;
         let adjust = ms * 1e-3 * (share - WAIT_FLOOR_SHARE) * floor * c.devices.max(1) as f64;
         Some((est + adjust) / published)
     };
+    let tps = |c: &EngineCase, ms: f64| c.published_s_per_token / (c.gpu_s_per_token + ms * 1e-3);
     let (mut t_in, mut t_loo, mut e_in, mut e_loo) = (vec![], vec![], vec![], vec![]);
     for (i, c) in eng.iter().enumerate() {
         let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
-        let (al, bl) = fit_engine(&eng, &rest);
-        let kl = fit_wait_share(&eng, serving, &rest, (al, bl));
-        let extra = (c.devices.max(1) - 1) as f64;
-        let (ms_in, ms_loo) = (a + b * extra, al + bl * extra);
-        let tps = |ms: f64| c.published_s_per_token / (c.gpu_s_per_token + ms * 1e-3);
-        let (ji, jl) = (joules(c, ms_in, k), joules(c, ms_loo, kl));
-        t_in.push(tps(ms_in).ln().abs());
-        t_loo.push(tps(ms_loo).ln().abs());
+        let hl = fit_engine(&eng, &rest);
+        let kl = fit_wait_share(&eng, serving, &rest, hl);
+        let (ms_in, ms_loo) = (h.per_sequence_of(c), hl.per_sequence_of(c));
+        let (ji, jl) = (joules(serving, c, ms_in, k), joules(serving, c, ms_loo, kl));
+        t_in.push(tps(c, ms_in).ln().abs());
+        t_loo.push(tps(c, ms_loo).ln().abs());
         e_in.extend(ji.map(|r| r.ln().abs()));
         e_loo.extend(jl.map(|r| r.ln().abs()));
         let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
@@ -155,8 +160,8 @@ fn engine_host_time() {
             "{:<56} {:>7.3} {:>9.3} {:>9.3} {:>9} {:>9}",
             c.name.strip_suffix("_tokens_per_second").unwrap_or(&c.name),
             c.implied_ms(),
-            tps(ms_in),
-            tps(ms_loo),
+            tps(c, ms_in),
+            tps(c, ms_loo),
             f(ji),
             f(jl)
         );
@@ -168,5 +173,19 @@ fn engine_host_time() {
         med(&t_loo),
         med(&e_in),
         med(&e_loo)
+    );
+    // out of sample: the held-out configurations with the constants of the ten
+    let held = include_str!("../data/validation/serving-held-out.jsonl");
+    let (mut t_out, mut e_out) = (vec![], vec![]);
+    for c in engine_cases(held) {
+        let ms = h.per_sequence_of(&c);
+        t_out.push(tps(&c, ms).ln().abs());
+        e_out.extend(joules(held, &c, ms, k).map(|r| r.ln().abs()));
+    }
+    println!(
+        "held out ({} configurations, none in the fit): tokens/s {:.3}, J/token {:.3}",
+        t_out.len(),
+        med(&t_out),
+        med(&e_out)
     );
 }

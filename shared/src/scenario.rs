@@ -233,7 +233,7 @@ pub struct Serving {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<Engine>,
     /// Host milliseconds per running sequence per engine step that the GPU
-    /// waits for; replaces the engine's figure.
+    /// waits for; replaces the engine's whole host time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_ms_per_sequence: Option<f64>,
 }
@@ -248,7 +248,8 @@ crate::named_enum! {
         #[default]
         Overlapped = "overlapped",
         /// vLLM up to 0.5: the scheduler, input preparation and output
-        /// processing run between GPU steps, per running sequence.
+        /// processing run between GPU steps: a fixed part per step and a part
+        /// per running sequence.
         Vllm05 = "vllm-0.5",
     }
 }

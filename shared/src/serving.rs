@@ -11,39 +11,48 @@ use crate::model::Architecture;
 use crate::scenario::{Engine, HostCosts, Serving, SoftwareClass, Stage};
 use crate::schedule::{self, StageStep, Strategy};
 
-/// vLLM up to 0.5: host milliseconds per running sequence per engine step
-/// that the GPU waits for, on one device, and what each further device of a
-/// tensor-parallel replica adds (the driver broadcasts each step's inputs to
-/// its workers). Least squares over the ten ML.ENERGY v2 vLLM 0.5.4 cases of
-/// `shared/data/validation/serving.jsonl` of (published time per token - the
-/// GPU model's) against devices - 1: `cargo run --release -p
-/// jouleprint-shared --example fit`, which also reports leave-one-out errors
+/// vLLM up to 0.5: the host work of each engine step that the GPU waits for
+/// (scheduling, input preparation, sampling and output processing, the API
+/// server): a fixed part per step, a part per running sequence on one
+/// device, and what each further device of a tensor-parallel replica adds per
+/// sequence (the driver broadcasts each step's inputs to its workers). Least
+/// squares over the ten ML.ENERGY v2 vLLM 0.5.4 cases of
+/// `shared/data/validation/serving.jsonl` of the host time per sequence they
+/// imply (published time per token - the GPU model's) against 1 / sequences,
+/// 1 and devices - 1: `cargo run --release -p jouleprint-shared --example
+/// fit`, which also reports leave-one-out errors and those on the 57
+/// configurations of `serving-held-out.jsonl`, which the fit never sees
 /// (docs/energy-model.md, "Serving"). vLLM's v0.6.0 blog profiled the cause:
 /// on one H100 serving Llama 3 8B with v0.5.3 the GPU was busy 38% of the time.
-pub const VLLM05_MS_PER_SEQUENCE: f64 = 0.449;
-pub const VLLM05_MS_PER_EXTRA_DEVICE: f64 = 0.0635;
+pub const VLLM05_MS_PER_STEP: f64 = 6.97;
+pub const VLLM05_MS_PER_SEQUENCE: f64 = 0.388;
+pub const VLLM05_MS_PER_EXTRA_DEVICE: f64 = 0.0646;
 /// While a step waits for the host, each device draws its idle power plus this
 /// share of its active floor (clocks stay up through gaps of milliseconds; the
 /// reference H100 drew 177 W, 0.27 of its floor above idle, in a loop of
 /// launch-bound 512-cubed GEMMs). Fitted: the median over the same ten
 /// configurations of the share that gives each its published energy per
 /// token (`--example fit`, which reports each configuration left out).
-pub const WAIT_FLOOR_SHARE: f64 = 0.436;
+pub const WAIT_FLOOR_SHARE: f64 = 0.437;
 
 /// A device's power while a step waits for the engine's host work.
 pub fn wait_watts(device: &DeviceProfile) -> f64 {
     device.idle_w + WAIT_FLOOR_SHARE * device.active_floor_w
 }
 
-/// Host milliseconds per running sequence per step the GPU waits for.
-pub fn host_ms_per_sequence(cfg: &Serving, tensor: u64) -> f64 {
-    cfg.host_ms_per_sequence
-        .unwrap_or(match cfg.engine.unwrap_or_default() {
-            Engine::Overlapped => 0.0,
-            Engine::Vllm05 => {
-                VLLM05_MS_PER_SEQUENCE + VLLM05_MS_PER_EXTRA_DEVICE * (tensor.max(1) - 1) as f64
-            }
-        })
+/// Host milliseconds per engine step the GPU waits for, with `sequences`
+/// running: `serving.host_ms_per_sequence` x sequences where given (the
+/// whole host time, per sequence), else the engine's.
+pub fn host_ms_per_step(cfg: &Serving, tensor: u64, sequences: f64) -> f64 {
+    match (cfg.host_ms_per_sequence, cfg.engine.unwrap_or_default()) {
+        (Some(ms), _) => ms * sequences,
+        (None, Engine::Overlapped) => 0.0,
+        (None, Engine::Vllm05) => {
+            VLLM05_MS_PER_STEP
+                + (VLLM05_MS_PER_SEQUENCE + VLLM05_MS_PER_EXTRA_DEVICE * (tensor.max(1) - 1) as f64)
+                    * sequences
+        }
+    }
 }
 
 /// A deployment under its engine.
@@ -179,19 +188,19 @@ pub fn serve(
             w.batch
         ));
     }
-    // the engine's host work between steps, per running sequence: the replica's
-    // devices wait at idle power (one step per generated token)
-    let host_s = host_ms_per_sequence(cfg, tensor) * 1e-3;
-    if host_s > 0.0 {
+    // the engine's host work between steps: the replica's devices wait at
+    // near-idle power (one step per generated token)
+    let host_at = |n: f64| host_ms_per_step(cfg, tensor, n) * 1e-3;
+    if host_at(max_concurrency as f64) > 0.0 {
         notes.push(format!(
-            "the engine's host work: {:.3} ms per running sequence per step, not overlapped with the GPU",
-            host_s * 1e3
+            "the engine's host work: {:.1} ms per step at {max_concurrency} sequences, not overlapped with the GPU",
+            host_at(max_concurrency as f64) * 1e3
         ));
     }
     let mut costs: Vec<(u64, f64, f64)> = vec![];
     let mut eval = |n: u64| -> Result<(f64, f64), InputError> {
         let s = batch_cost(arch, st, sw, field, tensor, n, device, host)?;
-        let wait = host_s * n as f64 * n_new;
+        let wait = host_at(n as f64) * n_new;
         Ok((
             s.seconds + wait,
             s.joules * tensor as f64 + wait * wait_watts(device) * tensor as f64,

@@ -221,7 +221,8 @@ fn a_benchmark_has_a_range_on_its_hours() {
 /// each step generates one token per running sequence and waits c x N, so a
 /// saturated replica's time per token grows by exactly c, and its energy per
 /// token by c x the power of its waiting devices (idle + the fitted share of
-/// the active floor).
+/// the active floor). The vllm-0.5 engine waits a + c' x N per step: a / N + c'
+/// per token.
 #[test]
 fn host_time_per_sequence_adds_to_each_token() {
     let at = |extra: &str| {
@@ -240,10 +241,10 @@ fn host_time_per_sequence_adds_to_each_token() {
         // a waiting device: idle plus the fitted share of its active floor
         let d = &e.resolved.device;
         let wait_w = d.idle_w + shared::serving::WAIT_FLOOR_SHARE * d.active_floor_w;
-        (s_per_token, j_per_token, wait_w)
+        (s_per_token, j_per_token, wait_w, sv.max_concurrency as f64)
     };
-    let (t0, j0, wait_w) = at("");
-    let (t1, j1, _) = at(r#","host_ms_per_sequence":2.0"#);
+    let (t0, j0, wait_w, n) = at("");
+    let (t1, j1, _, _) = at(r#","host_ms_per_sequence":2.0"#);
     assert!(((t1 - t0) - 2e-3).abs() < 1e-9, "{} s", t1 - t0);
     assert!(
         ((j1 - j0) - 2e-3 * wait_w).abs() < 1e-6 * j1,
@@ -251,9 +252,10 @@ fn host_time_per_sequence_adds_to_each_token() {
         j1 - j0
     );
     // the vllm-0.5 engine: its fitted host time on one device
-    let (t2, _, _) = at(r#","engine":"vllm-0.5""#);
-    let want = shared::serving::VLLM05_MS_PER_SEQUENCE * 1e-3;
-    assert!(((t2 - t0) - want).abs() < 1e-9);
+    let (t2, _, _, _) = at(r#","engine":"vllm-0.5""#);
+    use shared::serving::{VLLM05_MS_PER_SEQUENCE, VLLM05_MS_PER_STEP};
+    let want = (VLLM05_MS_PER_STEP / n + VLLM05_MS_PER_SEQUENCE) * 1e-3;
+    assert!(((t2 - t0) - want).abs() < 1e-9, "{} vs {want}", t2 - t0);
     // bounds
     let bad = parse_scenario(&served(r#""host_ms_per_sequence":-1"#, 1e5, None));
     let msg = match bad {
@@ -273,17 +275,49 @@ fn vllm05_host_time_is_the_fit() {
     let set = engine_cases(published_sets()[1]);
     assert_eq!(set.len(), 10);
     let all: Vec<usize> = (0..set.len()).collect();
-    let (a, b) = fit_engine(&set, &all);
+    let h = fit_engine(&set, &all);
     assert!(
-        (a - shared::serving::VLLM05_MS_PER_SEQUENCE).abs() < 5e-4,
-        "{a}"
+        (h.per_step - shared::serving::VLLM05_MS_PER_STEP).abs() < 5e-3,
+        "{h:?}"
     );
     assert!(
-        (b - shared::serving::VLLM05_MS_PER_EXTRA_DEVICE).abs() < 5e-5,
-        "{b}"
+        (h.per_sequence - shared::serving::VLLM05_MS_PER_SEQUENCE).abs() < 5e-4,
+        "{h:?}"
     );
-    let k = shared::validate::fit::fit_wait_share(&set, published_sets()[1], &all, (a, b));
+    assert!(
+        (h.per_extra_device - shared::serving::VLLM05_MS_PER_EXTRA_DEVICE).abs() < 5e-5,
+        "{h:?}"
+    );
+    let k = shared::validate::fit::fit_wait_share(&set, published_sets()[1], &all, h);
     assert!((k - shared::serving::WAIT_FLOOR_SHARE).abs() < 5e-4, "{k}");
     // a waiting device draws between its idle power and idle plus its whole floor
     assert!((0.0..=1.0).contains(&k), "{k}");
+}
+
+/// The engine fit recovers a host time built by hand: cases whose implied
+/// time per sequence is exactly 5 / N + 0.3 + 0.1 (devices - 1) ms give back
+/// 5, 0.3 and 0.1; without a spread in devices the last is 0.
+#[test]
+fn the_engine_fit_recovers_a_hand_built_host_time() {
+    use shared::validate::fit::{fit_engine, EngineCase};
+    let case = |n: f64, d: u64| {
+        let ms = 5.0 / n + 0.3 + 0.1 * (d - 1) as f64;
+        EngineCase {
+            name: format!("n{n}_d{d}"),
+            published_s_per_token: 0.010 + ms * 1e-3,
+            gpu_s_per_token: 0.010,
+            devices: d,
+            sequences: n,
+        }
+    };
+    let set = vec![case(32.0, 1), case(256.0, 1), case(64.0, 4), case(128.0, 8)];
+    let h = fit_engine(&set, &[0, 1, 2, 3]);
+    assert!((h.per_step - 5.0).abs() < 1e-9, "{h:?}");
+    assert!((h.per_sequence - 0.3).abs() < 1e-9, "{h:?}");
+    assert!((h.per_extra_device - 0.1).abs() < 1e-9, "{h:?}");
+    let one = fit_engine(&set, &[0, 1]);
+    assert!(
+        (one.per_step - 5.0).abs() < 1e-9 && one.per_extra_device == 0.0,
+        "{one:?}"
+    );
 }

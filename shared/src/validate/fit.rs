@@ -293,6 +293,8 @@ pub struct EngineCase {
     pub published_s_per_token: f64,
     pub gpu_s_per_token: f64,
     pub devices: u64,
+    /// Sequences running per step (the engine's bound, or the KV cache's).
+    pub sequences: f64,
 }
 
 impl EngineCase {
@@ -331,45 +333,111 @@ pub fn engine_cases(text: &str) -> Vec<EngineCase> {
         let Ok(e) = crate::estimate::estimate_core(&c.scenario, &[]) else {
             continue;
         };
-        let (Ok(q), Some(devices)) = (
+        let (Ok(q), Some((devices, sequences))) = (
             c.quantity.of(&e, c.stage),
             e.stages
                 .get(i)
                 .and_then(|s| s.serving.as_ref())
-                .map(|s| s.tensor),
+                .map(|s| (s.tensor, s.concurrency)),
         ) else {
             continue;
         };
-        if q.expected > 0.0 && c.value > 0.0 {
+        if q.expected > 0.0 && c.value > 0.0 && sequences > 0.0 {
             out.push(EngineCase {
                 name: c.name,
                 published_s_per_token: 1.0 / c.value,
                 gpu_s_per_token: 1.0 / q.expected,
                 devices,
+                sequences,
             });
         }
     }
     out
 }
 
-/// Least squares of the implied host time against devices - 1 over the
-/// cases `idx`: (ms per sequence on one device, ms each further device adds).
-/// Without a spread in devices the second is 0.
-pub fn fit_engine(set: &[EngineCase], idx: &[usize]) -> (f64, f64) {
-    let pts: Vec<(f64, f64)> = idx
-        .iter()
-        .map(|&i| ((set[i].devices.max(1) - 1) as f64, set[i].implied_ms()))
-        .collect();
-    let n = pts.len() as f64;
-    if n == 0.0 {
-        return (0.0, 0.0);
+/// The engine's host time: ms per step, per sequence on one device, per
+/// sequence for each further device.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineHost {
+    pub per_step: f64,
+    pub per_sequence: f64,
+    pub per_extra_device: f64,
+}
+
+impl EngineHost {
+    /// Host ms per running sequence per step for a configuration.
+    pub fn per_sequence_of(&self, c: &EngineCase) -> f64 {
+        self.per_step / c.sequences
+            + self.per_sequence
+            + self.per_extra_device * (c.devices.max(1) - 1) as f64
     }
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    (my - b * mx, b)
+}
+
+/// Least squares of the implied host time per sequence against
+/// (1 / sequences, 1, devices - 1) over the cases `idx`. A regressor without
+/// spread in them gets 0.
+pub fn fit_engine(set: &[EngineCase], idx: &[usize]) -> EngineHost {
+    let rows: Vec<([f64; 3], f64)> = idx
+        .iter()
+        .map(|&i| {
+            let c = &set[i];
+            (
+                [1.0 / c.sequences, 1.0, (c.devices.max(1) - 1) as f64],
+                c.implied_ms(),
+            )
+        })
+        .collect();
+    // columns with spread enter the normal equations; the others stay 0
+    let spread = |j: usize| {
+        let v: Vec<f64> = rows.iter().map(|r| r.0[j]).collect();
+        v.iter().any(|x| (x - v[0]).abs() > 1e-12)
+    };
+    let cols: Vec<usize> = [0usize, 1, 2]
+        .into_iter()
+        .filter(|&j| j == 1 || spread(j))
+        .collect();
+    let k = cols.len();
+    let mut a = vec![vec![0.0; k + 1]; k];
+    for (x, y) in &rows {
+        for (r, &i) in cols.iter().enumerate() {
+            for (col, &j) in cols.iter().enumerate() {
+                a[r][col] += x[i] * x[j];
+            }
+            a[r][k] += x[i] * y;
+        }
+    }
+    let sol = solve(a).unwrap_or_else(|| vec![0.0; k]);
+    let mut out = [0.0; 3];
+    for (r, &j) in cols.iter().enumerate() {
+        out[j] = sol[r];
+    }
+    EngineHost {
+        per_step: out[0],
+        per_sequence: out[1],
+        per_extra_device: out[2],
+    }
+}
+
+/// Gauss-Jordan with partial pivoting on an augmented k x (k + 1) matrix.
+fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
+    let k = a.len();
+    for i in 0..k {
+        let p = (i..k).max_by(|&x, &y| a[x][i].abs().total_cmp(&a[y][i].abs()))?;
+        a.swap(i, p);
+        if a[i][i].abs() < 1e-300 {
+            return None;
+        }
+        let pivot = a[i].clone();
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != i {
+                let f = row[i] / pivot[i];
+                for (x, p) in row.iter_mut().zip(&pivot).skip(i) {
+                    *x -= f * p;
+                }
+            }
+        }
+    }
+    Some((0..k).map(|i| a[i][k] / a[i][i]).collect())
 }
 
 /// A configuration's energy per token with a given host time per sequence:
@@ -396,14 +464,14 @@ pub fn engine_joules(text: &str, case: &EngineCase, host_ms: f64) -> Option<(f64
 
 /// The share of the active floor a waiting device draws that makes each
 /// configuration `idx`'s energy per token the published one, with its host
-/// time from `(a, b)`; their median. The estimate's energy grows by
+/// time from `host`; their median. The estimate's energy grows by
 /// `host time x (share - the code's share) x floor x devices` per token.
-pub fn fit_wait_share(set: &[EngineCase], text: &str, idx: &[usize], (a, b): (f64, f64)) -> f64 {
+pub fn fit_wait_share(set: &[EngineCase], text: &str, idx: &[usize], host: EngineHost) -> f64 {
     let shares: Vec<f64> = idx
         .iter()
         .filter_map(|&i| {
             let c = &set[i];
-            let ms = a + b * (c.devices.max(1) - 1) as f64;
+            let ms = host.per_sequence_of(c);
             let (est, published, floor) = engine_joules(text, c, ms)?;
             let per_share = ms * 1e-3 * floor * c.devices.max(1) as f64;
             (per_share > 0.0)
