@@ -694,8 +694,13 @@ pub fn stage_step(
     })
 }
 
-/// Pipeline degrees the chooser tries.
-const PIPELINES: [u64; 13] = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128];
+/// Pipeline degrees the chooser tries for `n` devices of a model of `layers`
+/// layers: every divisor of `n` from 2 to the layers, ascending (stages may
+/// hold unequal numbers of layers: Megatron-LM ran its 105-layer 530B model
+/// on 35 stages and BLOOM its 70 layers on 12).
+fn pipeline_degrees(n: u64, layers: u64) -> impl Iterator<Item = u64> {
+    (2..=layers.min(n)).filter(move |p| n.is_multiple_of(*p))
+}
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
@@ -858,10 +863,7 @@ pub fn choose(
             .into_iter()
             .filter(|_| moe.is_some())
         {
-            for p in PIPELINES
-                .into_iter()
-                .filter(|&p| count.is_multiple_of(p) && p <= layers)
-            {
+            for p in pipeline_degrees(count, layers) {
                 candidates.push(Strategy {
                     pipeline: p,
                     data: count / p,
@@ -877,11 +879,8 @@ pub fn choose(
         for recompute in [Recompute::Selective, Recompute::Full] {
             let mut shapes: Vec<(u64, u64)> = tensors.iter().map(|&t| (t, 1)).collect();
             if let Some(t) = widest {
-                for p in PIPELINES {
-                    // stages may hold unequal numbers of layers (BLOOM: 70 layers on 12)
-                    if count.is_multiple_of(t * p) && p <= layers {
-                        shapes.push((t, p));
-                    }
+                for p in pipeline_degrees(count / t, layers) {
+                    shapes.push((t, p));
                 }
             }
             for (t, p) in shapes {
