@@ -8,9 +8,7 @@
 //! reference cases in the fit (docs/measuring.md, "Refitting from the shared
 //! runs"). Leave-one-out fits once per case: with many cases it takes a while.
 
-use shared::serving::{
-    VLLM05_MS_PER_EXTRA_DEVICE, VLLM05_MS_PER_SEQUENCE, VLLM05_MS_PER_STEP, WAIT_FLOOR_SHARE,
-};
+use shared::serving::{VLLM05_HOST, WAIT_FLOOR_SHARE};
 use shared::tuning::{CAMPAIGN_GOODPUT, GOODPUT_PRIOR, PRIOR, TUNING};
 use shared::validate::fit::{
     campaigns, engine_cases, engine_joules, fit, fit_engine, fit_goodput, fit_set, fit_wait_share,
@@ -127,11 +125,14 @@ fn engine_host_time() {
     let k = fit_wait_share(&eng, serving, &all, h);
     println!();
     println!(
-        "engine host time (vllm-0.5): fitted {:.3} ms per step + {:.4} ms per sequence + {:.4} ms per sequence and further device, waiting at idle + {k:.3} x floor, on {} configurations; in code {VLLM05_MS_PER_STEP} + {VLLM05_MS_PER_SEQUENCE} + {VLLM05_MS_PER_EXTRA_DEVICE}, {WAIT_FLOOR_SHARE}",
+        "engine host time (vllm-0.5): fitted {:.3} ms per step + {:.4} ms per sequence + {:.4} ms per sequence and further device, waiting at idle + {k:.3} x floor, on {} configurations; in code {} + {} + {}, {WAIT_FLOOR_SHARE}",
         h.per_step,
         h.per_sequence,
         h.per_extra_device,
-        eng.len()
+        eng.len(),
+        VLLM05_HOST.per_step,
+        VLLM05_HOST.per_sequence,
+        VLLM05_HOST.per_extra_device
     );
     println!(
         "{:<56} {:>7} {:>9} {:>9} {:>9} {:>9}",
@@ -149,7 +150,7 @@ fn engine_host_time() {
         let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
         let hl = fit_engine(&eng, &rest);
         let kl = fit_wait_share(&eng, serving, &rest, hl);
-        let (ms_in, ms_loo) = (h.per_sequence_of(c), hl.per_sequence_of(c));
+        let (ms_in, ms_loo) = (c.host_ms_per_sequence(&h), c.host_ms_per_sequence(&hl));
         let (ji, jl) = (joules(serving, c, ms_in, k), joules(serving, c, ms_loo, kl));
         t_in.push(tps(c, ms_in).ln().abs());
         t_loo.push(tps(c, ms_loo).ln().abs());
@@ -178,7 +179,7 @@ fn engine_host_time() {
     let held = include_str!("../data/validation/serving-held-out.jsonl");
     let (mut t_out, mut e_out) = (vec![], vec![]);
     for c in engine_cases(held) {
-        let ms = h.per_sequence_of(&c);
+        let ms = c.host_ms_per_sequence(&h);
         t_out.push(tps(&c, ms).ln().abs());
         e_out.extend(joules(held, &c, ms, k).map(|r| r.ln().abs()));
     }

@@ -24,9 +24,29 @@ use crate::schedule::{self, StageStep, Strategy};
 /// configurations of `serving-held-out.jsonl`, which the fit never sees
 /// (docs/energy-model.md, "Serving"). vLLM's v0.6.0 blog profiled the cause:
 /// on one H100 serving Llama 3 8B with v0.5.3 the GPU was busy 38% of the time.
-pub const VLLM05_MS_PER_STEP: f64 = 6.97;
-pub const VLLM05_MS_PER_SEQUENCE: f64 = 0.388;
-pub const VLLM05_MS_PER_EXTRA_DEVICE: f64 = 0.0646;
+pub const VLLM05_HOST: EngineHost = EngineHost {
+    per_step: 6.97,
+    per_sequence: 0.388,
+    per_extra_device: 0.0646,
+};
+
+/// An engine's host time that the GPU waits for, in ms: a fixed part per
+/// step, a part per running sequence on one device, and what each further
+/// device of a tensor-parallel replica adds per sequence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineHost {
+    pub per_step: f64,
+    pub per_sequence: f64,
+    pub per_extra_device: f64,
+}
+
+impl EngineHost {
+    /// Host ms of one step with `sequences` running on `devices`.
+    pub fn ms_per_step(&self, devices: u64, sequences: f64) -> f64 {
+        self.per_step
+            + (self.per_sequence + self.per_extra_device * (devices.max(1) - 1) as f64) * sequences
+    }
+}
 /// While a step waits for the host, each device draws its idle power plus this
 /// share of its active floor (clocks stay up through gaps of milliseconds; the
 /// reference H100 drew 177 W, 0.27 of its floor above idle, in a loop of
@@ -47,11 +67,7 @@ pub fn host_ms_per_step(cfg: &Serving, tensor: u64, sequences: f64) -> f64 {
     match (cfg.host_ms_per_sequence, cfg.engine.unwrap_or_default()) {
         (Some(ms), _) => ms * sequences,
         (None, Engine::Overlapped) => 0.0,
-        (None, Engine::Vllm05) => {
-            VLLM05_MS_PER_STEP
-                + (VLLM05_MS_PER_SEQUENCE + VLLM05_MS_PER_EXTRA_DEVICE * (tensor.max(1) - 1) as f64)
-                    * sequences
-        }
+        (None, Engine::Vllm05) => VLLM05_HOST.ms_per_step(tensor, sequences),
     }
 }
 

@@ -253,8 +253,8 @@ fn host_time_per_sequence_adds_to_each_token() {
     );
     // the vllm-0.5 engine: its fitted host time on one device
     let (t2, _, _, _) = at(r#","engine":"vllm-0.5""#);
-    use shared::serving::{VLLM05_MS_PER_SEQUENCE, VLLM05_MS_PER_STEP};
-    let want = (VLLM05_MS_PER_STEP / n + VLLM05_MS_PER_SEQUENCE) * 1e-3;
+    use shared::serving::VLLM05_HOST;
+    let want = (VLLM05_HOST.per_step / n + VLLM05_HOST.per_sequence) * 1e-3;
     assert!(((t2 - t0) - want).abs() < 1e-9, "{} vs {want}", t2 - t0);
     // bounds
     let bad = parse_scenario(&served(r#""host_ms_per_sequence":-1"#, 1e5, None));
@@ -277,15 +277,15 @@ fn vllm05_host_time_is_the_fit() {
     let all: Vec<usize> = (0..set.len()).collect();
     let h = fit_engine(&set, &all);
     assert!(
-        (h.per_step - shared::serving::VLLM05_MS_PER_STEP).abs() < 5e-3,
+        (h.per_step - shared::serving::VLLM05_HOST.per_step).abs() < 5e-3,
         "{h:?}"
     );
     assert!(
-        (h.per_sequence - shared::serving::VLLM05_MS_PER_SEQUENCE).abs() < 5e-4,
+        (h.per_sequence - shared::serving::VLLM05_HOST.per_sequence).abs() < 5e-4,
         "{h:?}"
     );
     assert!(
-        (h.per_extra_device - shared::serving::VLLM05_MS_PER_EXTRA_DEVICE).abs() < 5e-5,
+        (h.per_extra_device - shared::serving::VLLM05_HOST.per_extra_device).abs() < 5e-5,
         "{h:?}"
     );
     let k = shared::validate::fit::fit_wait_share(&set, published_sets()[1], &all, h);

@@ -16,6 +16,7 @@ use crate::device::DeviceProfile;
 use crate::plan::plan;
 use crate::resolve::{architecture, resolve_device};
 use crate::scenario::{Scenario, SoftwareClass};
+use crate::serving::EngineHost;
 use crate::step::step_cost_tuned;
 use crate::tuning::{Tuning, PRIOR};
 
@@ -298,6 +299,10 @@ pub struct EngineCase {
 }
 
 impl EngineCase {
+    /// Host ms per running sequence per step that `host` gives this case.
+    pub fn host_ms_per_sequence(&self, host: &EngineHost) -> f64 {
+        host.ms_per_step(self.devices, self.sequences) / self.sequences
+    }
     /// Host milliseconds per running sequence per step this case implies:
     /// each step generates one token per running sequence, so the host's
     /// share of a token's time is the host time per sequence.
@@ -353,24 +358,6 @@ pub fn engine_cases(text: &str) -> Vec<EngineCase> {
         }
     }
     out
-}
-
-/// The engine's host time: ms per step, per sequence on one device, per
-/// sequence for each further device.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EngineHost {
-    pub per_step: f64,
-    pub per_sequence: f64,
-    pub per_extra_device: f64,
-}
-
-impl EngineHost {
-    /// Host ms per running sequence per step for a configuration.
-    pub fn per_sequence_of(&self, c: &EngineCase) -> f64 {
-        self.per_step / c.sequences
-            + self.per_sequence
-            + self.per_extra_device * (c.devices.max(1) - 1) as f64
-    }
 }
 
 /// Least squares of the implied host time per sequence against
@@ -471,7 +458,7 @@ pub fn fit_wait_share(set: &[EngineCase], text: &str, idx: &[usize], host: Engin
         .iter()
         .filter_map(|&i| {
             let c = &set[i];
-            let ms = host.per_sequence_of(c);
+            let ms = c.host_ms_per_sequence(&host);
             let (est, published, floor) = engine_joules(text, c, ms)?;
             let per_share = ms * 1e-3 * floor * c.devices.max(1) as f64;
             (per_share > 0.0)
