@@ -253,12 +253,18 @@ pub fn allgather_seconds(bytes: f64, n: f64, gbs: f64, nvls: bool) -> f64 {
 /// the node's size has one member per node and one NIC.
 pub fn group_link(links: &Links, n: u64, stride: u64) -> (f64, bool) {
     let domain = u64::from(links.domain.max(1));
-    if n * stride <= domain || n <= 1 {
+    if !crosses_domains(n, stride, domain) {
         (links.intra_gbs, links.nvls)
     } else {
         let per_node = (domain / stride.max(1)).clamp(1, n) as f64;
         ((links.network_gbs * per_node).min(links.intra_gbs), false)
     }
+}
+
+/// Whether a group of `n` devices, `stride` apart in the device order, spans
+/// more than one fast domain (its collectives then cross the network).
+pub fn crosses_domains(n: u64, stride: u64, domain: u64) -> bool {
+    n > 1 && n * stride > domain.max(1)
 }
 
 /// The time of an all-to-all in which each of `n` devices, `stride` apart in

@@ -364,8 +364,7 @@ pub fn totals(
         let stride = strategy.tensor * strategy.pipeline * strategy.context;
         if st.workload.phase == Phase::Train
             && strategy.zero >= 3
-            && strategy.data > 1
-            && (strategy.data * stride) as f64 > domain
+            && schedule::crosses_domains(strategy.data, stride, domain as u64)
         {
             warnings.push(format!(
                 "stage {stage_label}: ZeRO-3/FSDP across nodes: its parameter gathers are taken as ideal (one buffer per pass at the nodes' full network bandwidth, hidden behind compute); measured DeepSpeed ZeRO-3 steps (2021) on 384-2240 GPUs took 1.6-4.5x that (docs/energy-model.md, \"Training at scale\"), so this time and energy may be low"
