@@ -15,7 +15,7 @@ import json
 import os
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                   "../../shared/data/validation/training-at-scale.jsonl")
+         "../../shared/data/validation/training-at-scale.jsonl")
 
 SOURCE = (
     "Narayanan, D. et al. 2021, 'Efficient Large-Scale Language Model Training on GPU Clusters "
@@ -40,6 +40,13 @@ def gpt(layers, hidden, heads):
                           "tie_word_embeddings": True}}
 
 
+def step_case(name, scn, value, published, derivation, source, uncertain, setup):
+    """One seconds_per_step case of the set."""
+    return {"name": name, "group": "training-at-scale", "scenario": scn, "quantity": "seconds_per_step",
+            "stage": 0, "value": value, "unit": "s", "published": published, "derivation": derivation,
+            "source": source, "uncertain": uncertain, "setup": setup}
+
+
 def row(name, table, params_b, layers, hidden, heads, gpus, batch, tflops, par, setup, uncertain):
     t = par.get("tensor", 1) * par.get("pipeline", 1)
     dp = gpus // t
@@ -60,24 +67,18 @@ def row(name, table, params_b, layers, hidden, heads, gpus, batch, tflops, par, 
         "hardware": {"device": "a100-sxm-80gb", "count": gpus},
         "software": "megatron",
     }
-    return {
-        "name": name,
-        "group": "training-at-scale",
-        "scenario": scn,
-        "quantity": "seconds_per_step",
-        "stage": 0,
-        "value": value,
-        "unit": "s",
-        "published": f"{params_b}B parameters, {gpus} GPUs, batch size {batch}: {tflops} teraFLOP/s per GPU",
-        "derivation": (f"seconds_per_step = F / (X n): F = 96 B s l h^2 (1 + s/6h + V/16lh) = {f:.6e} FLOPs "
-                       f"(equation 3, B {batch}, s {SEQ}, l {layers}, h {hidden}, V {VOCAB}), X = {tflops}e12, n = {gpus}"),
-        "source": SOURCE.format(table=table),
-        "uncertain": ("X is printed to 3 significant figures (+-0.4%); fp16 mixed precision with loss scaling "
-                      "mapped to bf16-amp (the same A100 tensor-core peak); every run recomputes activations "
-                      "(equation 3 counts the extra forward), taken as full recomputation; " + uncertain),
-        "setup": {"framework": setup, "tflops_per_gpu": tflops, "global_batch": batch, "data_parallel": dp,
-                  "fp16": True, "cluster": "Selene: DGX A100 80GB, 8 HDR InfiniBand NICs per node"},
-    }
+    return step_case(
+        name, scn, value,
+        f"{params_b}B parameters, {gpus} GPUs, batch size {batch}: {tflops} teraFLOP/s per GPU",
+        (f"seconds_per_step = F / (X n): F = 96 B s l h^2 (1 + s/6h + V/16lh) = {f:.6e} FLOPs "
+         f"(equation 3, B {batch}, s {SEQ}, l {layers}, h {hidden}, V {VOCAB}), X = {tflops}e12, n = {gpus}"),
+        SOURCE.format(table=table),
+        ("X is printed to 3 significant figures (+-0.4%); fp16 mixed precision with loss scaling "
+         "mapped to bf16-amp (the same A100 tensor-core peak); every run recomputes activations "
+         "(equation 3 counts the extra forward), taken as full recomputation; " + uncertain),
+        {"framework": setup, "tflops_per_gpu": tflops, "global_batch": batch, "data_parallel": dp,
+         "fp16": True, "cluster": "Selene: DGX A100 80GB, 8 HDR InfiniBand NICs per node"},
+    )
 
 
 TABLE1 = [
@@ -130,7 +131,7 @@ LLAMA31_405B = {"hf_config": {
     "max_position_embeddings": 131072, "tie_word_embeddings": False, "rms_norm_eps": 1e-05,
     "rope_theta": 500000.0, "head_dim": 128,
     "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                     "original_max_position_embeddings": 8192, "rope_type": "llama3"}}}
+         "original_max_position_embeddings": 8192, "rope_type": "llama3"}}}
 # (GPUs, DP, batch size per DP rank, TFLOPs/GPU); TP 8, CP 1, PP 16, sequence 8192.
 # The third row (CP 16, sequence 131,072) is left out: at that length the
 # attention FLOPs, whose counting convention the table does not state, are
@@ -158,29 +159,23 @@ def llama3_row(gpus, dp, per_dp, tflops):
         "hardware": {"device": "h100-sxm", "count": gpus},
         "software": "megatron",
     }
-    return {
-        "name": f"llama31_405b_step_{gpus}gpu_t8p16",
-        "group": "training-at-scale",
-        "scenario": scn,
-        "quantity": "seconds_per_step",
-        "stage": 0,
-        "value": value,
-        "unit": "s",
-        "published": f"{gpus} GPUs, TP 8, CP 1, PP 16, DP {dp}, seq 8192, batch size/DP {per_dp}, 16M tokens/batch: {tflops} TFLOPs/GPU",
-        "derivation": (f"seconds_per_step = 6 N T / (X n): N = 405e9 parameters, T = {dp} x {per_dp} x 8192 = {tokens} "
-                       f"tokens per step, X = {tflops}e12, n = {gpus}"),
-        "source": LLAMA3_SOURCE,
-        "uncertain": ("the FLOP count behind TFLOPs/GPU is not stated: 6 N T is assumed; if it also counts "
-                      "attention (causal, 6 x 126 layers x 16384 x 8192 per token) the step is 4% longer, "
-                      "non-causal 8%; X is rounded to 2 significant figures (+-1.2%); the number of virtual "
-                      "pipeline stages is not stated (2, as the paper's Figure 6 draws, is used; 4 would "
-                      "shrink the bubble); the micro-batch is one sequence; ZeRO-2 as section 3.3.2 "
-                      "describes; Meta's own training stack is modelled as the `megatron` class; the GPUs "
-                      "run at 700 W on a RoCE fabric of 400 Gb/s per GPU (the catalog's H100 network is used)"),
-        "setup": {"framework": "Meta custom training stack (Megatron-style 4D parallelism)", "tflops_per_gpu": tflops,
-                  "tokens_per_step": tokens, "data_parallel": dp, "params_assumed": N_405B,
-                  "mfu_reported": 0.43 if tflops == 430 else 0.41},
-    }
+    return step_case(
+        f"llama31_405b_step_{gpus}gpu_t8p16", scn, value,
+        f"{gpus} GPUs, TP 8, CP 1, PP 16, DP {dp}, seq 8192, batch size/DP {per_dp}, 16M tokens/batch: {tflops} TFLOPs/GPU",
+        (f"seconds_per_step = 6 N T / (X n): N = 405e9 parameters, T = {dp} x {per_dp} x 8192 = {tokens} "
+         f"tokens per step, X = {tflops}e12, n = {gpus}"),
+        LLAMA3_SOURCE,
+        ("the FLOP count behind TFLOPs/GPU is not stated: 6 N T is assumed; if it also counts "
+         "attention (causal, 6 x 126 layers x 16384 x 8192 per token) the step is 4% longer, "
+         "non-causal 8%; X is rounded to 2 significant figures (+-1.2%); the number of virtual "
+         "pipeline stages is not stated (2, as the paper's Figure 6 draws, is used; 4 would "
+         "shrink the bubble); the micro-batch is one sequence; ZeRO-2 as section 3.3.2 "
+         "describes; Meta's own training stack is modelled as the `megatron` class; the GPUs "
+         "run at 700 W on a RoCE fabric of 400 Gb/s per GPU (the catalog's H100 network is used)"),
+        {"framework": "Meta custom training stack (Megatron-style 4D parallelism)", "tflops_per_gpu": tflops,
+         "tokens_per_step": tokens, "data_parallel": dp, "params_assumed": N_405B,
+         "mfu_reported": 0.43 if tflops == 430 else 0.41},
+    )
 
 
 def main():
@@ -197,14 +192,14 @@ def main():
             per_gpu = b // n
             par = {"zero": 3, "recompute": "full", "micro_batches": per_gpu // mb}
             un = (f"ZeRO-3 without model parallelism (section 5.2; one transcription prints a model-parallel "
-                  f"size of 2 in two ZeRO-3 rows, the paper's text says none), micro-batch {mb} as printed")
+         f"size of 2 in two ZeRO-3 rows, the paper's text says none), micro-batch {mb} as printed")
             name = f"deepspeed_zero3_{p}b_{n}gpu_mb{mb}"
             fw = "DeepSpeed ZeRO-3"
         else:
             pp = PTDP_PIPELINE[p]
             par = {"tensor": 8, "pipeline": pp, "recompute": "full"}
             un = (f"model-parallel size {8 * pp} read as tensor 8 x pipeline {pp} (tensor within a node, "
-                  f"section 3.2); micro-batch 1 as printed; interleaving not stated (plain 1F1B used)")
+         f"section 3.2); micro-batch 1 as printed; interleaving not stated (plain 1F1B used)")
             name = f"megatron_ptdp_{p}b_{n}gpu_t8p{pp}_table2"
             fw = "Megatron-LM (PTD-P)"
         rows.append(row(name, "Table 2", p, l, h, heads, n, b, x, par, fw, un))
