@@ -609,6 +609,52 @@ fn norm_placements_and_shared_parallel_norm() {
     assert!(has_op(&step(&neox, TRAIN, "pytorch-eager"), "mlp_norm"));
 }
 
+/// GPT-2's `activation_function`: Hugging Face's `gelu_new` (the default) is
+/// eight tensor ops in Python, `gelu` is `nn.functional.gelu`, one kernel
+/// (llm-foundry's MPT of 2023, Cerebras-GPT).
+#[test]
+fn gpt2_activation_function_picks_the_gelu_kernels() {
+    let cfg = |act: Option<&str>| {
+        let mut c = json!({"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4,
+                           "vocab_size": 100, "n_positions": 128});
+        if let Some(a) = act {
+            c["activation_function"] = json!(a);
+        }
+        c
+    };
+    // forward ops of that name, times their multiplicity (2 layers)
+    let count = |p: &StepPlan, name: &str| {
+        ops(p)
+            .iter()
+            .filter(|o| o.0 == name)
+            .map(|o| o.1)
+            .sum::<f64>()
+    };
+    let chain = [
+        "pow", "mul_c", "add", "mul_k", "tanh", "add_1", "mul_half", "mul", "cast",
+    ];
+    for act in [None, Some("gelu_new")] {
+        let p = step(&cfg(act), TRAIN, "pytorch-eager");
+        // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) and, under autocast,
+        // the cast of its fp32 result back to bf16
+        for op in chain {
+            assert_eq!(
+                count(&p, &format!("mlp.gelu_new.{op}")),
+                2.0,
+                "{act:?} {op}"
+            );
+        }
+        assert_eq!(count(&p, "mlp.gelu"), 0.0, "{act:?}");
+    }
+    for act in ["gelu", "gelu_pytorch_tanh", "relu"] {
+        let p = step(&cfg(Some(act)), TRAIN, "pytorch-eager");
+        for op in chain {
+            assert_eq!(count(&p, &format!("mlp.gelu_new.{op}")), 0.0, "{act} {op}");
+        }
+        assert_eq!(count(&p, "mlp.gelu"), 2.0, "{act}: one kernel per layer");
+    }
+}
+
 #[test]
 fn every_family_is_listed() {
     let supported = shared::model::hf::supported();

@@ -959,7 +959,7 @@ fn layer(
 /// nn.GELU / exact gelu is one kernel.
 fn activation(bl: &mut Builder, spec: &TransformerSpec, n: f64) {
     let a = bl.a();
-    if spec.family == "gpt2" || spec.gelu_tanh_eager {
+    if spec.gelu_tanh_eager {
         // pow is in autocast's fp32 list: under AMP the chain after it runs in fp32
         let c = if bl.amp() { 4.0 } else { a };
         bl.pointwise("mlp.gelu_new.pow", n, 1.0, a, c);

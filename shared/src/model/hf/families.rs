@@ -16,6 +16,7 @@ pub(super) fn gpt2(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
     let layers = f.uint("n_layer")?;
     let inner = f.uint_or("n_inner", Some(4 * hidden))?;
     let tied = f.bool_or("tie_word_embeddings", true)?;
+    let act = f.str_or("activation_function", "gelu_new");
     let spec = TransformerSpec {
         layers,
         decoder_layers: 0,
@@ -43,9 +44,12 @@ pub(super) fn gpt2(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         sliding_window: None,
         causal: true,
         dropout: f.float_or("resid_pdrop", 0.1)?,
+        // Hugging Face writes `gelu_new` out as eight tensor ops; `gelu`,
+        // `gelu_pytorch_tanh` and `relu` are one kernel each.
+        gelu_tanh_eager: act == "gelu_new",
         ..TransformerSpec::base("gpt2")
     };
-    let act = f.str_or("activation_function", "gelu_new");
+
     let notes = vec![
         format!("GPT-2 block: fused qkv (c_attn), {act} MLP, learned positions"),
         if tied {
