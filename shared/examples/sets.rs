@@ -13,6 +13,7 @@ fn main() {
         "serving",
         "training-at-scale",
         "serving-held-out",
+        "training-fsdp",
     ] {
         let text = std::fs::read_to_string(format!("{dir}/{f}.jsonl")).unwrap_or_default();
         let r = shared::validate::evaluate(&text, &[]);

@@ -24,18 +24,21 @@ fn the_sets_hold_enough_sourced_cases() {
     let serving = set("serving");
     let at_scale = set("training-at-scale");
     let held_out = set("serving-held-out");
+    let fsdp = set("training-fsdp");
     let time = |q: Quantity| !q.is_energy();
     assert!(single.iter().filter(|c| time(c.quantity)).count() >= 25);
     assert!(pre.len() >= 15);
     assert!(serving.len() >= 10);
     assert!(at_scale.len() >= 20);
     assert!(held_out.len() >= 100);
+    assert!(fsdp.len() >= 200);
     for c in single
         .iter()
         .chain(&pre)
         .chain(&serving)
         .chain(&at_scale)
         .chain(&held_out)
+        .chain(&fsdp)
     {
         assert!(!c.source.trim().is_empty(), "{}: no source", c.name);
         assert!(!c.uncertain.trim().is_empty(), "{}: no uncertainty", c.name);
@@ -48,6 +51,7 @@ fn the_sets_hold_enough_sourced_cases() {
         .chain(&serving)
         .chain(&at_scale)
         .chain(&held_out)
+        .chain(&fsdp)
         .map(|c| c.name.as_str())
         .collect();
     let n = names.len();
@@ -63,6 +67,7 @@ fn the_estimator_takes_every_case() {
         "pretraining",
         "serving",
         "training-at-scale",
+        "training-fsdp",
     ] {
         for c in set(name) {
             let r = evaluate_case(&c, &[]);
@@ -148,6 +153,71 @@ fn at_scale_step_times_follow_from_the_published_throughput() {
             p["tensor"].as_f64().unwrap_or(1.0) * p["pipeline"].as_f64().unwrap_or(1.0);
         let per_replica = f64_at(&stage["workload"]["batch"], "batch");
         assert_eq!(per_replica * n / model_parallel, b, "{name}");
+    }
+}
+
+/// Each case of the FSDP set is its llm-foundry table row (kept verbatim in
+/// `published`) turned into a scenario and a step time, worked here:
+/// value = GlobalBatchSize (T) / Throughput (T/s); the per-GPU batch, the
+/// accumulation, the sharding and the checkpointing are the row's; and the
+/// estimator's parameter count equals the row's NumParams, counted by
+/// llm-foundry's own code (an independent reference for the GPT-2 layout).
+#[test]
+fn fsdp_cases_are_their_published_rows() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/validation/training-fsdp.jsonl"
+    );
+    let text = std::fs::read_to_string(path).expect("training-fsdp.jsonl");
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let c: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let name = c["name"].as_str().expect("name");
+        let cells: Vec<&str> = c["published"]
+            .as_str()
+            .expect("published")
+            .split(" | ")
+            .collect();
+        assert_eq!(cells.len(), 20, "{name}");
+        let num = |i: usize| -> f64 {
+            cells[i]
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: {}", cells[i]))
+        };
+        let (seq, gpus, micro, accum, global) = (num(1), num(2), num(7), num(8), num(9));
+        let (tokens_per_s, global_tokens, params) = (num(11), num(13), num(19));
+        assert_eq!(global_tokens, global * seq, "{name}");
+        let value = c["value"].as_f64().expect("value");
+        let want = global_tokens / tokens_per_s;
+        assert!(
+            (value - want).abs() <= 1e-12 * want,
+            "{name}: {value} vs {want}"
+        );
+
+        let scn = &c["scenario"];
+        let stage = &scn["stages"][0];
+        let w = &stage["workload"];
+        let p = &stage["parallelism"];
+        assert_eq!(scn["hardware"]["count"].as_f64(), Some(gpus), "{name}");
+        assert_eq!(w["seq"].as_f64(), Some(seq), "{name}");
+        let batch = w["batch"].as_f64().expect("batch");
+        assert_eq!(batch * gpus, global, "{name}: global batch");
+        let pieces = p["micro_batches"].as_f64().expect("micro_batches");
+        assert_eq!(batch / pieces, micro, "{name}: micro-batch");
+        if global == micro * accum * gpus {
+            assert_eq!(pieces, accum, "{name}: accumulation");
+        }
+        let zero = match cells[16] {
+            "FULL_SHARD" => 3.0,
+            "SHARD_GRAD_OP" => 2.0,
+            other => panic!("{name}: {other}"),
+        };
+        assert_eq!(p["zero"].as_f64(), Some(zero), "{name}");
+        let recompute = if cells[17] == "True" { "full" } else { "none" };
+        assert_eq!(p["recompute"], recompute, "{name}");
+
+        let s = shared::estimate::parse_scenario(&scn.to_string()).expect("scenario");
+        let e = shared::estimate::estimate(&s, &[]).expect("estimate");
+        assert_eq!(e.params, params, "{name}: parameters");
     }
 }
 
