@@ -417,3 +417,44 @@ fn math_attention_in_a_decode_step_copies_nothing() {
     assert_eq!(chain, 1.5 * products);
     assert_eq!(to_device, products / 2.0);
 }
+
+/// 8-bit training quantizes every GEMM operand: per linear layer a
+/// cast-transpose of the 16-bit input (read 2 bytes, write the 8-bit copy and
+/// its transpose, 2 bytes), of the weight, and in the backward of the output
+/// gradient. Worked for GPT-2's fused qkv (m = 4 x 64 tokens, k = 64,
+/// n = 192); none of it in bf16-amp training or in 8-bit inference.
+#[test]
+fn eight_bit_training_quantizes_each_gemm_operand() {
+    let model = r#"{"hf_config":{"model_type":"gpt2","n_embd":64,"n_layer":2,"n_head":4,"vocab_size":100,"n_positions":64}}"#;
+    let bytes = |workload: &str, name: &str| {
+        let mut found = vec![];
+        step(model, workload).for_each_op(&mut |op, n| {
+            if op.name == name {
+                found.push((op.bytes, n, op.kernels));
+            }
+        });
+        found
+    };
+    let fp8 = r#"{"phase":"train","precision":"fp8","batch":4,"seq":64,"optimizer":"adamw"}"#;
+    let (m, k, n) = (4.0 * 64.0, 64.0, 192.0);
+    // one op per layer, repeated over the 2 layers, one kernel each
+    assert_eq!(
+        bytes(fp8, "attn.qkv.quantize_in"),
+        vec![(m * k * (2.0 + 2.0), 2.0, 1.0)]
+    );
+    assert_eq!(
+        bytes(fp8, "attn.qkv.quantize_w"),
+        vec![(k * n * (2.0 + 2.0), 2.0, 1.0)]
+    );
+    assert_eq!(
+        bytes(fp8, "attn.qkv.quantize_grad"),
+        vec![(m * n * (2.0 + 2.0), 2.0, 1.0)]
+    );
+    let amp = fp8.replace("\"fp8\"", "\"bf16-amp\"");
+    let inference = r#"{"phase":"inference","precision":"fp8","batch":4,"seq":64}"#;
+    for w in [amp.as_str(), inference] {
+        for op in ["quantize_in", "quantize_w", "quantize_grad"] {
+            assert!(bytes(w, &format!("attn.qkv.{op}")).is_empty(), "{w} {op}");
+        }
+    }
+}

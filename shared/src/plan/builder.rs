@@ -183,6 +183,27 @@ impl Builder {
                 None,
             );
         }
+        let eight_bit_train = self.train && matches!(self.p, Precision::Fp8 | Precision::Int8);
+        if eight_bit_train {
+            // Transformer Engine quantizes each GEMM operand in one fused
+            // cast-transpose: it reads the 16-bit tensor and writes its 8-bit
+            // copy and that copy's transpose (Hopper's FP8 GEMMs take only the
+            // TN layout, so the weight gradient needs the transposed input)
+            self.ew(
+                &format!("{name}.quantize_in"),
+                m * k * in_b,
+                m * k * 2.0,
+                1.0,
+                None,
+            );
+            self.ew(
+                &format!("{name}.quantize_w"),
+                k * n * 2.0,
+                k * n * 2.0,
+                1.0,
+                None,
+            );
+        }
         let wb = self.w_mm();
         let params = k * n + if bias { n } else { 0.0 };
         self.push(Op {
@@ -214,6 +235,15 @@ impl Builder {
                 ),
                 first,
             );
+            if eight_bit_train {
+                // the output gradient, cast and transposed the same way
+                self.push_bwd(ew_op(
+                    &format!("{name}.quantize_grad"),
+                    m * n * (a + 2.0),
+                    1.0,
+                    Pass::Backward,
+                ));
+            }
             if bias {
                 self.push_bwd(ew_op(
                     &format!("{name}.bias_grad"),

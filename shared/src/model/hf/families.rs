@@ -49,7 +49,6 @@ pub(super) fn gpt2(f: &mut Cfg<'_>) -> Result<TransformerSpec, InputError> {
         gelu_tanh_eager: act == "gelu_new",
         ..TransformerSpec::base("gpt2")
     };
-
     let notes = vec![
         format!("GPT-2 block: fused qkv (c_attn), {act} MLP, learned positions"),
         if tied {
