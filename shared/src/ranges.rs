@@ -18,19 +18,25 @@ pub enum Cell {
     EagerSingle,
     /// Compiled, serving or Megatron-style software on one device.
     FusedSingle,
-    /// Several devices (data, tensor, pipeline parallel).
+    /// A step on several devices (data, tensor, pipeline parallel).
     Multi,
+    /// The totals of a training stage on more devices than one fast domain
+    /// (device-hours, wall-hours, energy): its steps plus what a campaign
+    /// adds to them (restarts, stalls, evaluation; the software of each run),
+    /// fitted on the published campaigns.
+    Campaign,
     /// A deployment under a continuous-batching engine (a stage's `serving`):
     /// its own residuals, since the engine's CPU-side scheduling is not modelled.
     Engine,
 }
 
 impl Cell {
-    pub const ALL: [Cell; 5] = [
+    pub const ALL: [Cell; 6] = [
         Cell::EagerMeasured,
         Cell::EagerSingle,
         Cell::FusedSingle,
         Cell::Multi,
+        Cell::Campaign,
         Cell::Engine,
     ];
     pub fn as_str(self) -> &'static str {
@@ -39,6 +45,7 @@ impl Cell {
             Cell::EagerSingle => "eager-single",
             Cell::FusedSingle => "fused-single",
             Cell::Multi => "multi",
+            Cell::Campaign => "campaign",
             Cell::Engine => "engine",
         }
     }

@@ -290,7 +290,19 @@ pub fn totals(
         let lost_kwh = seconds_per_step.scale(
             (stretch - 1.0) * steps_n * runs * n_dev * (dev.idle_w + dev.active_floor_w) / 3.6e6,
         );
-        let dev_kwh = joules_per_step.scale(steps_n * runs / 3.6e6).plus(lost_kwh);
+        let mut dev_kwh = joules_per_step.scale(steps_n * runs / 3.6e6).plus(lost_kwh);
+        let mut wall_h = seconds_per_step.scale(steps_n * runs * stretch / 3600.0);
+        if goodput.is_some() {
+            // a campaign's totals spread as the published campaigns do, wider
+            // than its steps (docs/energy-model.md, "Ranges")
+            let (u_e, u_t) = if pl.has_breakdown {
+                ranges::width(ranges::Cell::Campaign)
+            } else {
+                (u_energy, u_time)
+            };
+            dev_kwh = Range::log_around(dev_kwh.expected, u_e);
+            wall_h = Range::log_around(wall_h.expected, u_t);
+        }
         let switch_w = if n_dev > domain {
             SWITCH_W_PER_DEVICE
         } else {
@@ -306,7 +318,6 @@ pub fn totals(
         let energy = dev_kwh.plus(host_kwh).scale(pue);
         let mut co2 = energy.scale(grid.gco2e_per_kwh / 1000.0);
         let dh = n_dev * wall_s / 3600.0;
-        let wall_h = seconds_per_step.scale(steps_n * runs * stretch / 3600.0);
         let device_h = wall_h.scale(n_dev);
         let joules_per_request =
             requests.map(|_| joules_per_step.scale(1.0 / samples_per_step.max(1.0)));

@@ -674,3 +674,63 @@ fn recomputed_modules_keep_the_latents_and_run_the_up_projections_again() {
         "{e}"
     );
 }
+
+/// A step on several devices takes the `multi` width; a multi-node training
+/// stage's totals (device-hours, wall-hours, device energy) the `campaign`
+/// width of the committed file (`shared/data/uncertainty.json`); within one
+/// node (8 H100s) the totals follow the step's range.
+#[test]
+fn campaign_totals_and_steps_take_their_own_widths() {
+    use shared::ranges::{width, Cell};
+    let est = |count: u64| {
+        let sc = parse_scenario(&format!(
+            r#"{{"version":1,"model":{{"preset":"gpt2"}},"stages":[{{"kind":"final_training","workload":{GPT2_TRAIN},"steps":1000}}],"hardware":{{"device":"h100-sxm","count":{count}}},"software":"megatron"}}"#
+        ))
+        .unwrap();
+        shared::estimate::estimate_core(&sc, &[]).unwrap()
+    };
+    let (multi_e, multi_t) = width(Cell::Multi);
+    let (campaign_e, campaign_t) = width(Cell::Campaign);
+    assert!(
+        campaign_t > multi_t && campaign_e > multi_e,
+        "the campaigns spread wider"
+    );
+    let near = |got: f64, want: f64, what: &str| {
+        assert!((got / want - 1.0).abs() < 1e-9, "{what}: {got} vs {want}")
+    };
+    for (count, (u_e, u_t)) in [(16, (campaign_e, campaign_t)), (8, (multi_e, multi_t))] {
+        let e = est(count);
+        let st = &e.stages[0];
+        let r = st.seconds_per_step;
+        near(r.high / r.expected, multi_t.exp(), "step time, high");
+        near(r.expected / r.low, multi_t.exp(), "step time, low");
+        let h = st.device_hours;
+        near(
+            h.high / h.expected,
+            u_t.exp(),
+            &format!("{count}: device-hours"),
+        );
+        near(
+            h.expected / h.low,
+            u_t.exp(),
+            &format!("{count}: device-hours"),
+        );
+        let w = st.wall_hours;
+        near(
+            w.high / w.expected,
+            u_t.exp(),
+            &format!("{count}: wall-hours"),
+        );
+        let k = st.device_kwh;
+        near(
+            k.high / k.expected,
+            u_e.exp(),
+            &format!("{count}: device kWh"),
+        );
+        near(
+            k.expected / k.low,
+            u_e.exp(),
+            &format!("{count}: device kWh"),
+        );
+    }
+}

@@ -11,7 +11,7 @@
 //! range uses the width fitted without it.
 
 use super::fit::{fit, fit_set, FitCase};
-use super::published::{evaluate_case, parse_case};
+use super::published::{evaluate_case, parse_case, Quantity};
 use crate::ranges::{Cell, Widths};
 use crate::scenario::SoftwareClass;
 use std::collections::BTreeMap;
@@ -42,8 +42,10 @@ pub fn small_sample_width(v: &[f64]) -> Option<f64> {
 
 /// The public sets the widths are fitted on. `serving-held-out` is out of
 /// sample for the model (the engine's constants are fitted on `serving`), not
-/// for the ranges; `training-at-scale` is held out of both.
-pub fn sets() -> [(&'static str, &'static str); 4] {
+/// for the ranges; likewise the step sets `training-at-scale` and
+/// `training-fsdp`, the only residuals of multi-device steps (the `multi`
+/// cell), while the campaigns' totals make the `campaign` cell.
+pub fn sets() -> [(&'static str, &'static str); 6] {
     [
         (
             "single-device",
@@ -60,6 +62,14 @@ pub fn sets() -> [(&'static str, &'static str); 4] {
         (
             "serving-held-out",
             include_str!("../../data/validation/serving-held-out.jsonl"),
+        ),
+        (
+            "training-at-scale",
+            include_str!("../../data/validation/training-at-scale.jsonl"),
+        ),
+        (
+            "training-fsdp",
+            include_str!("../../data/validation/training-fsdp.jsonl"),
         ),
     ]
 }
@@ -114,17 +124,33 @@ pub fn residuals() -> Vec<Residual> {
             let devices = stage.map_or(c.scenario.hardware.count, |st| {
                 st.hardware(&c.scenario).count
             });
-            let measured = crate::resolve::resolve_device(&c.scenario, &[])
-                .is_ok_and(|d| d.source.kind == "measured");
+            let device = crate::resolve::resolve_device(&c.scenario, &[]).ok();
+            let measured = device.as_ref().is_some_and(|d| d.source.kind == "measured");
+            let mut cell = Cell::of(
+                sw == SoftwareClass::PytorchEager,
+                devices,
+                measured,
+                stage.is_some_and(|st| st.serving.is_some()),
+            );
+            // a multi-node training stage's totals take the campaign width
+            // (`totals`: the stages a goodput applies to)
+            let domain = device
+                .as_ref()
+                .and_then(|d| d.links)
+                .map_or(8, |l| l.domain.max(1));
+            let training =
+                stage.is_some_and(|st| st.workload.phase == crate::scenario::Phase::Train);
+            if cell == Cell::Multi
+                && training
+                && devices > domain as u64
+                && c.quantity != Quantity::SecondsPerStep
+            {
+                cell = Cell::Campaign;
+            }
             out.push(Residual {
                 name: c.name.clone(),
                 set: name.into(),
-                cell: Cell::of(
-                    sw == SoftwareClass::PytorchEager,
-                    devices,
-                    measured,
-                    stage.is_some_and(|st| st.serving.is_some()),
-                ),
+                cell,
                 energy: c.quantity.is_energy(),
                 r: ratio.ln(),
             });
@@ -186,7 +212,7 @@ pub fn fit_widths(res: &[Residual], skip: Option<usize>) -> Widths {
         }
     }
     Widths {
-        fitted_on: "leave-one-out residuals of shared/data/h100-cases.jsonl and every case of shared/data/validation/{single-device,pretraining,serving,serving-held-out}.jsonl".into(),
+        fitted_on: "leave-one-out residuals of shared/data/h100-cases.jsonl and every case of shared/data/validation/{single-device,pretraining,serving,serving-held-out,training-at-scale,training-fsdp}.jsonl".into(),
         quantile: QUANTILE,
         energy,
         time,
