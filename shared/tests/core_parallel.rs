@@ -695,42 +695,21 @@ fn campaign_totals_and_steps_take_their_own_widths() {
         campaign_t > multi_t && campaign_e > multi_e,
         "the campaigns spread wider"
     );
-    let near = |got: f64, want: f64, what: &str| {
-        assert!((got / want - 1.0).abs() < 1e-9, "{what}: {got} vs {want}")
+    // the range is [v e^-u, v e^u] around its expected value v
+    let spans = |r: shared::units::Range, u: f64, what: &str| {
+        for (got, side) in [(r.high / r.expected, "high"), (r.expected / r.low, "low")] {
+            assert!(
+                (got / u.exp() - 1.0).abs() < 1e-9,
+                "{what} {side}: {got} vs {}",
+                u.exp()
+            );
+        }
     };
     for (count, (u_e, u_t)) in [(16, (campaign_e, campaign_t)), (8, (multi_e, multi_t))] {
-        let e = est(count);
-        let st = &e.stages[0];
-        let r = st.seconds_per_step;
-        near(r.high / r.expected, multi_t.exp(), "step time, high");
-        near(r.expected / r.low, multi_t.exp(), "step time, low");
-        let h = st.device_hours;
-        near(
-            h.high / h.expected,
-            u_t.exp(),
-            &format!("{count}: device-hours"),
-        );
-        near(
-            h.expected / h.low,
-            u_t.exp(),
-            &format!("{count}: device-hours"),
-        );
-        let w = st.wall_hours;
-        near(
-            w.high / w.expected,
-            u_t.exp(),
-            &format!("{count}: wall-hours"),
-        );
-        let k = st.device_kwh;
-        near(
-            k.high / k.expected,
-            u_e.exp(),
-            &format!("{count}: device kWh"),
-        );
-        near(
-            k.expected / k.low,
-            u_e.exp(),
-            &format!("{count}: device kWh"),
-        );
+        let st = &est(count).stages[0];
+        spans(st.seconds_per_step, multi_t, &format!("{count}: step time"));
+        spans(st.device_hours, u_t, &format!("{count}: device-hours"));
+        spans(st.wall_hours, u_t, &format!("{count}: wall-hours"));
+        spans(st.device_kwh, u_e, &format!("{count}: device kWh"));
     }
 }
