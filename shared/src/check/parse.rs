@@ -49,18 +49,16 @@ pub fn parse_typed<T: DeserializeOwned>(
     let mut v: Value = match serde_json::from_str(json) {
         Ok(v) => v,
         Err(e) => {
-            // reading it typed, as a stream, tells where in the scenario the text broke
-            let de = &mut serde_json::Deserializer::from_str(json);
-            let at = match serde_path_to_error::deserialize::<_, T>(de) {
-                Err(pe) => pe.path().to_string(),
-                Ok(_) => String::new(),
-            };
-            let at = at.trim_end_matches(".?").trim_end_matches('?').to_string();
-            let field = if at.is_empty() || at == "." {
-                what.to_string()
+            // where in the document the text broke, from the text itself (a
+            // typed re-read of the stream would compile every deserializer a
+            // second time: a third of the page's WebAssembly)
+            let end = if e.is_eof() {
+                json.len()
             } else {
-                at
+                byte_offset(json, e.line(), e.column())
             };
+            let at = path_before(json, end);
+            let field = if at.is_empty() { what.to_string() } else { at };
             return Err(InputError::new(
                 field,
                 format!(
@@ -299,6 +297,73 @@ fn backticked(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The byte offset of serde_json's one-based line and (byte) column.
+fn byte_offset(json: &str, line: usize, column: usize) -> usize {
+    let start: usize = json
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (start + column.saturating_sub(1)).min(json.len())
+}
+
+/// The path (`stages[0].workload.batch`) of the key or element the text
+/// before byte `end` is inside: the objects and arrays still open there, each
+/// object's current key (none after a comma, until the next key) and each
+/// array's index. Empty at the top level.
+fn path_before(json: &str, end: usize) -> String {
+    enum Open {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let b = json.as_bytes();
+    let end = end.min(b.len());
+    let mut open: Vec<Open> = vec![];
+    let mut i = 0;
+    while i < end {
+        match b[i] {
+            b'{' => open.push(Open::Object(None)),
+            b'[' => open.push(Open::Array(0)),
+            b'}' | b']' => {
+                open.pop();
+            }
+            b',' => match open.last_mut() {
+                Some(Open::Object(key)) => *key = None,
+                Some(Open::Array(n)) => *n += 1,
+                None => {}
+            },
+            b'"' => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                let j = j.min(b.len());
+                // a string where an object waits for a key is the key
+                if let Some(Open::Object(key @ None)) = open.last_mut() {
+                    *key = Some(json.get(i + 1..j).unwrap_or_default().to_string());
+                }
+                i = j;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for o in &open {
+        match o {
+            Open::Object(Some(k)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Open::Object(None) => break,
+            Open::Array(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    path
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -484,6 +549,36 @@ mod tests {
         assert!(e[0].message.contains("ends too early"), "{}", e[0]);
         let e = errs("");
         assert!(e[0].message.contains("ends too early"), "{}", e[0]);
+    }
+
+    /// A syntax error names the key or element it broke in, read from the
+    /// text (worked by hand: the open objects and arrays at the error).
+    #[test]
+    fn a_syntax_error_names_where_it_broke() {
+        let field = |j: &str| errs(j)[0].field.clone();
+        // `8x` is not a number: inside stages[0].workload.batch
+        assert_eq!(
+            field(r#"{"version":1,"stages":[{"kind":"final_training","workload":{"batch":8x}}]}"#),
+            "stages[0].workload.batch"
+        );
+        // the second stage, after a first one that closed
+        assert_eq!(
+            field(r#"{"stages":[{"steps":1},{"workload":{"seq":[1,2,}]}}]}"#),
+            "stages[1].workload.seq[2]"
+        );
+        // a trailing comma in an object: no key yet, so the object itself
+        assert_eq!(
+            field("{\"hardware\": {\"device\": \"h100-sxm\",\n}}"),
+            "hardware"
+        );
+        // a brace inside a string is text, and an escaped quote does not end it
+        assert_eq!(
+            field(r#"{"name":"a {[\" b","model":{"preset":}}"#),
+            "model.preset"
+        );
+        // at the top level: the document
+        assert_eq!(field(r#"{"version": 1,"#), "scenario");
+        assert_eq!(field("{,}"), "scenario");
     }
 
     #[test]
