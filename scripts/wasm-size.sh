@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LIMIT=${JOULEPRINT_WASM_LIMIT_BYTES:-512000}  # 500 KB (KiB, as gzip -l counts)
+# 500 KB read strictly: 500,000 bytes (500 KiB would allow 512,000)
+LIMIT=${JOULEPRINT_WASM_LIMIT_BYTES:-500000}
 
 if [ "${1:-}" = "--build" ] || ! ls frontend/dist/*_bg.wasm >/dev/null 2>&1; then
   scripts/build-page.sh
