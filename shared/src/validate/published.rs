@@ -84,7 +84,8 @@ impl Quantity {
 #[serde(deny_unknown_fields)]
 pub struct PublishedCase {
     pub name: String,
-    /// `single-device`, `pretraining`, `serving`, `training-at-scale`, or the user's own.
+    /// `single-device`, `pretraining`, `serving`, `serving-held-out`, `training-at-scale`,
+    /// `training-fsdp`, or the user's own.
     #[serde(default = "other")]
     pub group: String,
     pub scenario: Scenario,
