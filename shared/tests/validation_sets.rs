@@ -17,6 +17,19 @@ fn set(name: &str) -> Vec<shared::validate::published::PublishedCase> {
         .collect()
 }
 
+/// A set's lines as raw JSON, for the tests that rework its figures by hand.
+fn raw(name: &str) -> Vec<serde_json::Value> {
+    let path = format!(
+        "{}/data/validation/{name}.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: {e}")))
+        .collect()
+}
+
 #[test]
 fn the_sets_hold_enough_sourced_cases() {
     let single = set("single-device");
@@ -106,14 +119,8 @@ fn held_out_serving_configurations_are_not_the_fitted_ones() {
 /// rows 6 N T / (X n).
 #[test]
 fn at_scale_step_times_follow_from_the_published_throughput() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/validation/training-at-scale.jsonl"
-    );
-    let text = std::fs::read_to_string(path).expect("training-at-scale.jsonl");
     let f64_at = |v: &serde_json::Value, what: &str| v.as_f64().unwrap_or_else(|| panic!("{what}"));
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let c: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    for c in raw("training-at-scale") {
         let name = c["name"].as_str().expect("name");
         assert_eq!(c["quantity"], "seconds_per_step", "{name}");
         let x = f64_at(&c["setup"]["tflops_per_gpu"], "tflops_per_gpu") * 1e12;
@@ -164,13 +171,7 @@ fn at_scale_step_times_follow_from_the_published_throughput() {
 /// llm-foundry's own code (an independent reference for the GPT-2 layout).
 #[test]
 fn fsdp_cases_are_their_published_rows() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/validation/training-fsdp.jsonl"
-    );
-    let text = std::fs::read_to_string(path).expect("training-fsdp.jsonl");
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let c: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    for c in raw("training-fsdp") {
         let name = c["name"].as_str().expect("name");
         let cells: Vec<&str> = c["published"]
             .as_str()
