@@ -4,7 +4,8 @@
 
 use shared::validate::published::{evaluate_case, parse_case, Quantity};
 
-fn set(name: &str) -> Vec<shared::validate::published::PublishedCase> {
+/// A set's non-empty lines.
+fn lines(name: &str) -> Vec<String> {
     let path = format!(
         "{}/data/validation/{name}.jsonl",
         env!("CARGO_MANIFEST_DIR")
@@ -12,6 +13,13 @@ fn set(name: &str) -> Vec<shared::validate::published::PublishedCase> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn set(name: &str) -> Vec<shared::validate::published::PublishedCase> {
+    lines(name)
+        .iter()
         .enumerate()
         .map(|(i, l)| parse_case(l).unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 1)))
         .collect()
@@ -19,13 +27,8 @@ fn set(name: &str) -> Vec<shared::validate::published::PublishedCase> {
 
 /// A set's lines as raw JSON, for the tests that rework its figures by hand.
 fn raw(name: &str) -> Vec<serde_json::Value> {
-    let path = format!(
-        "{}/data/validation/{name}.jsonl",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
+    lines(name)
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: {e}")))
         .collect()
 }
