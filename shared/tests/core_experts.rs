@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/chooser.rs"]
+mod chooser;
+use chooser::chosen;
 use shared::device::{DeviceProfile, Links};
 use shared::estimate::parse_scenario;
 use shared::model::graph::Op;
@@ -14,7 +17,7 @@ use shared::model::Architecture;
 use shared::plan::{Node, StepPlan};
 use shared::resolve::{architecture, device_profile};
 use shared::scenario::{HostCosts, Parallelism, Scenario};
-use shared::schedule::{alltoall_seconds, choose, memory_of, stage_step, Strategy};
+use shared::schedule::{alltoall_seconds, memory_of, stage_step, Strategy};
 
 // A small Mixtral: h 256, i 512, 2 layers, 8 experts, 2 per token, vocab 1000.
 const H: f64 = 256.0;
@@ -92,25 +95,6 @@ fn run(
     st: &Strategy,
 ) -> shared::schedule::StageStep {
     try_step(sc, arch, dev, st).unwrap()
-}
-
-/// The strategy the chooser takes for the scenario's first stage on `count` devices.
-fn chosen(
-    sc: &Scenario,
-    arch: &Architecture,
-    dev: &DeviceProfile,
-    count: u64,
-) -> shared::schedule::StageStep {
-    choose(
-        arch,
-        &sc.stages[0].workload,
-        sc.software,
-        "stages[0]",
-        count,
-        dev,
-        &HostCosts::default(),
-    )
-    .unwrap()
 }
 
 /// t = 4 x 512 = 2048 tokens per device, each to 2 of 8 experts: 512 tokens per

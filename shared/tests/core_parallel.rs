@@ -6,15 +6,18 @@
 #![allow(clippy::unwrap_used)]
 
 use shared::device::DeviceProfile;
+#[path = "support/chooser.rs"]
+mod chooser;
 #[path = "support/plans.rs"]
 mod plans;
+use chooser::chosen;
 use plans::first_plan;
 use shared::estimate::parse_scenario;
 use shared::model::Architecture;
 use shared::plan::{Node, StepPlan};
 use shared::resolve::{architecture, device_profile};
 use shared::scenario::{HostCosts, Parallelism, Recompute, Scenario};
-use shared::schedule::{choose, memory_of, stage_step, Strategy};
+use shared::schedule::{memory_of, stage_step, Strategy};
 
 const GPT2_TRAIN: &str =
     r#"{"phase":"train","precision":"bf16-amp","batch":8,"seq":1024,"optimizer":"adamw"}"#;
@@ -259,16 +262,7 @@ fn a_70b_model_on_64_devices_of_80_gb_takes_tensor_8_pipeline_2() {
         "llama-2-70b",
         r#"{"phase":"train","precision":"bf16-amp","batch":1,"seq":4096,"optimizer":"adamw"}"#,
     );
-    let step = choose(
-        &arch,
-        &sc.stages[0].workload,
-        sc.software,
-        "stages[0]",
-        64,
-        &dev,
-        &HostCosts::default(),
-    )
-    .unwrap();
+    let step = chosen(&sc, &arch, &dev, 64);
     let st = step.strategy;
     assert!(st.chosen);
     assert_eq!(
@@ -310,17 +304,7 @@ fn an_odd_device_count_still_gets_tensor_and_pipeline_parallelism() {
     .unwrap();
     let arch = architecture(&sc).unwrap();
     let dev = device_profile("a100-sxm-80gb", &[]).unwrap();
-    let w = &sc.stages[0].workload;
-    let step = choose(
-        &arch,
-        w,
-        sc.software,
-        "stages[0]",
-        2520,
-        &dev,
-        &HostCosts::default(),
-    )
-    .unwrap();
+    let step = chosen(&sc, &arch, &dev, 2520);
     let st = step.strategy;
     assert!(st.chosen && st.zero < 3, "{}", st.describe());
     assert_eq!(st.tensor, 8, "{}", st.describe());
@@ -344,7 +328,15 @@ fn an_odd_device_count_still_gets_tensor_and_pipeline_parallelism() {
             micro_batch: 1,
             ..st
         };
-        let m = memory_of(&arch, w, sc.software, "stages[0]", &cand, &mut cache).unwrap();
+        let m = memory_of(
+            &arch,
+            &sc.stages[0].workload,
+            sc.software,
+            "stages[0]",
+            &cand,
+            &mut cache,
+        )
+        .unwrap();
         assert!(
             !shared::schedule::fits(&m, &dev),
             "pipeline {p} fits: {m:?}"
