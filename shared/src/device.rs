@@ -132,6 +132,12 @@ pub struct KernelModel {
 }
 
 impl DeviceProfile {
+    /// Devices per fast domain (NVLink/NVSwitch node): 8, a DGX node, for a
+    /// profile pinned before it had `links`.
+    pub fn domain(&self) -> u64 {
+        self.links.map_or(8, |l| u64::from(l.domain.max(1)))
+    }
+
     /// The math mode the device actually runs for a requested one (e.g. fp8 on a
     /// V100 falls back to fp16), or `None` when nothing close is supported.
     pub fn effective_math(&self, m: MathMode) -> Option<MathMode> {

@@ -774,7 +774,7 @@ pub fn choose(
     host: &HostCosts,
 ) -> Result<StageStep, InputError> {
     let batch = w.batch.max(1);
-    let domain = device.links.map_or(8, |l| l.domain).max(1) as u64;
+    let domain = device.domain();
     // a mixture of experts trains with its experts split over as many of the
     // data-parallel replicas as divide them and share a fast domain with the
     // tensor-parallel ones (Megatron-Core's MoE guide: expert parallelism is
@@ -809,7 +809,6 @@ pub fn choose(
         // inference: replicas of the fewest devices that hold the model (tensor
         // parallel within a node), the global batch kept
         if let Some(spec) = spec_of(arch) {
-            let domain = device.links.map_or(8, |l| l.domain).max(1) as u64;
             for t in [2u64, 4, 8, 16, 32, 64, 72] {
                 if t > domain || !count.is_multiple_of(t) || !spec.heads.is_multiple_of(t) {
                     continue;

@@ -166,7 +166,7 @@ pub fn serve(
         None => {
             let one = batch_cost(arch, st, sw, field, 1, 1, device, host)?;
             let weights = one.memory.weights;
-            let domain = device.links.map_or(8, |l| l.domain).max(1) as u64;
+            let domain = device.domain();
             [1u64, 2, 4, 8, 16, 32, 64, 72]
                 .into_iter()
                 .filter(|t| *t <= domain)

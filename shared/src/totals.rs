@@ -280,7 +280,7 @@ pub fn totals(
         let seconds_per_step = Range::log_around(sec, u_time);
         let joules_per_step = Range::log_around(joules_dev * n_dev, u_energy);
         let runs = st.runs;
-        let domain = dev.links.map_or(8, |l| l.domain.max(1)) as f64;
+        let domain = dev.domain() as f64;
         // A multi-node training campaign spends part of its device time
         // outside productive steps (docs/energy-model.md, "Campaign goodput").
         let goodput = (st.workload.phase == Phase::Train && n_dev > domain)

@@ -134,15 +134,12 @@ pub fn residuals() -> Vec<Residual> {
             );
             // a multi-node training stage's totals take the campaign width
             // (`totals`: the stages a goodput applies to)
-            let domain = device
-                .as_ref()
-                .and_then(|d| d.links)
-                .map_or(8, |l| l.domain.max(1));
+            let domain = device.as_ref().map_or(8, |d| d.domain());
             let training =
                 stage.is_some_and(|st| st.workload.phase == crate::scenario::Phase::Train);
             if cell == Cell::Multi
                 && training
-                && devices > domain as u64
+                && devices > domain
                 && c.quantity != Quantity::SecondsPerStep
             {
                 cell = Cell::Campaign;
