@@ -214,11 +214,13 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
         assert!(r.get("environment").is_none(), "{r}");
         assert_eq!(r["case"]["name"], "gpt2 e2e");
         assert_eq!(r["steps"], steps);
-        // The marked time: the sleep, plus at most a quarter second of
-        // process start and pipe latency between the two markers.
+        // The marked time: the sleep, within a quarter second of pipe
+        // latency. The window runs from when each marker is read, so a
+        // begin marker read late (a loaded machine) shortens it as an end
+        // marker read late lengthens it (CI measured 1.4938 s of 1.5 once).
         let s = f(&r["case"]["measured"]["seconds_per_step"]);
         assert!(
-            s >= marked / steps as f64 && s <= (marked + 0.25) / steps as f64,
+            s >= (marked - 0.25) / steps as f64 && s <= (marked + 0.25) / steps as f64,
             "{s} s per step"
         );
         // The fake meter's energy: its power times the marked time (to the
@@ -233,9 +235,12 @@ async fn measure_submit_is_scored_by_the_accuracy_table() {
         let t = es / s - 1.0;
         assert!((f(&r["errors"]["energy_error"]) - e).abs() < 1e-6, "{r}");
         assert!((f(&r["errors"]["time_error"]) - t).abs() < 1e-6, "{r}");
-        // And within the bounds the sleep alone allows.
+        // And within the bounds the sleep and the pipe latency allow.
         let bound = |s: f64| ej / (watts * s) - 1.0;
-        assert!(e <= bound(marked / steps as f64) && e >= bound((marked + 0.25) / steps as f64));
+        assert!(
+            e <= bound((marked - 0.25) / steps as f64)
+                && e >= bound((marked + 0.25) / steps as f64)
+        );
         energy.push(e.abs());
         time.push(t.abs());
         let jm = watts * s;
