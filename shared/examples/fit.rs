@@ -11,8 +11,8 @@
 use shared::serving::{VLLM05_HOST, WAIT_FLOOR_SHARE};
 use shared::tuning::{CAMPAIGN_GOODPUT, GOODPUT_PRIOR, PRIOR, TUNING};
 use shared::validate::fit::{
-    campaigns, engine_cases, engine_joules, fit, fit_engine, fit_goodput, fit_set, fit_wait_share,
-    host_bound_set, pretraining_set, published_sets, EngineCase, FitCase,
+    best_factor_floor, campaigns, engine_cases, engine_joules, fit, fit_engine, fit_goodput,
+    fit_set, fit_wait_share, host_bound_set, pretraining_set, published_sets, EngineCase, FitCase,
 };
 
 fn main() {
@@ -109,6 +109,12 @@ fn main() {
         med(&in_logs),
         med(&loo_logs)
     );
+    let ratios: Vec<f64> = camp.iter().map(|c| c.ratio_at_full_goodput).collect();
+    if let Some((k, floor)) = best_factor_floor(&ratios) {
+        println!(
+            "best single factor for every run (in-sample): x{k:.3} on the estimate, median |ln| {floor:.3}"
+        );
+    }
 
     engine_host_time();
 }

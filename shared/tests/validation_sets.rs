@@ -262,3 +262,22 @@ fn a_small_cell_takes_the_student_t_bound() {
     assert!(small_sample_width(&[0.1, 0.2]).is_none());
     assert!(small_sample_width(&[0.1; 10]).is_none());
 }
+
+#[test]
+fn the_best_single_factor_floor_is_the_shortest_half() {
+    use shared::validate::fit::best_factor_floor;
+    // log ratios 0, 0.1, 0.2, 1, 2: the three closest span 0.2, so the best
+    // factor centres them (ln k = -0.1) and the median deviation is 0.1;
+    // centring on the median log (0.2) would leave 0.2
+    let r: Vec<f64> = [0.0f64, 0.1, 0.2, 1.0, 2.0]
+        .iter()
+        .map(|x| x.exp())
+        .collect();
+    let (k, floor) = best_factor_floor(&r).expect("five ratios");
+    assert!((k.ln() + 0.1).abs() < 1e-12, "k = {k}");
+    assert!((floor - 0.1).abs() < 1e-12, "floor = {floor}");
+    // a non-positive or non-finite ratio is not a ratio; nothing left: None
+    assert!(best_factor_floor(&[0.0, -1.0, f64::NAN]).is_none());
+    let (k1, f1) = best_factor_floor(&[2.0]).expect("one ratio");
+    assert!((k1 - 0.5).abs() < 1e-12 && f1 == 0.0);
+}

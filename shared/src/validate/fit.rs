@@ -285,6 +285,32 @@ pub fn fit_goodput(set: &[Campaign], idx: &[usize]) -> f64 {
     crate::stats::median(&logs).map_or(crate::tuning::GOODPUT_PRIOR, |m| m.exp().clamp(0.05, 1.0))
 }
 
+/// The smallest median |ln(k x ratio)| any one factor `k` applied to every
+/// case can reach, and that `k`: the floor a campaign-wide correction (a
+/// goodput, an efficiency) cannot get under, in sample. The minimiser of a
+/// median of absolute deviations is the midpoint of the shortest interval
+/// holding the middle order statistics, so the candidates are every value and
+/// every midpoint of two values. `None` for no finite positive ratio.
+pub fn best_factor_floor(ratios: &[f64]) -> Option<(f64, f64)> {
+    let logs: Vec<f64> = ratios
+        .iter()
+        .filter(|r| r.is_finite() && **r > 0.0)
+        .map(|r| r.ln())
+        .collect();
+    let mut best: Option<(f64, f64)> = None;
+    for (i, a) in logs.iter().enumerate() {
+        for b in &logs[i..] {
+            let c = (a + b) / 2.0;
+            let dev: Vec<f64> = logs.iter().map(|x| (x - c).abs()).collect();
+            let m = crate::stats::median(&dev)?;
+            if best.is_none_or(|(_, f)| m < f) {
+                best = Some(((-c).exp(), m));
+            }
+        }
+    }
+    best
+}
+
 /// One vLLM 0.5 configuration of the serving set, for the fit of the engine's
 /// host time: the published seconds per generated token of the whole server,
 /// the model's with no host time, and the devices of its replica.
