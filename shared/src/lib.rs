@@ -48,5 +48,5 @@ pub use error::{InputError, InputErrors};
 pub const ESTIMATOR_VERSION: &str = concat!(
     "jouleprint-estimator/",
     env!("CARGO_PKG_VERSION"),
-    "+model-11"
+    "+model-12"
 );

@@ -295,13 +295,22 @@ pub fn totals(
         if goodput.is_some() {
             // a campaign's totals spread as the published campaigns do, wider
             // than its steps (docs/energy-model.md, "Ranges")
-            let (u_e, u_t) = if pl.has_breakdown {
-                ranges::width(ranges::Cell::Campaign)
+            // (and sit where they fall: published runs take longer than
+            // their steps need)
+            let (u_e, u_t, s) = if pl.has_breakdown {
+                let (u_e, u_t) = ranges::width(ranges::Cell::Campaign);
+                (u_e, u_t, ranges::shift(ranges::Cell::Campaign))
             } else {
-                (u_energy, u_time)
+                (u_energy, u_time, 0.0)
             };
-            dev_kwh = Range::log_around(dev_kwh.expected, u_e);
-            wall_h = Range::log_around(wall_h.expected, u_t);
+            dev_kwh = Range::log_shifted(dev_kwh.expected, s, u_e);
+            wall_h = Range::log_shifted(wall_h.expected, s, u_t);
+            if s != 0.0 {
+                notes.push(format!(
+                    "stage {stage_label}: its hours and energy range around {:.2}x the expected value, where published pre-training campaigns fell against their steps (docs/energy-model.md, \"Ranges\")",
+                    (-s).exp()
+                ));
+            }
         }
         let switch_w = if n_dev > domain {
             SWITCH_W_PER_DEVICE

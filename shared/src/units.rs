@@ -328,6 +328,15 @@ impl Range {
             high: v * u.exp(),
         }
     }
+    /// `expected` with the range of published values `v e^-s` about it:
+    /// [v e^(-s-u), v e^(-s+u)] (`s` the median ln(estimate / published)).
+    pub fn log_shifted(v: f64, s: f64, u: f64) -> Self {
+        Range {
+            low: v * (-s - u).exp(),
+            expected: v,
+            high: v * (u - s).exp(),
+        }
+    }
     pub fn scale(self, k: f64) -> Self {
         Range {
             low: self.low * k,

@@ -669,8 +669,9 @@ fn recomputed_modules_keep_the_latents_and_run_the_up_projections_again() {
 
 /// A step on several devices takes the `multi` width; a multi-node training
 /// stage's totals (device-hours, wall-hours, device energy) the `campaign`
-/// width of the committed file (`shared/data/uncertainty.json`); within one
-/// node (8 H100s) the totals follow the step's range.
+/// width and shift of the committed file (`shared/data/uncertainty.json`):
+/// [v e^(-s-u), v e^(-s+u)], centred where published campaigns fell; within
+/// one node (8 H100s) the totals follow the step's range, centred on v.
 #[test]
 fn campaign_totals_and_steps_take_their_own_widths() {
     use shared::ranges::{width, Cell};
@@ -683,25 +684,41 @@ fn campaign_totals_and_steps_take_their_own_widths() {
     };
     let (multi_e, multi_t) = width(Cell::Multi);
     let (campaign_e, campaign_t) = width(Cell::Campaign);
+    let s = shared::ranges::shift(Cell::Campaign);
+    assert!(
+        s < 0.0,
+        "published campaigns took longer than their steps: {s}"
+    );
+    assert_eq!(shared::ranges::shift(Cell::Multi), 0.0);
     assert!(
         campaign_t > multi_t && campaign_e > multi_e,
         "the campaigns spread wider"
     );
-    // the range is [v e^-u, v e^u] around its expected value v
-    let spans = |r: shared::units::Range, u: f64, what: &str| {
-        for (got, side) in [(r.high / r.expected, "high"), (r.expected / r.low, "low")] {
+    // the range is [v e^(-s-u), v e^(-s+u)] about its expected value v
+    let spans = |r: shared::units::Range, s: f64, u: f64, what: &str| {
+        for (got, want, side) in [
+            (r.high / r.expected, (u - s).exp(), "high"),
+            (r.low / r.expected, (-s - u).exp(), "low"),
+        ] {
             assert!(
-                (got / u.exp() - 1.0).abs() < 1e-9,
-                "{what} {side}: {got} vs {}",
-                u.exp()
+                (got / want - 1.0).abs() < 1e-9,
+                "{what} {side}: {got} vs {want}"
             );
         }
     };
-    for (count, (u_e, u_t)) in [(16, (campaign_e, campaign_t)), (8, (multi_e, multi_t))] {
+    for (count, s, (u_e, u_t)) in [
+        (16, s, (campaign_e, campaign_t)),
+        (8, 0.0, (multi_e, multi_t)),
+    ] {
         let st = &est(count).stages[0];
-        spans(st.seconds_per_step, multi_t, &format!("{count}: step time"));
-        spans(st.device_hours, u_t, &format!("{count}: device-hours"));
-        spans(st.wall_hours, u_t, &format!("{count}: wall-hours"));
-        spans(st.device_kwh, u_e, &format!("{count}: device kWh"));
+        spans(
+            st.seconds_per_step,
+            0.0,
+            multi_t,
+            &format!("{count}: step time"),
+        );
+        spans(st.device_hours, s, u_t, &format!("{count}: device-hours"));
+        spans(st.wall_hours, s, u_t, &format!("{count}: wall-hours"));
+        spans(st.device_kwh, s, u_e, &format!("{count}: device kWh"));
     }
 }

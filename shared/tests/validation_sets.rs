@@ -246,6 +246,50 @@ fn committed_widths_are_the_fitters_output() {
             );
         }
     }
+    assert_eq!(fitted.shift.len(), committed.shift.len(), "shift");
+    for (cell, v) in &fitted.shift {
+        let got = committed.shift.get(cell).copied().unwrap_or(f64::NAN);
+        assert!(
+            (got - v).abs() < 1e-9,
+            "shift {cell}: committed {got}, fitted {v}"
+        );
+    }
+}
+
+/// A cell centred on its residuals: eleven campaign residuals -0.35 + d, d =
+/// -0.5, -0.4, ..., 0.5. The shift is their median, -0.35; the width the 0.9
+/// quantile of |d| (sorted 0, 0.1, 0.1, ..., 0.5, 0.5: position 9 of 10 is
+/// 0.5). Centred on 0 the same quantile of |r| would be 0.75 (the 0.85, 0.75,
+/// 0.65 ... tail). Left out: -0.85 lies 0.5 from the others' median (-0.3)
+/// and the others' width is 0.45, so it is outside; -0.35 is inside.
+#[test]
+fn a_campaign_range_sits_at_its_median_residual() {
+    use shared::ranges::Cell;
+    use shared::validate::widths::{fit_widths, leave_one_out, Residual};
+    let res: Vec<Residual> = (0..11)
+        .map(|i| Residual {
+            name: format!("run{i}"),
+            set: "pretraining".into(),
+            cell: Cell::Campaign,
+            energy: false,
+            r: -0.35 + (i as f64 - 5.0) / 10.0,
+        })
+        .collect();
+    let w = fit_widths(&res, None);
+    let s = w.shift["campaign"];
+    let u = w.time["campaign"];
+    assert!((s + 0.35).abs() < 1e-12, "shift {s}");
+    assert!((u - 0.5).abs() < 1e-12, "width {u}");
+    // cells centred on the estimate get no shift
+    assert_eq!(w.shift.len(), 1);
+    let loo = leave_one_out(&res);
+    assert!(!loo[0].inside, "r = -0.85 left out");
+    assert!(loo[5].inside, "r = -0.35 left out");
+    // the range a stage's totals get from them: [v e^(-s-u), v e^(-s+u)]
+    let r = shared::units::Range::log_shifted(100.0, s, u);
+    assert!((r.low - 100.0 * (-0.15f64).exp()).abs() < 1e-9, "{r:?}");
+    assert!((r.high - 100.0 * 0.85f64.exp()).abs() < 1e-9, "{r:?}");
+    assert_eq!(r.expected, 100.0);
 }
 
 /// A cell with few residuals: t(0.95, n) x their root mean square, worked by

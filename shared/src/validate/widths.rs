@@ -6,9 +6,11 @@
 //! Residuals: ln(estimate / measured) of the reference cases' energy and time
 //! (leave-one-out of the fitted constants) and of every public validation
 //! case. A cell's width is the `QUANTILE` quantile of its absolute residuals
-//! (energy and time pooled where one kind has fewer than `MIN_EMPIRICAL`; the
-//! Student-t bound where the pool is still that small); a case's leave-one-out
-//! range uses the width fitted without it.
+//! (of their distance from the cell's median residual where the cell is
+//! centred on its residuals, `Cell::centred_on_residuals`; energy and time
+//! pooled where one kind has fewer than `MIN_EMPIRICAL`; the Student-t bound
+//! where the pool is still that small); a case's leave-one-out range uses the
+//! width (and shift) fitted without it.
 
 use super::fit::{fit, fit_set, FitCase};
 use super::published::{evaluate_case, parse_case, Quantity};
@@ -172,6 +174,21 @@ pub fn quantile(v: &[f64], q: f64) -> Option<f64> {
 pub fn fit_widths(res: &[Residual], skip: Option<usize>) -> Widths {
     let mut energy = BTreeMap::new();
     let mut time = BTreeMap::new();
+    // cells centred on their residuals: the median of energy and time together
+    let mut shift = BTreeMap::new();
+    for cell in Cell::ALL.into_iter().filter(|c| c.centred_on_residuals()) {
+        let v: Vec<f64> = res
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| Some(*i) != skip && r.cell == cell)
+            .map(|(_, r)| r.r)
+            .collect();
+        if v.len() >= MIN_CELL {
+            if let Some(m) = crate::stats::median(&v) {
+                shift.insert(cell.as_str().to_string(), m);
+            }
+        }
+    }
     for (is_energy, map) in [(true, &mut energy), (false, &mut time)] {
         let mut widest: f64 = 0.0;
         let mut pending = vec![];
@@ -182,7 +199,7 @@ pub fn fit_widths(res: &[Residual], skip: Option<usize>) -> Widths {
                     .filter(|(i, r)| {
                         Some(*i) != skip && r.cell == cell && (both || r.energy == is_energy)
                     })
-                    .map(|(_, r)| r.r.abs())
+                    .map(|(_, r)| (r.r - shift.get(cell.as_str()).copied().unwrap_or(0.0)).abs())
                     .collect()
             };
             // too few of one kind: the cell's energy and time residuals
@@ -213,6 +230,7 @@ pub fn fit_widths(res: &[Residual], skip: Option<usize>) -> Widths {
         quantile: QUANTILE,
         energy,
         time,
+        shift,
     }
 }
 
@@ -230,9 +248,10 @@ pub fn leave_one_out(res: &[Residual]) -> Vec<Loo> {
             let w = fit_widths(res, Some(i));
             let m = if res[i].energy { &w.energy } else { &w.time };
             let u = m.get(res[i].cell.as_str()).copied().unwrap_or(0.0);
+            let s = w.shift.get(res[i].cell.as_str()).copied().unwrap_or(0.0);
             Loo {
                 residual: res[i].clone(),
-                inside: res[i].r.abs() <= u,
+                inside: (res[i].r - s).abs() <= u,
                 width_ratio: (2.0 * u).exp(),
             }
         })
