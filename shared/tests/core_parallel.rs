@@ -14,7 +14,7 @@ use chooser::chosen;
 use plans::first_plan;
 use shared::estimate::parse_scenario;
 use shared::model::Architecture;
-use shared::plan::{Node, StepPlan};
+use shared::plan::{MemoryNeed, Node, StepPlan};
 use shared::resolve::{architecture, device_profile};
 use shared::scenario::{HostCosts, Parallelism, Recompute, Scenario};
 use shared::schedule::{memory_of, stage_step, Strategy};
@@ -34,6 +34,24 @@ fn setup(preset: &str, workload: &str) -> (Scenario, Architecture, DeviceProfile
     let sc = scenario(preset, workload);
     let arch = architecture(&sc).unwrap();
     (sc, arch, device_profile("h100-sxm", &[]).unwrap())
+}
+
+/// The memory per device of the first stage under `st`.
+fn first_memory(
+    sc: &Scenario,
+    arch: &Architecture,
+    st: &Strategy,
+    cache: &mut Vec<(u64, u64, MemoryNeed, f64)>,
+) -> MemoryNeed {
+    memory_of(
+        arch,
+        &sc.stages[0].workload,
+        sc.software,
+        "stages[0]",
+        st,
+        cache,
+    )
+    .unwrap()
 }
 
 fn strategy(p: Parallelism, count: u64, batch: u64) -> Strategy {
@@ -170,15 +188,7 @@ fn zero_and_fsdp_memory_per_device() {
             8,
             1,
         );
-        let m = memory_of(
-            &arch,
-            &sc.stages[0].workload,
-            sc.software,
-            "stages[0]",
-            &st,
-            &mut vec![],
-        )
-        .unwrap();
+        let m = first_memory(sc, &arch, &st, &mut vec![]);
         m.weights + m.gradients + m.optimizer
     };
     let state = |zero: u8| state_of(&sc, zero);
@@ -328,15 +338,7 @@ fn an_odd_device_count_still_gets_tensor_and_pipeline_parallelism() {
             micro_batch: 1,
             ..st
         };
-        let m = memory_of(
-            &arch,
-            &sc.stages[0].workload,
-            sc.software,
-            "stages[0]",
-            &cand,
-            &mut cache,
-        )
-        .unwrap();
+        let m = first_memory(&sc, &arch, &cand, &mut cache);
         assert!(
             !shared::schedule::fits(&m, &dev),
             "pipeline {p} fits: {m:?}"
@@ -584,15 +586,7 @@ fn recomputed_modules_keep_the_latents_and_run_the_up_projections_again() {
             &HostCosts::default(),
         )
         .unwrap();
-        let m = memory_of(
-            &arch,
-            &s.stages[0].workload,
-            s.software,
-            "stages[0]",
-            &st,
-            &mut vec![],
-        )
-        .unwrap();
+        let m = first_memory(s, &arch, &st, &mut vec![]);
         assert_eq!(m.activations, ss.memory.activations);
         ss
     };
